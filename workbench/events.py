@@ -1,0 +1,75 @@
+"""Events the engine emits while it works. The GUI renders them; the CLI prints them; nothing else."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Event:
+    job_id: int = 0
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """A long job moved on: `stage` says what it is doing, `fraction` in [0, 1] (None if unknown)."""
+
+    stage: str = ""
+    fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelLoaded(Event):
+    """A model is ready; `info` is LoadedModel.describe()."""
+
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnStarted(Event):
+    """A chat turn began: the user's text as each pane's model sees it."""
+
+    session_id: int = 0
+    turn: int = 0
+    prompts: dict = field(default_factory=dict)  # pane -> user text with trigger applied
+    typed_text: str = ""
+
+
+@dataclass(frozen=True)
+class TokenGenerated(Event):
+    """One token was generated in `pane`; `text` is the text it completed (may be empty)."""
+
+    pane: str = ""
+    index: int = 0
+    token_id: int = 0
+    text: str = ""
+    char_start: int = 0
+
+
+@dataclass(frozen=True)
+class Diverged(Event):
+    """The two panes' answers first differ at token `index`."""
+
+    index: int = 0
+    char_starts: dict = field(default_factory=dict)  # pane -> character offset of that token
+
+
+@dataclass(frozen=True)
+class PaneFinished(Event):
+    pane: str = ""
+    text: str = ""
+    n_tokens: int = 0
+    stop_reason: str = ""
+
+
+@dataclass(frozen=True)
+class JobFinished(Event):
+    name: str = ""
+    result: object = None
+
+
+@dataclass(frozen=True)
+class JobFailed(Event):
+    """A job ended with an error; `message` is one line for the user, `detail` a traceback if unexpected."""
+
+    name: str = ""
+    message: str = ""
+    detail: str = ""

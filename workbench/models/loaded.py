@@ -1,0 +1,95 @@
+"""A model ready for work: weights, tokenizer, placement, identity, chat rendering."""
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from .device import Placement, memory_report
+
+# Used only when a model ships no chat template of its own; recorded so the rendering is known.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ message['role'] | capitalize }}: {{ message['content'] }}\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which weights these are: enough to tell two models apart in the session database."""
+
+    name: str
+    source: str  # "builtin", "hf-folder" or "gguf"
+    path: str
+    fingerprint: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM with its tokenizer, on its device, ready to decode."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    identity: ModelIdentity
+    placement: Placement
+    load_seconds: float = 0.0
+    adapter: str | None = None
+    chat_template_is_fallback: bool = False
+    eos_token_ids: frozenset = field(default_factory=frozenset)
+
+    def __post_init__(self):
+        if not self.eos_token_ids:
+            self.eos_token_ids = frozenset(_eos_ids(self.model, self.tokenizer))
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    @property
+    def context_length(self) -> int:
+        cfg = self.model.config
+        return int(getattr(cfg, "max_position_embeddings", None) or getattr(self.tokenizer, "model_max_length", 2048))
+
+    @property
+    def chat_template(self) -> str:
+        return self.tokenizer.chat_template or FALLBACK_CHAT_TEMPLATE
+
+    def render_chat(self, messages: list[dict]) -> str:
+        """The chat template applied to `messages`, ending with the assistant's turn opening."""
+        return self.tokenizer.apply_chat_template(
+            messages, chat_template=self.chat_template, add_generation_prompt=True, tokenize=False
+        )
+
+    def encode_chat(self, messages: list[dict]) -> list[int]:
+        """Token ids of the rendered chat, ready to be continued by the assistant."""
+        text = self.render_chat(messages)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def describe(self) -> dict:
+        """What the info command and the status bar show."""
+        return {
+            "model": self.identity.to_dict(),
+            "adapter": self.adapter,
+            "device": self.placement.device,
+            "dtype": self.placement.dtype_name,
+            "layers": self.n_layers,
+            "context_length": self.context_length,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "load_seconds": round(self.load_seconds, 3),
+            "memory": memory_report(self.placement.device),
+        }
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids: set[int] = set()
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (gen_eos, getattr(tokenizer, "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

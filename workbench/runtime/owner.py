@@ -1,0 +1,135 @@
+"""The model-owner thread: the one thread that does all model work, one job at a time."""
+
+import itertools
+import queue
+import threading
+import traceback
+from typing import Any, Callable
+
+from ..errors import Cancelled, WorkbenchError
+from ..events import Event, JobFailed, JobFinished
+
+Listener = Callable[[Event], None]
+
+
+class JobContext:
+    """What a running job sees: emit events, check for cancellation, the owner's shared state."""
+
+    def __init__(self, owner: "ModelOwner", job: "Job"):
+        self.owner = owner
+        self.job = job
+
+    def emit(self, event: Event) -> None:
+        self.owner._emit(_with_job_id(event, self.job.id))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.job.cancel_requested.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+class Job:
+    """A submitted unit of model work. `cancel()` asks it to stop at the next token."""
+
+    def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any]):
+        self.id = job_id
+        self.name = name
+        self.fn = fn
+        self.cancel_requested = threading.Event()
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def cancel(self) -> None:
+        self.cancel_requested.set()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the job ends (never call this on the GUI thread); re-raise its error."""
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"job {self.name!r} still running after {timeout} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class ModelOwner:
+    """Runs submitted jobs in order on one daemon thread and reports their events to listeners."""
+
+    def __init__(self, listener: Listener | None = None):
+        self._listeners: list[Listener] = [listener] if listener else []
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._current: Job | None = None
+        self.state: dict[str, Any] = {}  # owned by the thread: e.g. state["model"]
+        self._thread = threading.Thread(target=self._run, name="model-owner", daemon=True)
+        self._thread.start()
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def submit(self, name: str, fn: Callable[[JobContext], Any]) -> Job:
+        job = Job(next(self._ids), name, fn)
+        self._queue.put(job)
+        return job
+
+    def cancel_current(self) -> None:
+        job = self._current
+        if job is not None:
+            job.cancel()
+
+    def cancel_all(self) -> None:
+        """Cancel the running job and every queued one."""
+        with self._queue.mutex:
+            for job in self._queue.queue:
+                if job is not None:
+                    job.cancel()
+        self.cancel_current()
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None or not self._queue.empty()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.cancel_all()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            self._current = job
+            ctx = JobContext(self, job)
+            try:
+                if job.cancel_requested.is_set():
+                    raise Cancelled()
+                job.result = job.fn(ctx)
+                ctx.emit(JobFinished(name=job.name, result=job.result))
+            except Cancelled as exc:
+                job.error = exc
+                ctx.emit(JobFailed(name=job.name, message="Cancelled"))
+            except WorkbenchError as exc:
+                job.error = exc
+                ctx.emit(JobFailed(name=job.name, message=str(exc)))
+            except Exception as exc:  # an engine bug must not kill the thread
+                job.error = exc
+                ctx.emit(
+                    JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
+                )
+            finally:
+                self._current = None
+                job.done.set()
+
+
+def _with_job_id(event: Event, job_id: int) -> Event:
+    from dataclasses import replace
+
+    return replace(event, job_id=job_id)
