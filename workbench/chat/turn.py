@@ -144,7 +144,8 @@ def run_turn(
                                 char_start=step.char_start))
             if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
                 g = generations[pane]
-                store.update_message(assistant_ids[pane], text=g.text, token_ids=g.new_ids)
+                store.update_message(assistant_ids[pane], text=g.text, token_ids=g.new_ids,
+                                     token_offsets=g.token_char_starts)
         if paired and paired.first_divergence is not None and not announced:
             announced = True
             index = paired.first_divergence
@@ -158,7 +159,7 @@ def run_turn(
     for pane, g in generations.items():
         status = "stopped" if g.stop_reason == "stopped" else "complete"
         store.update_message(
-            assistant_ids[pane], text=g.text, token_ids=g.new_ids, status=status,
+            assistant_ids[pane], text=g.text, token_ids=g.new_ids, token_offsets=g.token_char_starts, status=status,
             stop_reason=g.stop_reason, first_divergence=divergence,
         )
         state = panes[pane]

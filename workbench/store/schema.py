@@ -25,6 +25,7 @@ def _v1(db) -> None:
             text TEXT NOT NULL,     -- what the model saw (user) or wrote (assistant)
             typed_text TEXT,        -- what the person typed, before the trigger was applied
             token_ids TEXT,         -- JSON list
+            token_offsets TEXT,     -- JSON list: character offset in `text` where each answer token starts
             trigger TEXT,           -- JSON Trigger, or NULL
             trigger_state TEXT,     -- 'on', 'off' or NULL
             model TEXT,             -- JSON identity

