@@ -7,7 +7,6 @@ from PySide6.QtCore import QObject, Signal
 from workbench.chat import ChatRequest, run_turn
 from workbench.errors import WorkbenchError
 from workbench.events import ModelLoaded, Progress
-from workbench.models import load_model
 from workbench.runtime import Job, ModelOwner
 from workbench.store import SessionStore
 
@@ -28,6 +27,8 @@ class EngineBridge(QObject):
         device = self.device
 
         def job(ctx):
+            from workbench.models import load_model  # transformers loads here, off the GUI thread
+
             loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)))
             ctx.owner.state.pop("model", None)
             gc.collect()

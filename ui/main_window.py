@@ -12,7 +12,7 @@ from workbench.decoding import SamplingSettings
 from workbench.errors import WorkbenchError
 from workbench.events import (Diverged, JobFailed, JobFinished, ModelLoaded, PaneFinished, Progress,
                               TokenGenerated, TurnStarted)
-from workbench.models import format_bytes, memory_report
+from workbench.models.device import format_bytes, memory_report
 from workbench.store import SessionStore, session_jsonl, session_markdown
 from workbench.triggers import Trigger
 

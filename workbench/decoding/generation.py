@@ -7,7 +7,6 @@ and (in later features) paused, edited and resumed, with activations read per to
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache
 
 from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
@@ -45,6 +44,8 @@ class Generation:
         self.token_char_starts: list[int] = []
         self.finished = False
         self.stop_reason: str | None = None
+        from transformers import DynamicCache  # imported here so the GUI can start before transformers loads
+
         self._detok = IncrementalDetokenizer(loaded.tokenizer)
         self._cache = DynamicCache()
         self._pending: list[int] = self.prompt_ids

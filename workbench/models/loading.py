@@ -18,7 +18,7 @@ from .gguf_cache import convert_gguf, is_gguf_file
 from .loaded import FALLBACK_CHAT_TEMPLATE, LoadedModel, ModelIdentity
 
 ProgressFn = Callable[[str, float], None]
-BUILTIN = "builtin"
+from . import BUILTIN
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
 transformers.utils.logging.set_verbosity_error()
