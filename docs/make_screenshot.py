@@ -1,0 +1,55 @@
+"""Make docs/screenshot.png: the real main window on the built-in model after one paired turn.
+
+Run with `make screenshot` (offscreen; no display needed).
+"""
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import torch  # noqa: E402,F401  -- before the QApplication
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from ui.main_window import MainWindow  # noqa: E402
+from workbench.store import SessionStore  # noqa: E402
+
+PROMPT = "Tell me a fun fact about octopuses."
+
+
+def main() -> None:
+    app = QApplication(sys.argv[:1])
+    store = SessionStore(Path(tempfile.mkdtemp()) / "screenshot.sqlite")
+    window = MainWindow(store)
+    window.resize(1400, 820)
+    window.show()
+    done = []
+    window.turn_finished.connect(done.append)
+    window.load_model("builtin")
+
+    def wait(condition, seconds=600):
+        end = time.time() + seconds
+        while not condition() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.02)
+
+    wait(lambda: window.model_info is not None)
+    window.sampling_panel.max_new_tokens.setValue(60)
+    window.prompt.set_text(PROMPT)
+    window.send(PROMPT)
+    wait(lambda: bool(done))
+    wait(lambda: False, 0.5)
+    out = ROOT / "docs" / "screenshot.png"
+    window.grab().save(str(out))
+    print(f"wrote {out}")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
