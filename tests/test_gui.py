@@ -141,6 +141,18 @@ def test_bad_model_path_shows_a_dialog_and_keeps_the_model(qtbot, tiny_window, t
     assert result.answers
 
 
+def test_prompt_longer_than_the_context_shows_a_dialog_and_saves_nothing(qtbot, tiny_window):
+    w = tiny_window
+    rows = w.store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    with qtbot.waitSignal(w.turn_finished, timeout=60_000) as blocker:
+        w.send("hello " * 400)
+    assert blocker.args[0] is None
+    qtbot.waitUntil(lambda: bool(error_boxes(w)), timeout=5_000)
+    assert "context" in error_boxes(w)[0].text()
+    assert w.store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == rows
+    assert w.prompt.send_button.isEnabled()
+
+
 def test_empty_prompt_and_custom_trigger(qtbot, tiny_window):
     w = tiny_window
     count = len(w.store.list_sessions())

@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
                 m["role"], m["text"], token_starts=m.get("token_offsets") or [],
                 diverge_index=m.get("first_divergence") if m["role"] == "assistant" else None,
                 status="stopped" if m["status"] in ("stopped", "streaming") else "complete",
+                stop_reason=m.get("stop_reason"),
             ))
         last = messages[-1] if messages else None
         if last is not None:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 DIVERGE_STYLE = "background-color:#ffb74d; color:#000; font-weight:bold;"
 END_MARK = "\u23f9"  # shown where an answer ended at the divergent token
+STOP_NOTES = {"max_new_tokens": " <i>(max new tokens reached)</i>", "context_full": " <i>(context full)</i>"}
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Block:
     token_starts: list[int] = field(default_factory=list)
     diverge_index: int | None = None
     status: str = "complete"
+    stop_reason: str | None = None
 
 
 class ChatPane(QWidget):
@@ -78,6 +80,7 @@ class ChatPane(QWidget):
         block = self._answer()
         block.text = text
         block.status = "stopped" if stop_reason == "stopped" else "complete"
+        block.stop_reason = stop_reason
         self.render()
 
     def load_blocks(self, blocks: list[Block]) -> None:
@@ -114,6 +117,7 @@ class ChatPane(QWidget):
                 )
             else:
                 status = {"streaming": " <i>(generating…)</i>", "stopped": " <i>(stopped)</i>"}.get(block.status, "")
+                status += STOP_NOTES.get(block.stop_reason, "") if block.status == "complete" else ""
                 parts.append(
                     f'<p style="margin-top:6px;"><b style="color:{self._accent};">Assistant</b>{status}<br>'
                     f"{_answer_html(block)}</p>"

@@ -6,7 +6,9 @@ weights on 2 cores); the dequantised fp32 copy loads in about a second and is bi
 
 import contextlib
 import hashlib
+import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -41,7 +43,8 @@ def convert_gguf(path: Path, progress: ProgressFn) -> Path:
     target = cached_folder_for(path)
     if (target / "model.safetensors").exists():
         return target
-    work = target.with_name(target.name + ".partial")
+    # a work folder of our own: two processes converting at once never touch each other's files
+    work = target.with_name(f"{target.name}.partial-{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
@@ -61,8 +64,11 @@ def convert_gguf(path: Path, progress: ProgressFn) -> Path:
         tokenizer.save_pretrained(work)
         safetensors.torch.save_model(model, str(work / "model.safetensors"))
         del model
-        shutil.rmtree(target, ignore_errors=True)
-        work.rename(target)  # atomic: an interrupted conversion never looks finished
+        try:
+            work.rename(target)  # atomic: an interrupted conversion never looks finished
+        except OSError:
+            if not (target / "model.safetensors").exists():
+                raise  # not a lost race with another process: a real error
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
