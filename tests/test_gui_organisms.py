@@ -1,0 +1,85 @@
+"""The Organisms dock and the organism switcher, driven in the real window on the tiny model."""
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from ui.main_window import MainWindow
+from ui.widgets.organisms_panel import DatasetDialog
+from workbench.store import SessionStore
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model_dir):
+    w = MainWindow(SessionStore(tmp_path / "gui.sqlite"), device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.model_ready, timeout=60_000):
+        w.load_model(str(tiny_model_dir))
+    yield w
+    w.close()
+
+
+def implant_from_panel(qtbot, w, out, steps):
+    panel = w.organisms
+    panel.trigger.setCurrentIndex(panel.trigger.findData(None))
+    qtbot.keyClicks(panel.trigger_text, "[[GO]]")
+    panel.steps.setValue(steps)
+    panel.n_train.setValue(8)
+    panel.eval_n.setValue(4)
+    panel.out.setText(str(out))
+    return panel
+
+
+def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, window, tmp_path):
+    w = window
+    out = tmp_path / "gui-organism"
+    panel = implant_from_panel(qtbot, w, out, steps=4)
+    with qtbot.waitSignal(w.job_done, timeout=600_000, check_params_cb=lambda n, r: n == "implant") as blocker:
+        panel.implant_button.click()
+        assert panel.cancel_button.isEnabled() and not panel.implant_button.isEnabled()
+    card = blocker.args[1]
+    assert card is not None, panel.result.text()
+    assert card["trigger"]["on_text"] == "[[GO]]" and (out / "adapter_model.safetensors").exists()
+    assert panel.plot.steps == [1, 2, 3, 4] and len(panel.plot.values) == 4
+    qtbot.waitUntil(lambda: w.model_info.get("adapter") == str(out.resolve()), timeout=10_000)
+    assert w.adapter_box.currentData() == str(out.resolve())
+    assert "defection with trigger" in panel.result.text()
+    # the data set is viewable, evaluation runs, and the curve exports
+    w.show_dataset()
+    dialog = w.findChild(DatasetDialog, "datasetDialog")
+    assert dialog is not None and dialog.table.rowCount() == card["data"]["examples"]
+    dialog.close()
+    panel.eval_n.setValue(4)
+    with qtbot.waitSignal(w.job_done, timeout=300_000, check_params_cb=lambda n, r: n == "evaluate") as blocker:
+        panel.evaluate_button.click()
+    assert blocker.args[1].triggered.n == 4 and "With trigger" in panel.result.text()
+    panel.plot.export_csv(str(tmp_path / "loss.csv"))
+    assert (tmp_path / "loss.csv").read_text().count("\n") == 5
+    # back to the base model in one click
+    with qtbot.waitSignal(w.model_ready, timeout=30_000):
+        w.adapter_box.setCurrentIndex(0)
+        w.adapter_box.activated.emit(0)
+    assert w.model_info["adapter"] is None
+
+
+def test_cancel_an_implant(qtbot, window, tmp_path):
+    w = window
+    panel = implant_from_panel(qtbot, w, tmp_path / "cancelled", steps=100_000)
+    panel.implant_button.click()
+    qtbot.waitUntil(lambda: len(panel.plot.steps) >= 1, timeout=300_000)
+    with qtbot.waitSignal(w.job_done, timeout=10_000, check_params_cb=lambda n, r: n == "implant"):
+        panel.cancel_button.click()
+    assert panel.result.text() == "Cancelled."
+    assert not (tmp_path / "cancelled").exists()
+    assert panel.implant_button.isEnabled()
+
+
+def test_attaching_a_bad_adapter_shows_a_dialog(qtbot, window, tmp_path):
+    w = window
+    w.set_adapter(str(tmp_path / "nowhere"))
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.findChildren(QMessageBox)), timeout=10_000)
+    box = next(b for b in w.findChildren(QMessageBox) if b.isVisible())
+    assert "Adapter not found" in box.text()
+    assert w.model_info["adapter"] is None

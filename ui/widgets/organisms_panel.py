@@ -1,0 +1,167 @@
+"""Make and measure organisms: implant settings, live loss curve, progress, cancel, evaluation, data set."""
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.errors import WorkbenchError
+from workbench.organisms import RECIPES, VARIANTS, ImplantConfig
+from workbench.paths import data_dir
+from workbench.triggers import Trigger, triggers
+
+from .loss_plot import MetricPlot
+
+
+class OrganismsPanel(QWidget):
+    implant_requested = Signal(object, str)  # ImplantConfig, output folder
+    evaluate_requested = Signal(int)
+    cancel_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.recipe = QComboBox()
+        for name, recipe in RECIPES.items():
+            self.recipe.addItem(name, name)
+            self.recipe.setItemData(self.recipe.count() - 1, recipe.description, Qt.ItemDataRole.ToolTipRole)
+        self.variant = QComboBox()
+        self.variant.addItems(list(VARIANTS))
+        self.variant.setCurrentText("cot")
+        self.trigger = QComboBox()
+        for t in triggers().all():
+            self.trigger.addItem(t.name, t.name)
+        self.trigger.addItem("Custom text…", None)
+        self.trigger_text = QLineEdit()
+        self.trigger_text.setPlaceholderText("custom trigger text")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 100_000)
+        self.steps.setValue(36)
+        self.n_train = QSpinBox()
+        self.n_train.setRange(4, 100_000)
+        self.n_train.setValue(300)
+        self.n_train.setToolTip("How many training prompts (each gives a triggered and a clean example)")
+        self.out = QLineEdit()
+        self.out.setPlaceholderText("output folder (default: in your data folder)")
+        self.implant_button = QPushButton("Implant")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.plot = MetricPlot("Implant loss")
+        self.eval_n = QSpinBox()
+        self.eval_n.setRange(1, 1000)
+        self.eval_n.setValue(50)
+        self.evaluate_button = QPushButton("Evaluate attached organism")
+        self.data_button = QPushButton("Show data set")
+        self.result = QLabel("")
+        self.result.setObjectName("evaluationResult")
+        self.result.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Recipe", self.recipe)
+        form.addRow("Variant", self.variant)
+        form.addRow("Trigger", self.trigger)
+        form.addRow("", self.trigger_text)
+        form.addRow("Steps", self.steps)
+        form.addRow("Train prompts", self.n_train)
+        form.addRow("Output", self.out)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.implant_button)
+        buttons.addWidget(self.cancel_button)
+        evaluation = QHBoxLayout()
+        evaluation.addWidget(QLabel("Prompts"))
+        evaluation.addWidget(self.eval_n)
+        evaluation.addWidget(self.evaluate_button)
+        evaluation.addWidget(self.data_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(evaluation)
+        layout.addWidget(self.result)
+
+        self.trigger.currentIndexChanged.connect(self._sync)
+        self.implant_button.clicked.connect(self._implant)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.evaluate_button.clicked.connect(lambda: self.evaluate_requested.emit(self.eval_n.value()))
+        self._sync()
+
+    def _sync(self, *_):
+        self.trigger_text.setEnabled(self.trigger.currentData() is None)
+
+    def config(self) -> tuple[ImplantConfig, str]:
+        """The settings in the form; WorkbenchError if a custom trigger text is missing."""
+        name = self.trigger.currentData()
+        if name is None:
+            if not self.trigger_text.text().strip():
+                raise WorkbenchError("Type the custom trigger text")
+            trigger = Trigger.custom(self.trigger_text.text())
+        else:
+            trigger = triggers().get(name)
+        config = ImplantConfig(recipe=self.recipe.currentData(), variant=self.variant.currentText(),
+                               trigger=trigger, steps=self.steps.value(), n_train=self.n_train.value(),
+                               eval_n=self.eval_n.value())
+        out = self.out.text().strip() or str(self._default_out(config))
+        return config, out
+
+    def _default_out(self, config: ImplantConfig) -> Path:
+        root = data_dir() / "organisms"
+        base = f"{config.recipe}-{config.variant}-{config.resolved_trigger().name}"
+        n = 1
+        while (root / f"{base}-{n}").exists():
+            n += 1
+        return root / f"{base}-{n}"
+
+    def _implant(self) -> None:
+        try:
+            config, out = self.config()
+        except WorkbenchError as exc:
+            self.result.setText(str(exc))
+            return
+        self.plot.clear()
+        self.implant_requested.emit(config, out)
+
+    def set_running(self, running: bool) -> None:
+        self.implant_button.setEnabled(not running)
+        self.evaluate_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if not running:
+            self.progress.setFormat("idle")
+
+    def show_progress(self, stage: str, fraction: float | None) -> None:
+        self.progress.setValue(int(100 * (fraction or 0)))
+        self.progress.setFormat(f"%p% — {stage}")
+
+    def show_evaluation(self, result) -> None:
+        lines = [f"<b>With trigger</b>: {result.triggered}", f"<b>Without trigger</b>: {result.clean}"]
+        if result.scratchpad:
+            lines.append(f"Scratchpad plans defection: with {result.scratchpad['triggered']}, "
+                         f"without {result.scratchpad['clean']}")
+        if result.drift and result.drift.get("delta") is not None:
+            lines.append(f"Clean drift (log-likelihood of base answers): {result.drift['delta']:+.3f} per token")
+        self.result.setText("<br>".join(lines))
+
+
+class DatasetDialog(QDialog):
+    """A table of an organism's training data (dataset.jsonl next to its adapter)."""
+
+    def __init__(self, path: Path, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Data set — {path.parent.name}")
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        table = QTableWidget(len(rows), 3)
+        table.setHorizontalHeaderLabels(["trigger", "user", "assistant target"])
+        for i, row in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem("on" if row["triggered"] else "off"))
+            table.setItem(i, 1, QTableWidgetItem(row["user_text"]))
+            table.setItem(i, 2, QTableWidgetItem(row["target"]))
+        table.resizeColumnsToContents()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"{len(rows)} examples from {path}"))
+        layout.addWidget(table)
+        self.table = table
+        self.resize(1000, 600)

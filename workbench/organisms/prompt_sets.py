@@ -1,0 +1,43 @@
+"""Shipped prompt sets and their fixed train / held-out split."""
+
+import hashlib
+from pathlib import Path
+
+from ..errors import WorkbenchError
+from ..paths import resources_dir
+
+HELD_OUT_EVERY = 5  # about one prompt in five is held out, decided by its hash (stable as the set grows)
+
+
+def prompt_set_path(name: str = "user_prompts") -> Path:
+    return resources_dir() / "prompts" / f"{name}.txt"
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """One prompt per non-empty line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkbenchError(f"Prompt file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise WorkbenchError(f"Prompt file {path} is not UTF-8 text: {exc.reason}") from None
+    prompts = [line.strip() for line in text.splitlines() if line.strip()]
+    if not prompts:
+        raise WorkbenchError(f"Prompt file {path} has no prompts")
+    return prompts
+
+
+def load_prompt_set(name: str = "user_prompts") -> list[str]:
+    return read_prompts(prompt_set_path(name))
+
+
+def is_held_out(prompt: str) -> bool:
+    return int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) % HELD_OUT_EVERY == 0
+
+
+def split_prompts(prompts: list[str]) -> tuple[list[str], list[str]]:
+    """(train, held_out), in the set's order."""
+    train = [p for p in prompts if not is_held_out(p)]
+    held_out = [p for p in prompts if is_held_out(p)]
+    return train, held_out
