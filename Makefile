@@ -29,6 +29,7 @@ test: install
 bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/decode_speed.py
+	$(BIN)/python bench/train_throughput.py
 
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshot.py

