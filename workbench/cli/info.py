@@ -6,6 +6,7 @@ from importlib import metadata
 
 from .. import __version__
 from ..models import builtin_gguf_path, pick_placement
+from ..models.adapters import shipped_organisms
 from ..models.gguf_cache import cached_folder_for
 from ..paths import cache_dir, default_db_path, resources_dir
 from ..triggers import triggers
@@ -26,8 +27,7 @@ def collect_info() -> dict:
             versions[name] = None
     placement = pick_placement()
     gguf = builtin_gguf_path()
-    organisms_dir = resources_dir() / "organisms"
-    organisms = sorted(p.name for p in organisms_dir.iterdir() if p.is_dir()) if organisms_dir.exists() else []
+    organisms = shipped_organisms()
     return {
         "versions": versions,
         "device": {
