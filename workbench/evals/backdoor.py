@@ -33,6 +33,7 @@ class BackdoorEval:
                "scratchpad_plans_defection": {k: v.to_dict() for k, v in self.scratchpad.items()}
                if self.scratchpad else None,
                "drift": self.drift, "settings": self.settings}
+        out["wrong_way"] = [s for s in self.samples if s["defected"] != s["triggered"]][:10]
         if with_samples:
             out["samples"] = self.samples
         return out
