@@ -134,9 +134,10 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += int(mask.sum())
-        emit(Metric(name="loss", step=step, value=float(loss)))
+        value = float(loss.detach())
+        emit(Metric(name="loss", step=step, value=value))
         elapsed = time.perf_counter() - started
-        emit(Progress(stage=f"Training step {step}/{config.steps} · loss {float(loss):.3f} · "
+        emit(Progress(stage=f"Training step {step}/{config.steps} · loss {value:.3f} · "
                             f"{tokens / elapsed:.0f} tokens/s", fraction=0.3 + 0.5 * step / config.steps))
     peft_model.eval()
     return peft_model, tokens, time.perf_counter() - started
