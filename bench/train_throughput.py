@@ -1,7 +1,7 @@
 """Training throughput (tokens/s) of our LoRA loop vs a plain transformers Trainer, same data and settings.
 
-Both train a fresh LoRA adapter (same rank, targets, batch size, learning rate) on the same tokenized
-organism examples for the same number of steps; rounds alternate so both see the same machine state.
+Both train a fresh LoRA adapter (same rank, targets, batch size, learning rate) on exactly the same batches
+in the same order for the same number of steps; rounds alternate so both see the same machine state.
 """
 
 import argparse
@@ -20,7 +20,7 @@ from workbench.models import load_model  # noqa: E402
 from workbench.models.adapters import unload_peft  # noqa: E402
 from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, split_prompts  # noqa: E402
 from workbench.organisms.dataset import build_examples  # noqa: E402
-from workbench.organisms.implant import _collate, tokenize_examples, train_lora  # noqa: E402
+from workbench.organisms.implant import _batches, _collate, tokenize_examples, train_lora  # noqa: E402
 
 
 def ours(loaded, data, config) -> float:
@@ -38,7 +38,9 @@ def hf_trainer(loaded, data, config) -> float:
                                                     target_modules=list(config.target_modules),
                                                     task_type="CAUSAL_LM"))
     pad = loaded.tokenizer.pad_token_id or 0
-    rows = [{"input_ids": d.input_ids, "labels": d.labels} for d in data]
+    # exactly the batches our loop sees, in the same order
+    ordered = [example for batch in _batches(data, config.batch_size, config.steps, config.seed) for example in batch]
+    rows = [{"input_ids": d.input_ids, "labels": d.labels} for d in ordered]
     counted = {"tokens": 0}
 
     def collate(batch):
@@ -53,7 +55,11 @@ def hf_trainer(loaded, data, config) -> float:
                              save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
                              dataloader_num_workers=0, remove_unused_columns=False, seed=config.seed,
                              max_grad_norm=1.0, warmup_steps=max(1, config.steps // 10), disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate)
+    class InOrderTrainer(Trainer):
+        def _get_train_sampler(self, *args, **kwargs):
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    trainer = InOrderTrainer(model=model, args=args, train_dataset=rows, data_collator=collate)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
