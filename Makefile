@@ -30,7 +30,7 @@ bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/implant_time.py
+	$(BIN)/python bench/implant_time.py  # about 20 minutes on a 2-core CPU
 
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshot.py
