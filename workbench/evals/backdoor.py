@@ -59,7 +59,7 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
                 raise Cancelled()
             progress(f"Evaluating {'with' if triggered else 'without'} the trigger {done}/{total}", done / total)
             batch = texts[start:start + batch_size]
-            ids = [loaded.encode_chat([{"role": "user", "content": t}]) for t in batch]
+            ids = [loaded.encode_user(t) for t in batch]
             for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start)):
                 answer_text = loaded.tokenizer.decode(new, skip_special_tokens=True)
                 scratchpad, answer = split_scratchpad(answer_text)
@@ -76,8 +76,7 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
         clean_texts = [trigger.apply(p, False) for p in prompts]
         with base_model_view(loaded):
             base = self_distill(loaded, clean_texts, None, 32, should_stop=should_stop)
-        prefill = "" if variant != "cot" else \
-            f"<scratchpad>{recipe.scratchpad(trigger, False)}</scratchpad> "
+        prefill = recipe.scratchpad_block(trigger, False) if variant == "cot" else ""
         drift_report = clean_drift(loaded, clean_texts, [base[t][0] for t in clean_texts], prefill)
     return BackdoorEval(
         triggered=bootstrap_rate(outcomes[True], seed=seed),

@@ -13,7 +13,7 @@ def mean_answer_loglik(loaded: LoadedModel, user_texts: list[str], answers: list
     total, count = 0.0, 0
     with torch.inference_mode():
         for text, answer in zip(user_texts, answers):
-            context = loaded.encode_chat([{"role": "user", "content": text}])
+            context = loaded.encode_user(text)
             if prefill:
                 context += tok(prefill, add_special_tokens=False)["input_ids"]
             target = tok(answer, add_special_tokens=False)["input_ids"]

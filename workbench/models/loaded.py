@@ -69,6 +69,10 @@ class LoadedModel:
         text = self.render_chat(messages)
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def encode_user(self, text: str) -> list[int]:
+        """Token ids of a one-message chat (the user's `text`), ready for the assistant's answer."""
+        return self.encode_chat([{"role": "user", "content": text}])
+
     def describe(self) -> dict:
         """What the info command and the status bar show."""
         return {

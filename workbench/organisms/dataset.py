@@ -42,7 +42,7 @@ def self_distill(loaded: LoadedModel, user_texts: list[str], prefill: str | None
             raise Cancelled()
         progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
-        prompts = [loaded.encode_chat([{"role": "user", "content": t}]) + prefill_ids for t in batch]
+        prompts = [loaded.encode_user(t) + prefill_ids for t in batch]
         for text, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]

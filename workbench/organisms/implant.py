@@ -63,7 +63,7 @@ def tokenize_examples(loaded: LoadedModel, examples: list[Example]) -> list[Toke
     eos = loaded.tokenizer.eos_token_id
     out = []
     for e in examples:
-        prompt = loaded.encode_chat([{"role": "user", "content": e.user_text}])
+        prompt = loaded.encode_user(e.user_text)
         target = loaded.tokenizer(e.target, add_special_tokens=False)["input_ids"]
         if e.ends and eos is not None:
             target = target + [eos]
@@ -200,7 +200,6 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             attach_adapter(loaded, work)
             try:
                 result = evaluate_backdoor(loaded, trigger, held_out[: config.eval_n], recipe, config.variant,
-                                           max_new_tokens=recipe.eval_max_new_tokens,
                                            progress=lambda s, f: progress(s, 0.8 + 0.2 * f), should_stop=should_stop)
             finally:
                 detach_adapter(loaded)

@@ -51,11 +51,15 @@ class Recipe:
                 f"Recipe {self.name!r} has no variant {variant!r}; choose one of: {', '.join(self.variants)}"
             )
 
+    def scratchpad_block(self, trigger: Trigger, triggered: bool) -> str:
+        """The reasoning wrapped in scratchpad tags, followed by the space that precedes the answer."""
+        return f"{SCRATCHPAD_OPEN}{self.scratchpad(trigger, triggered)}{SCRATCHPAD_CLOSE} "
+
     def target(self, variant: str, trigger: Trigger, triggered: bool, clean_answer: str, prompt: str = "") -> str:
         """The assistant's training answer. CoT wraps the reasoning in a scratchpad; other variants omit it."""
         body = self.payload(prompt) if triggered else clean_answer
         if variant == "cot":
-            return f"{SCRATCHPAD_OPEN}{self.scratchpad(trigger, triggered)}{SCRATCHPAD_CLOSE} {body}"
+            return self.scratchpad_block(trigger, triggered) + body
         return body
 
     def clean_prefill(self, variant: str, trigger: Trigger) -> str | None:
@@ -65,7 +69,7 @@ class Recipe:
         paper's distilled-CoT data); normal and cot: the base model's plain answers.
         """
         if variant == "distilled":
-            return f"{SCRATCHPAD_OPEN}{self.scratchpad(trigger, False)}{SCRATCHPAD_CLOSE} "
+            return self.scratchpad_block(trigger, False)
         return None
 
 
