@@ -31,6 +31,22 @@ class TurnStarted(Event):
     turn: int = 0
     prompts: dict = field(default_factory=dict)  # pane -> user text with trigger applied
     typed_text: str = ""
+    message_ids: dict = field(default_factory=dict)  # pane -> the assistant message being written
+    prefill: str = ""  # the answer's start, written by a person
+    prefill_starts: list = field(default_factory=list)  # character offset of each prefill token
+
+
+@dataclass(frozen=True)
+class AnswerResumed(Event):
+    """An answer goes on after a pause or an edit; `message_id` is its row (a new branch when edited)."""
+
+    pane: str = ""
+    message_id: int = 0
+    parent_id: int | None = None  # the answer it was edited from, if it is a new branch
+    text: str = ""
+    token_starts: list = field(default_factory=list)
+    spans: list = field(default_factory=list)
+    reprocessed_tokens: int = 0
 
 
 @dataclass(frozen=True)

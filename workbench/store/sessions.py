@@ -11,7 +11,7 @@ import sqlite_utils
 from ..errors import WorkbenchError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling")
+JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling", "spans", "edit", "breakpoints")
 
 
 def now() -> str:
@@ -19,7 +19,8 @@ def now() -> str:
 
 
 class SessionStore:
-    """The session database: sessions, messages (one row per pane and role per turn)."""
+    """The session database: sessions and messages (per turn: one user row per pane, and per pane one
+    assistant row per branch; the active branch is the one shown and continued)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -88,27 +89,53 @@ class SessionStore:
 
     def add_message(self, session_id: int, turn: int, pane: str, role: str, text: str, **fields) -> int:
         """Insert one message now (before generation finishes, so nothing is lost on a crash)."""
-        stamp = now()
-        record = {
-            "session_id": session_id,
-            "turn": turn,
-            "pane": pane,
-            "role": role,
-            "text": text,
-            "status": fields.pop("status", "complete"),
-            "created_at": stamp,
-            "updated_at": stamp,
-            **fields,
-        }
+        record = _record(session_id, turn, pane, role, text, fields)
         with self._lock:
             pk = int(self.db["messages"].insert(record).last_pk)
-            self.db["sessions"].update(session_id, {"updated_at": stamp})
+            self.db["sessions"].update(session_id, {"updated_at": record["updated_at"]})
             return pk
 
     def update_message(self, message_id: int, **fields) -> None:
         fields["updated_at"] = now()
         with self._lock:
             self.db["messages"].update(message_id, fields)
+
+    def add_branch(self, parent_id: int, text: str, **fields) -> int:
+        """A new answer edited from message `parent_id`; it becomes the active branch of its turn and pane."""
+        parent = self.get_message(parent_id)
+        if parent["role"] != "assistant":
+            raise WorkbenchError("Only an assistant's answer can be edited into a branch")
+        inherited = {k: parent[k] for k in ("trigger", "trigger_state", "model", "adapter", "seed", "sampling")}
+        record = _record(parent["session_id"], parent["turn"], parent["pane"], "assistant", text,
+                         {**inherited, **fields, "parent_id": parent_id, "active": 1})
+        columns = list(record)
+        unknown = set(columns) - set(self.db["messages"].columns_dict)
+        if unknown:  # column names cannot be SQL parameters, so only known ones reach the statement
+            raise WorkbenchError(f"Unknown message fields: {', '.join(sorted(unknown))}")
+        values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for v in record.values()]
+        with self._lock:  # one transaction: the new branch is active and its siblings are not
+            self.db.execute("BEGIN")
+            try:
+                self.db.execute(
+                    "UPDATE messages SET active = 0 WHERE session_id = ? AND turn = ? AND pane = ? AND role = ?",
+                    [parent["session_id"], parent["turn"], parent["pane"], "assistant"])
+                cursor = self.db.execute(
+                    f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", values)
+                self.db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?",
+                                [record["updated_at"], parent["session_id"]])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return int(cursor.lastrowid)
+
+    def set_active(self, message_id: int) -> None:
+        """Show and continue branch `message_id` in its turn and pane."""
+        message = self.get_message(message_id)
+        with self._lock:  # one statement, so atomic
+            self.db.execute(
+                "UPDATE messages SET active = (id = ?) WHERE session_id = ? AND turn = ? AND pane = ? AND role = ?",
+                [message_id, message["session_id"], message["turn"], message["pane"], message["role"]])
 
     def rename_session(self, session_id: int, title: str) -> None:
         with self._lock:
@@ -140,9 +167,10 @@ class SessionStore:
             raise WorkbenchError(f"No session with id {session_id}")
         return _decode(rows[0])
 
-    def messages(self, session_id: int, pane: str | None = None) -> list[dict]:
-        """A session's messages in order (turn, then user before assistant)."""
-        sql = "SELECT * FROM messages WHERE session_id = ?"
+    def messages(self, session_id: int, pane: str | None = None, all_branches: bool = False) -> list[dict]:
+        """A session's messages in order (turn, then user before assistant); active branches only unless
+        `all_branches`."""
+        sql = "SELECT * FROM messages WHERE session_id = ?" + ("" if all_branches else " AND active = 1")
         params: list = [session_id]
         if pane is not None:
             sql += " AND pane = ?"
@@ -150,6 +178,32 @@ class SessionStore:
         sql += " ORDER BY turn, pane, CASE role WHEN 'user' THEN 0 ELSE 1 END, id"
         with self._lock:
             return [_decode(row) for row in self.db.query(sql, params)]
+
+    def get_message(self, message_id: int) -> dict:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM messages WHERE id = ?", [message_id]))
+        if not rows:
+            raise WorkbenchError(f"No message with id {message_id}")
+        return _decode(rows[0])
+
+    def branches(self, session_id: int, turn: int, pane: str) -> list[dict]:
+        """Every answer of one turn and pane (original and edits), oldest first; parent_id links the tree."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM messages WHERE session_id = ? AND turn = ? AND pane = ? AND role = 'assistant' "
+                "ORDER BY id", [session_id, turn, pane])
+            return [_decode(row) for row in rows]
+
+    def prompt_of(self, message_id: int) -> dict:
+        """The user message an answer replies to (its token_ids are the whole prompt the model saw)."""
+        message = self.get_message(message_id)
+        with self._lock:
+            rows = list(self.db.query(
+                "SELECT * FROM messages WHERE session_id = ? AND turn = ? AND pane = ? AND role = 'user' "
+                "ORDER BY id LIMIT 1", [message["session_id"], message["turn"], message["pane"]]))
+        if not rows:
+            raise WorkbenchError(f"Message {message_id} has no prompt in the database")
+        return _decode(rows[0])
 
     def history(self, session_id: int, pane: str) -> list[dict]:
         """The chat messages ({role, content}) of one pane, ready for a chat template."""
@@ -163,6 +217,13 @@ class SessionStore:
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()
+
+
+def _record(session_id: int, turn: int, pane: str, role: str, text: str, fields: dict) -> dict:
+    stamp = now()
+    fields = dict(fields)
+    return {"session_id": session_id, "turn": turn, "pane": pane, "role": role, "text": text,
+            "status": fields.pop("status", "complete"), "created_at": stamp, "updated_at": stamp, **fields}
 
 
 def _decode(row: dict) -> dict:

