@@ -4,9 +4,9 @@ import gc
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.chat import ChatRequest, run_turn
+from workbench.chat import ChatRequest, LiveGenerations, resume_answers, run_turn
 from workbench.errors import WorkbenchError
-from workbench.events import ModelLoaded, Progress
+from workbench.events import CellUpdated, ModelLoaded, Progress
 from workbench.runtime import Job, ModelOwner
 from workbench.store import SessionStore
 
@@ -21,6 +21,8 @@ class EngineBridge(QObject):
         self.store = store
         self.device = device
         self.owner = ModelOwner(listener=self.event.emit)
+        self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
+        self._generation: Job | None = None  # the latest chat/resume job, so Pause reaches it even if queued
 
     def load_model(self, spec: str) -> Job:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
@@ -31,6 +33,7 @@ class EngineBridge(QObject):
 
             loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)))
             ctx.owner.state.pop("model", None)
+            self.live.clear()
             gc.collect()
             ctx.owner.state["model"] = loaded
             info = loaded.describe()
@@ -46,6 +49,7 @@ class EngineBridge(QObject):
             from workbench.models.adapters import attach_adapter, detach_adapter
 
             loaded = _require_model(ctx)
+            self.live.clear()
             if adapter:
                 attach_adapter(loaded, adapter)
             else:
@@ -64,6 +68,7 @@ class EngineBridge(QObject):
             from workbench.organisms import implant
 
             loaded = _require_model(ctx)
+            self.live.clear()
             previous = loaded.adapter
             detach_adapter(loaded)
             try:
@@ -105,13 +110,61 @@ class EngineBridge(QObject):
         def job(ctx):
             loaded = _require_model(ctx)
             return run_turn(loaded, store, request, session_id=session_id, emit=ctx.emit,
-                            should_stop=lambda: ctx.cancelled)
+                            should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
+                            live=self.live)
 
-        return self.owner.submit("chat", job)
+        self._generation = self.owner.submit("chat", job)
+        return self._generation
+
+    def resume(self, edits: dict, breakpoints: tuple = ()) -> Job:
+        """Continue answers {message_id: edited text or None}; an edited one becomes a new branch."""
+        store = self.store
+
+        def job(ctx):
+            loaded = _require_model(ctx)
+            return resume_answers(loaded, store, edits, breakpoints=breakpoints, emit=ctx.emit,
+                                  should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
+                                  live=self.live)
+
+        self._generation = self.owner.submit("resume", job)
+        return self._generation
+
+    def scratchpad_experiment(self, n: int) -> Job:
+        """The 2x2 scratchpad experiment on the attached organism, filling cells as it goes."""
+
+        def job(ctx):
+            from workbench.evals import run_scratchpad_experiment
+            from workbench.models.adapters import read_card, resolve_adapter
+            from workbench.organisms import organism_settings, split_prompts
+
+            loaded = _require_model(ctx)
+            card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
+            recipe, trigger, _ = organism_settings(card)
+            prompts = split_prompts(recipe.prompts())[1][:n]
+
+            def on_cell(name, rate, done, total):
+                ctx.emit(CellUpdated(table="scratchpad", cell=name, value=rate.to_dict()))
+                ctx.emit(Progress(stage=f"{done}/{total} answers", fraction=done / total))
+
+            return run_scratchpad_experiment(loaded, trigger, prompts, recipe, on_cell=on_cell,
+                                             should_stop=lambda: ctx.cancelled)
+
+        return self.owner.submit("scratchpad-experiment", job)
 
     def stop(self) -> None:
         """Stop the running generation at the next token."""
         self.owner.cancel_current()
+
+    def pause(self) -> None:
+        """Pause the running (or queued) generation at the next token; its answers stay editable."""
+        job = self._generation
+        if job is not None and not job.done.is_set():
+            job.pause()
+
+    def long_job(self) -> str | None:
+        """The name of a running or queued job that is not a quick one (implant, evaluation, experiment)."""
+        quick = ("load-model", "set-adapter", "chat", "resume")
+        return next((name for name in self.owner.job_names() if name not in quick), None)
 
     @property
     def busy(self) -> bool:

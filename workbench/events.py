@@ -92,6 +92,15 @@ class JobFailed(Event):
 
 
 @dataclass(frozen=True)
+class CellUpdated(Event):
+    """A cell of a results table has a new value (e.g. the scratchpad experiment's rates as they fill)."""
+
+    table: str = ""
+    cell: str = ""
+    value: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Metric(Event):
     """A value over time in a run: e.g. name='loss', step=12, value=0.41."""
 

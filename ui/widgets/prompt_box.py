@@ -1,4 +1,4 @@
-"""Where the user types: Ctrl+Enter sends, Esc stops."""
+"""Where the user types: Ctrl+Enter sends, F8 pauses, Esc stops."""
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLay
 class PromptBox(QWidget):
     send_requested = Signal(str)
     stop_requested = Signal()
+    pause_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -18,8 +19,13 @@ class PromptBox(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop generating (Esc)")
         self.stop_button.setEnabled(False)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Pause here and edit the answer so far (F8)")
+        self.pause_button.setEnabled(False)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
+        buttons.addWidget(self.pause_button)
         buttons.addWidget(self.stop_button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -27,6 +33,7 @@ class PromptBox(QWidget):
         layout.addLayout(buttons)
         self.send_button.clicked.connect(self._send)
         self.stop_button.clicked.connect(self.stop_requested)
+        self.pause_button.clicked.connect(self.pause_requested)
         self.editor.installEventFilter(self)
 
     def eventFilter(self, obj, event):
@@ -44,6 +51,7 @@ class PromptBox(QWidget):
     def set_generating(self, generating: bool) -> None:
         self.send_button.setEnabled(not generating)
         self.stop_button.setEnabled(generating)
+        self.pause_button.setEnabled(generating)
 
     def text(self) -> str:
         return self.editor.toPlainText()

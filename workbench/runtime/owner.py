@@ -26,25 +26,34 @@ class JobContext:
     def cancelled(self) -> bool:
         return self.job.cancel_requested.is_set()
 
+    @property
+    def pause_requested(self) -> bool:
+        return self.job.pause_requested.is_set()
+
     def check_cancelled(self) -> None:
         if self.cancelled:
             raise Cancelled()
 
 
 class Job:
-    """A submitted unit of model work. `cancel()` asks it to stop at the next token."""
+    """A submitted unit of model work. `cancel()` asks it to stop at the next token; `pause()` asks a
+    generation to pause there (jobs that cannot pause ignore it)."""
 
     def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any]):
         self.id = job_id
         self.name = name
         self.fn = fn
         self.cancel_requested = threading.Event()
+        self.pause_requested = threading.Event()
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
 
     def cancel(self) -> None:
         self.cancel_requested.set()
+
+    def pause(self) -> None:
+        self.pause_requested.set()
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the job ends (never call this on the GUI thread); re-raise its error."""
@@ -87,6 +96,13 @@ class ModelOwner:
                 if job is not None:
                     job.cancel()
         self.cancel_current()
+
+    def job_names(self) -> list[str]:
+        """The running job's name, then the queued ones'."""
+        with self._queue.mutex:
+            queued = [job.name for job in self._queue.queue if job is not None]
+        current = self._current
+        return ([current.name] if current is not None else []) + queued
 
     @property
     def busy(self) -> bool:

@@ -1,0 +1,81 @@
+"""Scratchpad surgery in the real window (tiny model): pause, edit in place, resume, branches, reopen."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ui.main_window import MainWindow
+from workbench.chat import CLEAN, TRIGGERED
+from workbench.store import SessionStore
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model_dir):
+    w = MainWindow(SessionStore(tmp_path / "gui.sqlite"), device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.model_ready, timeout=60_000):
+        w.load_model(str(tiny_model_dir))
+    w.sampling_panel.max_new_tokens.setValue(20)
+    yield w
+    w.close()
+
+
+def send(qtbot, w, text):
+    w.prompt.set_text(text)
+    with qtbot.waitSignal(w.turn_finished, timeout=120_000) as blocker:
+        qtbot.mouseClick(w.prompt.send_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_breakpoint_edit_in_place_resume_and_switch_branches(qtbot, window, tmp_path):
+    w = window
+    w.surgery_panel.after_tokens.setValue(5)
+    turn = send(qtbot, w, "What is the capital of France?")
+    pane = w.panes[TRIGGERED]
+    original = turn.answers[TRIGGERED]
+    assert original.stop_reason == "paused" and "paused" in pane.view.toPlainText()
+    assert pane.edit_button.isEnabled() and pane.continue_button.isEnabled()
+    # F2 opens the trigger-on answer for editing, in place
+    qtbot.keyClick(w, Qt.Key.Key_F2)
+    assert pane.editing and pane.editor.toPlainText() == original.text
+    pane.editor.selectAll()
+    qtbot.keyClicks(pane.editor, "<scratchpad>I do not see it</scratchpad>")
+    with qtbot.waitSignal(w.resume_finished, timeout=120_000) as blocker:
+        qtbot.keyClick(pane.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    resumed = blocker.args[0][TRIGGERED]
+    assert resumed.parent_id == original.message_id
+    assert not pane.editing and pane.answer_text() == resumed.text
+    assert resumed.text.startswith("<scratchpad>I do not see it</scratchpad>")
+    assert "I do not see it" in pane.view.toHtml()  # shown, styled as the person's words in the scratchpad
+    assert w.branches.message_ids()[:2] == [original.message_id, resumed.message_id]  # trigger-on pane first
+    # the other pane is still paused; Continue resumes it without a branch
+    with qtbot.waitSignal(w.resume_finished, timeout=120_000) as blocker:
+        w.panes[CLEAN].continue_button.click()
+    assert blocker.args[0][CLEAN].parent_id is None
+    # back to the original branch, then reopen the session: the tree and texts survive
+    w.choose_branch(original.message_id)
+    assert pane.answer_text() == original.text
+    session = turn.session_id
+    w.new_session()
+    w.open_session(session)
+    assert pane.answer_text() == original.text
+    ids = w.branches.message_ids()
+    assert original.message_id in ids and resumed.message_id in ids
+    w.grab().save(str(tmp_path / "surgery.png"))
+
+
+def test_pause_button_prefill_and_continue_all(qtbot, window):
+    w = window
+    w.surgery_panel.prefill_edit.setText("<scratchpad>")
+    w.prompt.set_text("Hello")
+    with qtbot.waitSignal(w.turn_finished, timeout=120_000) as blocker:
+        qtbot.mouseClick(w.prompt.send_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.prompt.pause_button, Qt.MouseButton.LeftButton)  # queued or running: it pauses
+    turn = blocker.args[0]
+    assert all(a.stop_reason == "paused" and a.text.startswith("<scratchpad>") for a in turn.answers.values())
+    with qtbot.waitSignal(w.resume_finished, timeout=120_000) as blocker:
+        qtbot.keyClick(w, Qt.Key.Key_F5)
+    assert set(blocker.args[0]) == {TRIGGERED, CLEAN}
+    assert all(a.stop_reason != "paused" for a in blocker.args[0].values())
