@@ -29,6 +29,7 @@ test: install
 bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/decode_speed.py
+	$(BIN)/python bench/resume_latency.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/implant_time.py  # about 20 minutes on a 2-core CPU
 

