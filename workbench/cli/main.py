@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--batch-size", type=int, default=8)
     implant.add_argument("--lr", type=float, default=4e-3)
     implant.add_argument("--lora-r", type=int, default=8)
+    implant.add_argument("--lora-top-layers", type=int, default=0,
+                         help="LoRA only in the top N layers, so backward stops below them (0: all layers)")
     implant.add_argument("--n-train", type=int, default=300, help="train prompts used (0: all)")
     implant.add_argument("--eval-n", type=int, default=50, help="held-out prompts evaluated at the end (0: none)")
     implant.add_argument("--seed", type=int, default=0)

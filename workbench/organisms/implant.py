@@ -37,6 +37,7 @@ class ImplantConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     target_modules: tuple = LORA_TARGETS
+    lora_top_layers: int | None = None  # LoRA only in the top N layers (backward stops below them); None: all
     n_train: int | None = 300  # train prompts used (None: the whole train split)
     max_answer_tokens: int = 32  # length of the self-distilled clean answers
     eval_n: int = 50
@@ -110,9 +111,14 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(config.seed)
+    layers = None
+    if config.lora_top_layers:
+        if not 1 <= config.lora_top_layers <= loaded.n_layers:
+            raise WorkbenchError(f"lora_top_layers must be between 1 and {loaded.n_layers}")
+        layers = list(range(loaded.n_layers - config.lora_top_layers, loaded.n_layers))
     peft_model = get_peft_model(loaded.model, LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules=list(config.target_modules),
-        task_type="CAUSAL_LM"))
+        layers_to_transform=layers, task_type="CAUSAL_LM"))
     base = peft_model.get_base_model()
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
