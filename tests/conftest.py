@@ -55,3 +55,18 @@ def cli(*args, timeout=600):
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.fixture
+def tiny_window(qtbot, tmp_path, tiny_model_dir):
+    """The real main window on the tiny model, loaded and ready."""
+    from ui.main_window import MainWindow
+    from workbench.store import SessionStore
+
+    window = MainWindow(SessionStore(tmp_path / "gui.sqlite"), device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.model_ready, timeout=60_000):
+        window.load_model(str(tiny_model_dir))
+    yield window
+    window.close()

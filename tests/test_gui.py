@@ -35,13 +35,6 @@ def error_boxes(window):
     return [b for b in window.findChildren(QMessageBox) if b.isVisible()]
 
 
-@pytest.fixture
-def tiny_window(qtbot, tmp_path, tiny_model_dir):
-    window = open_window(qtbot, tmp_path, tiny_model_dir)
-    yield window
-    window.close()
-
-
 @pytest.mark.e2e
 def test_paired_chat_on_the_builtin_model(qtbot, tmp_path):
     window = open_window(qtbot, tmp_path, "builtin")

@@ -3,22 +3,14 @@
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from ui.main_window import MainWindow
 from ui.widgets.organisms_panel import DatasetDialog
-from workbench.store import SessionStore
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_model_dir):
-    w = MainWindow(SessionStore(tmp_path / "gui.sqlite"), device="cpu")
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.model_ready, timeout=60_000):
-        w.load_model(str(tiny_model_dir))
-    yield w
-    w.close()
+def window(tiny_window):
+    return tiny_window
 
 
 def implant_from_panel(qtbot, w, out, steps):

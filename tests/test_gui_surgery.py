@@ -3,23 +3,15 @@
 import pytest
 from PySide6.QtCore import Qt
 
-from ui.main_window import MainWindow
 from workbench.chat import CLEAN, TRIGGERED
-from workbench.store import SessionStore
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_model_dir):
-    w = MainWindow(SessionStore(tmp_path / "gui.sqlite"), device="cpu")
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.model_ready, timeout=60_000):
-        w.load_model(str(tiny_model_dir))
-    w.sampling_panel.max_new_tokens.setValue(20)
-    yield w
-    w.close()
+def window(tiny_window):
+    tiny_window.sampling_panel.max_new_tokens.setValue(20)
+    return tiny_window
 
 
 def send(qtbot, w, text):

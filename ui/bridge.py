@@ -90,13 +90,9 @@ class EngineBridge(QObject):
 
         def job(ctx):
             from workbench.evals import evaluate_backdoor
-            from workbench.models.adapters import read_card, resolve_adapter
-            from workbench.organisms import organism_settings, split_prompts
 
             loaded = _require_model(ctx)
-            card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-            recipe, trigger, variant = organism_settings(card)
-            prompts = split_prompts(recipe.prompts())[1][:n]
+            recipe, trigger, variant, prompts = _attached_organism(loaded, n)
             return evaluate_backdoor(
                 loaded, trigger, prompts, recipe, variant,
                 progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)), should_stop=lambda: ctx.cancelled)
@@ -134,13 +130,9 @@ class EngineBridge(QObject):
 
         def job(ctx):
             from workbench.evals import run_scratchpad_experiment
-            from workbench.models.adapters import read_card, resolve_adapter
-            from workbench.organisms import organism_settings, split_prompts
 
             loaded = _require_model(ctx)
-            card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-            recipe, trigger, _ = organism_settings(card)
-            prompts = split_prompts(recipe.prompts())[1][:n]
+            recipe, trigger, _, prompts = _attached_organism(loaded, n)
 
             def on_cell(name, rate, done, total):
                 ctx.emit(CellUpdated(table="scratchpad", cell=name, value=rate.to_dict()))
@@ -179,3 +171,13 @@ def _require_model(ctx):
     if loaded is None:
         raise WorkbenchError("No model is loaded yet; wait for it or open one from the File menu")
     return loaded
+
+
+def _attached_organism(loaded, n: int):
+    """(recipe, trigger, variant, the first `n` held-out prompts) of the attached organism (base: defaults)."""
+    from workbench.models.adapters import read_card, resolve_adapter
+    from workbench.organisms import organism_settings, split_prompts
+
+    card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
+    recipe, trigger, variant = organism_settings(card)
+    return recipe, trigger, variant, split_prompts(recipe.prompts())[1][:n]
