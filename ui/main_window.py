@@ -446,6 +446,8 @@ class MainWindow(QMainWindow):
                 self.panes[pane].start_answer(event.message_ids.get(pane), event.prefill, event.prefill_starts, spans)
             self.prompt.set_text("")
         elif isinstance(event, AnswerResumed):
+            for pane in self.panes.values():  # a lockstep resume of both panes finds it anew
+                pane.clear_divergence("Resumed: the earlier divergence no longer applies")
             self.panes[event.pane].replace_answer(event.message_id, event.text, event.token_starts, event.spans)
         elif isinstance(event, CellUpdated) and event.table == "scratchpad":
             self.experiment.set_cell(event.cell, event.value)

@@ -164,6 +164,14 @@ class ChatPane(QWidget):
         self.divergence_label.setText(f"First divergent token: #{index}")
         self._schedule()
 
+    def clear_divergence(self, note: str = "") -> None:
+        """Forget the marked divergence (the answers changed since it was found)."""
+        last = self.last_answer()
+        if last is not None:
+            last.diverge_index = None
+        self.divergence_label.setText(note)
+        self._schedule()
+
     def finish_answer(self, text: str, stop_reason: str) -> None:
         block = self._answer()
         block.text = text
