@@ -28,8 +28,12 @@ def test_breakpoint_edit_in_place_resume_and_switch_branches(qtbot, window, tmp_
     pane = w.panes[TRIGGERED]
     original = turn.answers[TRIGGERED]
     assert original.stop_reason == "paused" and "paused" in pane.view.toPlainText()
-    assert pane.edit_button.isEnabled() and pane.continue_button.isEnabled()
-    # F2 opens the trigger-on answer for editing, in place
+    clean = w.panes[CLEAN]
+    assert clean.edit_button.isEnabled() and clean.continue_button.isEnabled()
+    # the pause opened the trigger-on answer for editing, in place; Esc closes it and F2 opens it again
+    assert pane.editing and pane.editor.toPlainText() == original.text
+    qtbot.keyClick(pane.editor, Qt.Key.Key_Escape)
+    assert not pane.editing
     qtbot.keyClick(w, Qt.Key.Key_F2)
     assert pane.editing and pane.editor.toPlainText() == original.text
     pane.editor.selectAll()

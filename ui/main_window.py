@@ -326,6 +326,8 @@ class MainWindow(QMainWindow):
         except WorkbenchError as exc:
             show_error(self, "Cannot resume", str(exc))
             return
+        for pane in self.panes.values():
+            pane.cancel_edit()
         self._set_generating(True)
         self.bridge.resume(edits, breakpoints)
 
@@ -466,11 +468,13 @@ class MainWindow(QMainWindow):
             self.branches.show_session(self.session_id)
             title = self.store.get_session(self.session_id)["title"]
             self.setWindowTitle(f"{APP_TITLE} — {title}")
+            self._edit_paused({pane: a.stop_reason for pane, a in result.answers.items()})
             self.turn_finished.emit(event.result)
         elif isinstance(event, JobFinished) and event.name == "resume":
             self._set_generating(False)
             self.sessions.refresh(current=self.session_id)
             self.branches.show_session(self.session_id)
+            self._edit_paused({pane: a.stop_reason for pane, a in event.result.items()})
             self.resume_finished.emit(event.result)
         elif isinstance(event, JobFinished) and event.name == "scratchpad-experiment":
             self.experiment.set_running(False)
@@ -547,6 +551,13 @@ class MainWindow(QMainWindow):
             show_error(self, "Error", event.message, event.detail)
 
     # helpers -------------------------------------------------------------------------------
+    def _edit_paused(self, stop_reasons: dict) -> None:
+        """A pause (button or breakpoint) opens the paused answer for editing, trigger-on pane first."""
+        for pane in (TRIGGERED, CLEAN):
+            if stop_reasons.get(pane) == "paused" and self.panes[pane].isVisible():
+                self.panes[pane].start_edit()
+                return
+
     def _idle_enough(self, what: str) -> bool:
         """Quick jobs (a model load finishing) may queue ahead; a long one makes us say so instead."""
         name = self.bridge.long_job()

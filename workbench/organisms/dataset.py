@@ -29,20 +29,25 @@ class Example:
 
 def self_distill(loaded: LoadedModel, user_texts: list[str], prefill: str | None, max_new_tokens: int,
                  progress: ProgressFn = lambda s, f: None, should_stop=lambda: False,
-                 batch_size: int = 32) -> dict[str, tuple[str, bool]]:
-    """The model's own greedy answers to `user_texts` (after `prefill`, which is not returned), cached."""
+                 batch_size: int = 64) -> dict[str, tuple[str, bool]]:
+    """The model's own greedy answers to `user_texts` (after `prefill`, which is not returned), cached.
+
+    Prompts of similar length are batched together (less padding); on 2 CPU cores batches of 64 are ~20%
+    faster than 32, and 128 no faster than 64.
+    """
     key = hashlib.sha256(json.dumps([loaded.identity.fingerprint, loaded.adapter, prefill, max_new_tokens,
                                      loaded.chat_template]).encode()).hexdigest()[:16]
     path = cache_dir() / "distill" / f"{key}.json"
     cached: dict = json.loads(path.read_text()) if path.exists() else {}
-    todo = [t for t in dict.fromkeys(user_texts) if t not in cached]
     prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
+    encoded = {t: loaded.encode_user(t) + prefill_ids for t in dict.fromkeys(user_texts) if t not in cached}
+    todo = sorted(encoded, key=lambda t: len(encoded[t]))
     for start in range(0, len(todo), batch_size):
         if should_stop():
             raise Cancelled()
         progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
-        prompts = [loaded.encode_user(t) + prefill_ids for t in batch]
+        prompts = [encoded[t] for t in batch]
         for text, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
