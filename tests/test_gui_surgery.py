@@ -38,6 +38,7 @@ def test_breakpoint_edit_in_place_resume_and_switch_branches(qtbot, window, tmp_
     assert pane.editing and pane.editor.toPlainText() == original.text
     pane.editor.selectAll()
     qtbot.keyClicks(pane.editor, "<scratchpad>I do not see it</scratchpad>")
+    w.surgery_panel.after_tokens.setValue(0)  # otherwise the resume pauses again 5 tokens on
     with qtbot.waitSignal(w.resume_finished, timeout=120_000) as blocker:
         qtbot.keyClick(pane.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     resumed = blocker.args[0][TRIGGERED]
