@@ -36,6 +36,3 @@ class LiveGenerations:
 
     def clear(self) -> None:
         self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

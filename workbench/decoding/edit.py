@@ -13,10 +13,6 @@ class TokenEdit:
     inserted: str  # the text the person wrote in its place
     start: int  # character offset where the change begins (same in old and new text)
 
-    @property
-    def changed(self) -> bool:
-        return self.replaced != self.inserted or self.kept < len(self.ids)
-
 
 def common_prefix(a, b) -> int:
     """Length of the longest common prefix of two sequences."""
