@@ -10,6 +10,9 @@ from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QStackedWidget, QTextBrowser,
                                QVBoxLayout, QWidget)
 
+from workbench.chat.provenance import extend_model
+from workbench.chat.streaming import answer_status
+
 DIVERGE_STYLE = "background-color:#ffb74d; color:#000; font-weight:bold;"
 SCRATCHPAD_STYLE = "background-color:#ede7f6; color:#4527a0; font-family:monospace;"
 PERSON_STYLE = "background-color:#e3f2fd; color:#0d47a1; text-decoration:underline;"
@@ -175,12 +178,10 @@ class ChatPane(QWidget):
     def finish_answer(self, text: str, stop_reason: str) -> None:
         block = self._answer()
         block.text = text
-        block.status = {"stopped": "stopped", "paused": "paused"}.get(stop_reason, "complete")
+        block.status = answer_status(stop_reason)
         block.stop_reason = stop_reason
         if block.spans:
-            end = max(s["end"] for s in block.spans)
-            if len(text) > end:
-                block.spans = block.spans + [{"start": end, "end": len(text), "author": "model"}]
+            block.spans = extend_model(block.spans, len(text))
         self.render()
         self._update_buttons()
 
