@@ -107,3 +107,26 @@ class Metric(Event):
     name: str = ""
     step: int = 0
     value: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProbeAttached(Event):
+    """Live probe scores will come with this turn's tokens; `warnings` say why they may not mean much."""
+
+    name: str = ""
+    layers: int = 0
+    warnings: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TokenScores(Event):
+    """Per-layer probe scores for answer tokens `start`, `start + 1`, … of `pane` (a row may be None: not read).
+
+    With `reset`, these rows are the whole answer so far (after a resume or an edit).
+    """
+
+    pane: str = ""
+    start: int = 0
+    scores: list = field(default_factory=list)  # [tokens][layers]
+    tokens: list = field(default_factory=list)  # the text of each token
+    reset: bool = False

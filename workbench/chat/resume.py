@@ -10,7 +10,8 @@ from ..models.loaded import LoadedModel
 from ..store import SessionStore, now
 from .live import LiveGenerations
 from .provenance import apply_change, model_spans
-from .streaming import stream_answers
+from .streaming import emit_scores, stream_answers
+from .turn import attach_probe
 
 
 @dataclass
@@ -46,15 +47,18 @@ def resume_answers(
     should_stop: Callable[[], bool] = lambda: False,
     should_pause: Callable[[], bool] = lambda: False,
     live: LiveGenerations | None = None,
+    probe=None,
 ) -> dict[str, ResumedAnswer]:
     """Continue each answer `message_id` (one per pane), after replacing its text where `edits[id]` is a string.
 
     An edit that changes the text creates a branch: a new message whose parent is the edited one, with
     provenance spans saying what the person wrote and what it replaced; the original stays as it was.
     Everything is checked before anything is written. Paired panes resumed together run in lockstep.
+    With a `probe`, tokens are scored live on every layer (kept tokens keep the scores they had).
     """
     if not edits:
         raise WorkbenchError("Nothing to resume")
+    live_probe = attach_probe(loaded, probe)
     plans = []
     for message_id, new_text in edits.items():
         message = store.get_message(message_id)
@@ -65,6 +69,7 @@ def resume_answers(
         generation = live.take(message_id, loaded) if live is not None else None
         if generation is None or generation.new_ids != (message.get("token_ids") or []):
             generation = rebuild_generation(loaded, store, message)
+        generation.set_probe(live_probe)
         change = generation.edit(new_text) if new_text is not None and new_text != generation.text else None
         generation.breakpoints = list(breakpoints)
         generation.resume()
@@ -96,6 +101,7 @@ def resume_answers(
         emit(AnswerResumed(pane=pane, message_id=message_ids[pane], parent_id=parents[pane], text=generation.text,
                            token_starts=list(generation.token_char_starts), spans=spans[pane],
                            reprocessed_tokens=generation.reprocessed_tokens))
+        emit_scores(pane, generation, emit, everything=True)
 
     stream_answers(store, generations, message_ids, spans, emit, should_stop, should_pause, paired=len(plans) == 2)
     out = {}

@@ -3,7 +3,7 @@
 from typing import Callable
 
 from ..decoding import Generation, PairedGeneration
-from ..events import Diverged, Event, PaneFinished, TokenGenerated
+from ..events import Diverged, Event, PaneFinished, TokenGenerated, TokenScores
 from ..store import SessionStore
 from .provenance import extend_model
 
@@ -12,6 +12,22 @@ SAVE_EVERY_TOKENS = 32  # partial answers reach the database this often while st
 
 def answer_status(stop_reason: str | None) -> str:
     return {"stopped": "stopped", "paused": "paused"}.get(stop_reason or "", "complete")
+
+
+def emit_scores(pane: str, generation: Generation, emit: Callable[[Event], None], everything: bool = False) -> None:
+    """Send the probe scores the generation read in its last step (or all it has, with `everything`)."""
+    if generation.probe is None:
+        return
+    if everything:
+        start, rows = 0, list(generation.token_scores)
+    elif generation.last_scores is None:
+        return
+    else:
+        start, rows = generation.last_scores
+    generation.last_scores = None
+    decode = generation.loaded.tokenizer.decode
+    tokens = [decode([t]) for t in generation.new_ids[start:start + len(rows)]]
+    emit(TokenScores(pane=pane, start=start, scores=rows, tokens=tokens, reset=everything))
 
 
 def stream_answers(
@@ -39,6 +55,7 @@ def stream_answers(
         for pane, step in steps:
             emit(TokenGenerated(pane=pane, index=step.index, token_id=step.token_id, text=step.text,
                                 char_start=step.char_start))
+            emit_scores(pane, generations[pane], emit)
             if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
                 g = generations[pane]
                 store.update_message(message_ids[pane], text=g.text, token_ids=g.new_ids,

@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
-from ..events import Event, TurnStarted
+from ..events import Event, ProbeAttached, TurnStarted
 from ..models.loaded import LoadedModel
 from ..store import SessionStore, now
 from ..triggers import DEPLOYMENT, Trigger
@@ -28,6 +28,7 @@ class ChatRequest:
     settings: SamplingSettings = field(default_factory=SamplingSettings)
     prefill: str = ""
     breakpoints: tuple[Breakpoint, ...] = ()
+    probe: object = None  # a probes.Probe scored live on every layer as tokens arrive
 
     def panes(self) -> dict[str, bool | None]:
         """pane -> trigger state (True on, False off, None no trigger)."""
@@ -84,6 +85,15 @@ class TurnResult:
         }
 
 
+def attach_probe(loaded: LoadedModel, probe):
+    """A LiveProbe for `probe` on `loaded` (None without a probe); WorkbenchError if it cannot fit this model."""
+    if probe is None:
+        return None
+    from ..probes import LiveProbe  # the probes package loads nnsight lazily; chat without probes never needs it
+
+    return LiveProbe(probe, loaded)
+
+
 def run_turn(
     loaded: LoadedModel,
     store: SessionStore,
@@ -106,6 +116,7 @@ def run_turn(
     trigger = request.trigger_for_pairing()
     panes = request.panes()
     prefill_ids = loaded.tokenizer(request.prefill, add_special_tokens=False)["input_ids"] if request.prefill else []
+    live_probe = attach_probe(loaded, request.probe)
 
     prompts, generations = {}, {}
     for pane, state in panes.items():
@@ -113,7 +124,7 @@ def run_turn(
         history = store.history(session_id, pane) if session_id is not None else []
         prompt_ids = loaded.encode_chat(history + [{"role": "user", "content": prompts[pane]}])
         generations[pane] = Generation(loaded, prompt_ids, settings, prefill_ids=prefill_ids,
-                                       breakpoints=request.breakpoints)  # checks the context length
+                                       breakpoints=request.breakpoints, probe=live_probe)  # checks the context
 
     if session_id is None:
         title = text.strip().splitlines()[0]
@@ -145,6 +156,8 @@ def run_turn(
             breakpoints=[b.to_dict() for b in request.breakpoints], **common,
         )
     first = next(iter(generations.values()))
+    if live_probe is not None:
+        emit(ProbeAttached(name=request.probe.name, layers=request.probe.n_layers, warnings=live_probe.warnings))
     emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text, message_ids=assistant_ids,
                      prefill=first.text, prefill_starts=list(first.token_char_starts)))
 

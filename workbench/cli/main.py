@@ -116,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true")
 
+    probe = sub.add_parser("probe", help="fit a defection probe and report AUROC per layer with its controls")
+    probe.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
+    probe.add_argument("--method", default="mean-diff", choices=["mean-diff", "logistic"])
+    probe.add_argument("--n", type=int, default=100, help="held-out prompts, each read with the trigger on and off")
+    probe.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    probe.add_argument("--questions", default=None, help="a JSON file of contrast questions (default: shipped)")
+    probe.add_argument("--read-at", default=None, choices=["prompt-end", "scratchpad-end"],
+                       help="where held-out prompts are read (default: scratchpad-end for CoT organisms)")
+    probe.add_argument("--random", type=int, default=1000, help="random directions per layer for the baseline")
+    probe.add_argument("--save", default=None, metavar="DIR", help="save the fitted probe (safetensors + card)")
+    probe.add_argument("--model", default="builtin")
+    probe.add_argument("--device", default=None)
+    probe.add_argument("--json", action="store_true")
+
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     sessions.add_argument("--db", default=None)
     sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
@@ -155,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scratchpad-experiment":
             from .organisms import run_scratchpad_experiment_cli
             return run_scratchpad_experiment_cli(args)
+        if args.command == "probe":
+            from .probes import run_probe
+            return run_probe(args)
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)

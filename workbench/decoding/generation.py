@@ -5,6 +5,7 @@ or at a breakpoint), edited and resumed. An edit cuts the KV cache back to the l
 token prefix, so only the changed suffix is processed again.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -33,10 +34,14 @@ class Generation:
 
     `prefill_ids` start the answer (a person wrote them); `breakpoints` pause it by itself, each once. A paused or
     finished generation keeps its KV cache, so `edit()` + `resume()` continue it cheaply.
+
+    With a `probe` (a probes.LiveProbe), `token_scores[i]` holds per-layer scores for answer token i, read from
+    the residual stream at the position where the model chose it (None where not read yet); `last_scores` is
+    (first index, rows) of what the last step read.
     """
 
     def __init__(self, loaded: LoadedModel, prompt_ids: list[int], settings: SamplingSettings,
-                 prefill_ids: list[int] | None = None, breakpoints: list[Breakpoint] | tuple = ()):
+                 prefill_ids: list[int] | None = None, breakpoints: list[Breakpoint] | tuple = (), probe=None):
         settings.validate()
         if not prompt_ids:
             raise WorkbenchError("The prompt is empty")
@@ -48,6 +53,9 @@ class Generation:
         self.stop_reason: str | None = None
         self.paused_at: Breakpoint | None = None
         self.reprocessed_tokens = 0  # tokens fed to the model by the last edit/resume (for the bench and tests)
+        self.probe = probe
+        self.token_scores: list[list[float] | None] = []
+        self.last_scores: tuple[int, list[list[float]]] | None = None
         from transformers import DynamicCache  # imported here so the GUI can start before transformers loads
 
         self._cache = DynamicCache()
@@ -93,6 +101,10 @@ class Generation:
                 self._cache, keep = DynamicCache(), 0
             self._cache_ids = self._cache_ids[:keep]
         self._pending = full[keep:]
+        # a score depends only on the tokens before its own, so those read from kept positions stay valid
+        valid = keep - len(self.prompt_ids) + 1
+        old = getattr(self, "token_scores", [])
+        self.token_scores = [old[i] if i < min(valid, len(old)) else None for i in range(len(ids))]
 
     def _check_room(self) -> None:
         context = self.loaded.context_length
@@ -112,7 +124,8 @@ class Generation:
         if self.finished:
             return None
         input_ids = torch.tensor([self._pending], device=self._device)
-        with torch.inference_mode():
+        first_position = len(self._cache_ids)
+        with torch.inference_mode(), (self.probe.reading() if self.probe else contextlib.nullcontext()):
             out = self.loaded.model(
                 input_ids=input_ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1
             )
@@ -122,6 +135,9 @@ class Generation:
         self._pending = [token]
         index = len(self._ids)
         self._ids.append(token)
+        self.token_scores.append(None)
+        if self.probe is not None:
+            self._record_scores(first_position)
         is_eos = token in self.loaded.eos_token_ids
         char_start = len(self._detok.text)
         delta = "" if is_eos else self._detok.push(token)
@@ -141,6 +157,22 @@ class Generation:
                     self._finish("paused")
                     break
         return TokenStep(index, token, delta, char_start, is_eos)
+
+    def set_probe(self, probe) -> None:
+        """Score with `probe` from now on (a different probe forgets the scores read with the old one)."""
+        old = self.probe.probe if self.probe is not None else None
+        if (probe.probe if probe is not None else None) is not old:
+            self.token_scores = [None] * len(self._ids)
+        self.probe = probe
+        self.last_scores = None
+
+    def _record_scores(self, first_position: int) -> None:
+        rows = self.probe.scores().tolist()  # one per position fed; position p chose answer token p + 1 - prompt
+        start = first_position + 1 - len(self.prompt_ids)
+        skip = max(0, -start)
+        for offset, row in enumerate(rows[skip:]):
+            self.token_scores[start + skip + offset] = row
+        self.last_scores = (start + skip, rows[skip:])
 
     def stop(self) -> None:
         """Stop now (the user pressed Stop)."""

