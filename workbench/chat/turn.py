@@ -51,9 +51,11 @@ class PaneAnswer:
     stop_reason: str
     trigger_state: str | None
     message_id: int
+    probe_scores: list | None = None  # [token][layer] live probe scores, when a probe was attached
 
     def to_dict(self) -> dict:
-        return {
+        extra = {} if self.probe_scores is None else {"probe_scores": self.probe_scores}
+        return {**extra,
             "prompt": self.prompt,
             "text": self.text,
             "token_ids": self.token_ids,
@@ -169,6 +171,7 @@ def run_turn(
         answers[pane] = PaneAnswer(
             pane, prompts[pane], g.text, list(g.new_ids), g.stop_reason,
             None if state is None else ("on" if state else "off"), assistant_ids[pane],
+            list(g.token_scores) if live_probe is not None else None,
         )
         if live is not None:
             live.put(assistant_ids[pane], g)

@@ -22,6 +22,7 @@ def run_chat(args) -> int:
         temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
     ).validate()
     breakpoints = _breakpoints(args)
+    probe = _load_probe(args.probe)
     store = open_store(args.db)  # a bad database fails here, before the model loads
     try:
         from ..models import load_model
@@ -32,16 +33,19 @@ def run_chat(args) -> int:
 
             attach_adapter(loaded, args.adapter)
         request = ChatRequest(args.prompt, trigger=trigger, paired=args.paired, settings=settings,
-                              prefill=args.prefill, breakpoints=breakpoints)
+                              prefill=args.prefill, breakpoints=breakpoints, probe=probe)
         stream = not args.json and not args.paired
         emit = _stream_to_stdout if stream else (lambda event: None)
         result = run_turn(loaded, store, request, session_id=args.session, emit=emit)
+        probe_report = _probe_report(loaded, store, probe, result) if probe is not None else None
     finally:
         store.close()
     if args.json:
+        extra = {"probe": probe_report} if probe_report else {}
         print_json({"model": loaded.identity.to_dict(), "adapter": loaded.adapter, "device": loaded.placement.device,
-                    **result.to_dict()})
-    elif args.paired:
+                    **result.to_dict(), **extra})
+        return 0
+    if args.paired:
         for pane, answer in result.answers.items():
             print(f"=== {PANE_TITLES[pane]}: {answer.prompt}")
             print(answer.text)
@@ -50,7 +54,41 @@ def run_chat(args) -> int:
         print(f"(first divergence: {where}; session {result.session_id})")
     else:
         print()
+    if probe_report:
+        _print_probe(probe_report, result)
     return 0
+
+
+def _load_probe(path):
+    if not path:
+        return None
+    from ..probes import Probe
+
+    return Probe.load(path)
+
+
+def _probe_report(loaded, store, probe, result) -> dict:
+    """The probe's name, why its scores may mislead, and the live-vs-single-pass check on every answer."""
+    from ..probes import consistency_check
+
+    worst = 0.0
+    for answer in result.answers.values():
+        prompt = store.prompt_of(answer.message_id)["token_ids"]
+        check = consistency_check(loaded, probe, prompt, answer.token_ids, answer.probe_scores)
+        worst = max(worst, check["max_abs_diff"] or 0.0)
+    return {"name": probe.name, "kind": probe.kind, "warnings": probe.warnings_for(loaded),
+            "consistency": {"max_abs_diff": worst}}
+
+
+def _print_probe(report: dict, result) -> None:
+    print(f"\nProbe {report['name']}" + (f" (⚠ {'; '.join(report['warnings'])})" if report["warnings"] else ""))
+    for pane, answer in result.answers.items():
+        cells = [(score, i, layer) for i, row in enumerate(answer.probe_scores or []) if row
+                 for layer, score in enumerate(row)]
+        if cells:
+            score, i, layer = max(cells)
+            print(f"  {PANE_TITLES.get(pane, pane)}: highest score {score:+.2f} at token {i}, layer {layer}")
+    print(f"  live vs one forward pass: largest difference {report['consistency']['max_abs_diff']:.1e}")
 
 
 def _stream_to_stdout(event) -> None:

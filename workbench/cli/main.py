@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--pause-at", action="append", default=[], metavar="TEXT",
                       help="pause when the answer writes TEXT (e.g. '</scratchpad>'); repeatable")
     chat.add_argument("--pause-after", type=int, default=None, metavar="N", help="pause after N answer tokens")
+    chat.add_argument("--probe", default=None, metavar="DIR", help="score every layer live with this saved probe")
     chat.add_argument("--json", action="store_true", help="print one JSON object")
 
     resume = sub.add_parser("resume", help="continue a saved answer, optionally after editing its text (a branch)")

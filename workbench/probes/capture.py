@@ -91,6 +91,7 @@ def capture_cached(loaded: LoadedModel, sequences: list[list[int]], adapter_key:
 def activation_key(loaded: LoadedModel, sequences, positions, adapter_key: str) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps({"model": loaded.identity.fingerprint, "adapter": adapter_key,
+                              "placement": [loaded.placement.device, loaded.placement.dtype_name],
                               "layers": loaded.n_layers, "positions": positions}).encode())
     for seq in sequences:
         digest.update(json.dumps(seq).encode())

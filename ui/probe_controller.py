@@ -1,0 +1,167 @@
+"""Probes in the window: the Probes dock, a live layer × token heatmap under each chat pane, and their events."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from workbench.errors import WorkbenchError
+from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
+                              TurnStarted)
+
+from .dialogs import show_error
+from .widgets.layer_heatmap import SharedScale, TokenHeatmap
+from .widgets.probe_panel import ProbePanel
+
+PROBE_JOBS = ("probe-fit", "probe-check")
+
+
+class ProbeController(QObject):
+    """Owns the probe used for live scoring and renders everything probe-related the engine sends."""
+
+    def __init__(self, window, panes: list[str]):
+        super().__init__(window)
+        self.window = window
+        self.bridge = window.bridge
+        self.probe = None  # workbench.probes.Probe
+        self.panel = ProbePanel()
+        self.heatmaps = {pane: TokenHeatmap() for pane in panes}
+        for pane, heatmap in self.heatmaps.items():
+            heatmap.setObjectName(f"{pane}Heatmap")
+            heatmap.setMinimumHeight(150)
+            heatmap.hide()
+            heatmap.fired.connect(lambda text: self.window.statusBar().showMessage(text, 8000))
+        self.scale = SharedScale(list(self.heatmaps.values()), self)
+        self._scored_messages: dict[str, int | None] = {pane: None for pane in panes}
+        self.panel.fit_requested.connect(self.fit)
+        self.panel.cancel_requested.connect(self.bridge.stop)
+        self.panel.save_requested.connect(self.save)
+        self.panel.load_requested.connect(self.load)
+        self.panel.consistency_requested.connect(self.check_consistency)
+        self.panel.threshold_changed.connect(self._set_threshold)
+        self.panel.live_changed.connect(lambda on: None if on else self._hide_heatmaps())
+        self._set_threshold(self.panel.threshold_value())
+
+    # what chat uses -----------------------------------------------------------------------
+    def live_probe(self):
+        """The probe to score with as tokens arrive, or None."""
+        return self.probe if self.panel.live.isChecked() else None
+
+    def set_probe(self, probe, warnings: list[str] = ()) -> None:
+        self.probe = probe
+        self.panel.set_probe(probe.name if probe is not None else None, list(warnings))
+
+    # actions ------------------------------------------------------------------------------
+    def fit(self, method: str, n: int, n_random: int) -> None:
+        from workbench.probes import ProbeSettings
+
+        window = self.window
+        if window._generating or not window._idle_enough("fit a probe"):
+            return
+        if window.model_info is None:
+            show_error(window, "Model not ready", "Wait for the model to load.")
+            return
+        self.panel.set_running(True)
+        window._track(self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random)))
+
+    def save(self, folder: str) -> Path | None:
+        if self.probe is None:
+            return None
+        try:
+            path = self.probe.save(folder)
+        except OSError as exc:
+            show_error(self.window, "Cannot save the probe", str(exc))
+            return None
+        self.window.statusBar().showMessage(f"Probe saved to {path}", 5000)
+        return path
+
+    def load(self, folder: str) -> None:
+        """Use a saved probe; warn if it was fitted under another model, adapter or chat rendering."""
+        from workbench.probes import Probe
+
+        try:
+            probe = Probe.load(folder)
+        except WorkbenchError as exc:
+            show_error(self.window, "Cannot load the probe", str(exc))
+            return
+        self.set_probe(probe, self._warnings(probe))
+
+    def _warnings(self, probe) -> list[str]:
+        info = self.window.model_info or {}
+        notes = []
+        model = probe.card.get("model") or {}
+        if info and model.get("fingerprint") not in (None, info["model"]["fingerprint"]):
+            notes.append(f"fitted on another base model ({model.get('name')})")
+        if info and probe.card.get("adapter") != info.get("adapter"):
+            notes.append(f"fitted with adapter {probe.card.get('adapter') or 'none'}")
+        return notes  # the chat-rendering check runs on the model thread when a turn starts
+
+    def check_consistency(self) -> None:
+        """Compare the last scored answer's live scores with one uncached forward pass."""
+        if self.probe is None:
+            return
+        for pane, heatmap in self.heatmaps.items():
+            message_id = self._scored_messages.get(pane)
+            if message_id is not None and heatmap.values.shape[1]:
+                rows = [None if all(v != v for v in column) else [float(v) for v in column]
+                        for column in heatmap.values.T]
+                self.window._track(self.bridge.check_probe(self.probe, message_id, rows))
+                return
+        self.panel.consistency.setText("Generate an answer with live scoring first.")
+
+    def clear(self) -> None:
+        for pane, heatmap in self.heatmaps.items():
+            heatmap.start(heatmap.values.shape[0])
+            self._scored_messages[pane] = None
+
+    def _set_threshold(self, value) -> None:
+        for heatmap in self.heatmaps.values():
+            heatmap.set_threshold(value)
+
+    def _hide_heatmaps(self) -> None:
+        for heatmap in self.heatmaps.values():
+            heatmap.hide()
+
+    # events -------------------------------------------------------------------------------
+    def handle(self, event) -> bool:
+        """Render a probe event; True when the event was only for probes."""
+        job = self.window._job_names.get(event.job_id)
+        if isinstance(event, ProbeAttached):
+            self._attached = event
+            if event.warnings:
+                self.panel.set_probe(event.name, event.warnings)
+            return True
+        if isinstance(event, TurnStarted):
+            attached = getattr(self, "_attached", None)
+            self._attached = None
+            for pane, heatmap in self.heatmaps.items():
+                scored = attached is not None and pane in event.prompts
+                heatmap.setVisible(scored)
+                self._scored_messages[pane] = event.message_ids.get(pane) if scored else None
+                if scored:
+                    heatmap.start(attached.layers)
+            return False
+        if isinstance(event, AnswerResumed):
+            self._scored_messages[event.pane] = event.message_id
+            return False
+        if isinstance(event, TokenScores):
+            heatmap = self.heatmaps[event.pane]
+            heatmap.show()
+            heatmap.add_scores(event.start, event.scores, event.tokens, reset=event.reset)
+            return True
+        if job not in PROBE_JOBS:
+            return False
+        if isinstance(event, Progress):
+            self.panel.show_progress(event.stage, event.fraction)
+        elif isinstance(event, JobFinished) and job == "probe-fit":
+            self.panel.set_running(False)
+            self.panel.progress.setFormat("done")
+            self.panel.show_report(event.result.result)
+            self.set_probe(event.result.probe)
+        elif isinstance(event, JobFinished) and job == "probe-check":
+            self.panel.show_consistency(event.result)
+        elif isinstance(event, JobFailed):
+            self.panel.set_running(False)
+            self.panel.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")
+            if event.message != "Cancelled":
+                show_error(self.window, "Probe failed", event.message, event.detail)
+        return True
