@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/startup_time.py
 	$(BIN)/python bench/decode_speed.py
 	$(BIN)/python bench/resume_latency.py
+	$(BIN)/python bench/probe_overhead.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/implant_time.py  # about 7 minutes on a 2-core CPU (4 to make it, 3 to evaluate it)
 

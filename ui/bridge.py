@@ -111,6 +111,18 @@ class EngineBridge(QObject):
 
         return self.owner.submit("probe-fit", job)
 
+    def load_probe(self, folder: str) -> Job:
+        """Read a saved probe and say why its scores may not mean much on the loaded model: (probe, warnings)."""
+
+        def job(ctx):
+            from workbench.probes import Probe
+
+            probe = Probe.load(folder)
+            loaded = ctx.owner.state.get("model")
+            return probe, (probe.warnings_for(loaded) if loaded is not None else [])
+
+        return self.owner.submit("probe-load", job)
+
     def check_probe(self, probe, message_id: int, live_scores: list) -> Job:
         """Recompute an answer's probe scores in one uncached forward pass and compare them with `live_scores`."""
         store = self.store
@@ -182,7 +194,7 @@ class EngineBridge(QObject):
 
     def long_job(self) -> str | None:
         """The name of a running or queued job that is not a quick one (implant, evaluation, experiment)."""
-        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check")
+        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check", "probe-load")
         return next((name for name in self.owner.job_names() if name not in quick), None)
 
     @property

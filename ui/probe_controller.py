@@ -4,7 +4,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
-from workbench.errors import WorkbenchError
 from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
                               TurnStarted)
 
@@ -12,7 +11,7 @@ from .dialogs import show_error
 from .widgets.layer_heatmap import SharedScale, TokenHeatmap
 from .widgets.probe_panel import ProbePanel
 
-PROBE_JOBS = ("probe-fit", "probe-check")
+PROBE_JOBS = ("probe-fit", "probe-check", "probe-load")
 
 
 class ProbeController(QObject):
@@ -75,25 +74,8 @@ class ProbeController(QObject):
         return path
 
     def load(self, folder: str) -> None:
-        """Use a saved probe; warn if it was fitted under another model, adapter or chat rendering."""
-        from workbench.probes import Probe
-
-        try:
-            probe = Probe.load(folder)
-        except WorkbenchError as exc:
-            show_error(self.window, "Cannot load the probe", str(exc))
-            return
-        self.set_probe(probe, self._warnings(probe))
-
-    def _warnings(self, probe) -> list[str]:
-        info = self.window.model_info or {}
-        notes = []
-        model = probe.card.get("model") or {}
-        if info and model.get("fingerprint") not in (None, info["model"]["fingerprint"]):
-            notes.append(f"fitted on another base model ({model.get('name')})")
-        if info and probe.card.get("adapter") != info.get("adapter"):
-            notes.append(f"fitted with adapter {probe.card.get('adapter') or 'none'}")
-        return notes  # the chat-rendering check runs on the model thread when a turn starts
+        """Use a saved probe; its card is checked against the loaded model (base, adapter, chat rendering)."""
+        self.window._track(self.bridge.load_probe(folder))
 
     def check_consistency(self) -> None:
         """Compare the last scored answer's live scores with one uncached forward pass."""
@@ -157,8 +139,12 @@ class ProbeController(QObject):
             self.panel.progress.setFormat("done")
             self.panel.show_report(event.result.result)
             self.set_probe(event.result.probe)
+        elif isinstance(event, JobFinished) and job == "probe-load":
+            self.set_probe(*event.result)
         elif isinstance(event, JobFinished) and job == "probe-check":
             self.panel.show_consistency(event.result)
+        elif isinstance(event, JobFailed) and job == "probe-load":
+            show_error(self.window, "Cannot load the probe", event.message, event.detail)
         elif isinstance(event, JobFailed):
             self.panel.set_running(False)
             self.panel.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")

@@ -26,6 +26,7 @@ class LayerHeatmap(QWidget):
         self.value_name = value_name
         self.values = np.full((0, 0), np.nan, dtype=np.float32)
         self.column_labels: list[str] = []
+        self.ticks: list[str] | None = None
         self.plot = pg.PlotWidget(title=title or None)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
@@ -45,10 +46,11 @@ class LayerHeatmap(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
 
     # data ---------------------------------------------------------------------------------
-    def set_matrix(self, values, column_labels: list[str] | None = None) -> None:
-        """Show `values` [layers, columns] (NaN for no value) with a label per column."""
+    def set_matrix(self, values, column_labels: list[str] | None = None, ticks: list[str] | None = None) -> None:
+        """Show `values` [layers, columns] (NaN for no value) with a label per column (hover) and tick texts."""
         self.values = np.asarray(values, dtype=np.float32)
         self.column_labels = list(column_labels or [str(i) for i in range(self.values.shape[1])])
+        self.ticks = list(ticks) if ticks else None
         self._redraw()
 
     def set_levels(self, low: float, high: float) -> None:
@@ -75,7 +77,8 @@ class LayerHeatmap(QWidget):
     def _label_columns(self) -> None:
         columns = len(self.column_labels)
         step = max(1, math.ceil(columns / 12))
-        ticks = [(i + 0.5, self._tick(self.column_labels[i])) for i in range(0, columns, step)]
+        names = self.ticks or self.column_labels
+        ticks = [(i + 0.5, self._tick(names[i])) for i in range(0, columns, step)]
         self.plot.getAxis("bottom").setTicks([ticks])
         layers = self.values.shape[0]
         lstep = max(1, math.ceil(layers / 10))

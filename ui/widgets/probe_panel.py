@@ -76,8 +76,9 @@ class ProbePanel(QWidget):
         self.threshold.setRange(-1000, 1000)
         self.threshold.setDecimals(2)
         self.threshold.setSingleStep(0.1)
-        self.threshold.setValue(1.0)
-        self.threshold.setToolTip("Mean-diff scores are +1 at the defect side of the contrast pairs, −1 at the other")
+        self.threshold.setValue(3.0)
+        self.threshold.setToolTip("Scores are standard deviations above trigger-free held-out prompts (fitted "
+                                  "probes); the alert fires at the first cell at or above this")
         self.threshold.valueChanged.connect(self._threshold)
         self.alert_on.toggled.connect(self._threshold)
         alert = QHBoxLayout()
@@ -159,16 +160,18 @@ class ProbePanel(QWidget):
         for question, layers in result.get("questions", {}).items():
             labels.append(question)
             values.append(layers)
+        self.short_labels = [f"Q{i + 1}" for i in range(len(labels))]
         labels.append("all pairs" if result["method"] == "mean-diff" else "logistic")
         values.append(result["layers"])
         labels += list(CONTROL_COLUMNS)
         values += [result["random_baseline"], result["base_model"]]
+        self.short_labels += ["probe", "random", "base"]
         return labels, values
 
     def show_report(self, result: dict) -> None:
         self.result = result
         labels, values = self.columns(result)
-        self.auroc_map.set_matrix(np.array(values, dtype=np.float32).T, labels)
+        self.auroc_map.set_matrix(np.array(values, dtype=np.float32).T, labels, self.short_labels)
         best = result["best_layer"]
         self.summary.setText(
             f"<b>{result['method']}</b> on {result['adapter'] or 'the base model'}, read at {result['read_at']}, "

@@ -15,7 +15,7 @@ import torch
 from ..errors import Cancelled
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
-from .layers import decoder_layers_path, residual
+from .layers import decoder_layers_path
 
 BATCH_SIZE = 16
 
@@ -52,10 +52,11 @@ def capture(loaded: LoadedModel, sequences: list[list[int]], positions: list[lis
             cols += list(positions[i])
         rows_t, cols_t = torch.tensor(rows), torch.tensor(cols)
         saved = []
-        with torch.inference_mode(), traced.trace(input_ids=ids.to(device), attention_mask=mask.to(device)):
+        with torch.inference_mode(), traced.trace(input_ids=ids.to(device), attention_mask=mask.to(device)) as tracer:
             for layer in range(n_layers):
-                saved.append(layers[layer].output.save())
-        reads = torch.stack([residual(s)[rows_t, cols_t].float().cpu() for s in saved], dim=1)
+                saved.append(layers[layer].output[rows_t.to(device), cols_t.to(device)].save())
+            tracer.stop()  # nothing after the last layer is needed: skip the final norm and the vocabulary head
+        reads = torch.stack([s.float().cpu() for s in saved], dim=1)
         del saved
         offset = 0
         for i in batch:

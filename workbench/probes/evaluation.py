@@ -19,7 +19,7 @@ from ..models.loaded import LoadedModel
 from ..organisms.prompt_sets import split_prompts
 from ..organisms.recipes import organism_settings
 from ..store import now
-from .capture import adapter_key, capture_cached
+from .capture import adapter_key, capture, capture_cached
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
 from .fit import fit_logistic, fit_mean_diff
 from .metrics import auroc, random_direction_baseline, variance_ratio
@@ -28,6 +28,7 @@ from .probe import Probe, chat_rendering
 METHODS = ("mean-diff", "logistic")
 PROMPT_END, SCRATCHPAD_END = "prompt-end", "scratchpad-end"
 SCRATCHPAD_CLOSE = "</scratchpad>"
+CALIBRATION_PROMPTS = 32  # live scores are put in standard deviations of every token of this many clean prompts
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ProbeSettings:
     read_at: str | None = None  # None: the scratchpad's end for CoT organisms, else the prompt's end
     scratchpad_tokens: int = 64
     seed: int = 0
+    cache: bool = True  # remember activations on disk (the bench turns it off to time a cold fit)
 
     def validate(self) -> "ProbeSettings":
         if self.method not in METHODS:
@@ -139,21 +141,22 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
             key = adapter_key(loaded, enabled)
             base_fraction = 0.3 + 0.35 * stage
 
-            def capture(seqs, part, label):
+            def read(seqs, part, label):
                 progress(f"{name}: reading {label}", base_fraction)
-                return capture_cached(loaded, seqs, key, should_stop=should_stop,
-                                      on_progress=lambda f: progress(f"{name}: reading {label}",
-                                                                     base_fraction + 0.3 * (part + f) / 2))
+                report = lambda f: progress(f"{name}: reading {label}", base_fraction + 0.3 * (part + f) / 2)
+                if not settings.cache:
+                    return capture(loaded, seqs, should_stop=should_stop, on_progress=report)
+                return capture_cached(loaded, seqs, key, should_stop=should_stop, on_progress=report)
 
-            test_acts = capture(tests, 0, "held-out prompts")
+            test_acts = read(tests, 0, "held-out prompts")
             if settings.method == "mean-diff":
-                acts = capture(defect + comply, 1, "contrast pairs")
+                acts = read(defect + comply, 1, "contrast pairs")
                 d_acts, c_acts = acts[: len(defect)], acts[len(defect):]
                 probe = fit_mean_diff(d_acts, c_acts)
                 per_question = {q.text: auroc(fit_mean_diff(d_acts[i:i + 1], c_acts[i:i + 1]).score(test_acts),
                                               labels_t).tolist() for i, q in enumerate(questions)}
             else:
-                train_acts = capture(fit_train[0], 1, "training prompts")
+                train_acts = read(fit_train[0], 1, "training prompts")
                 probe = fit_logistic(train_acts, torch.tensor(fit_train[1]))
                 per_question = {}
             results[name] = {"probe": probe, "acts": test_acts, "auroc": auroc(probe.score(test_acts), labels_t),
@@ -165,7 +168,13 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     random_best = random_direction_baseline(organism["acts"], labels_t, settings.n_random, settings.seed)
     layers = organism["auroc"].tolist()
     best = max(range(len(layers)), key=lambda i: layers[i])
-    probe = organism["probe"]
+    clean = labels_t == 0
+    progress("calibrating on trigger-free tokens", 0.98)
+    calibration = [seq for seq, label in zip(tests, labels) if label == 0][:CALIBRATION_PROMPTS]
+    token_acts = capture(loaded, calibration, [list(range(1, len(seq))) for seq in calibration],
+                         should_stop=should_stop)  # position 0 (an attention sink) is left out
+    probe = organism["probe"].calibrated(organism["probe"].score(token_acts))
+    del token_acts
     probe.card = {
         "name": f"{_short(loaded.adapter) or 'base'}-{settings.method}",
         "kind": settings.method,
@@ -177,6 +186,8 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
         "questions": [q.to_dict() for q in questions] if settings.method == "mean-diff" else [],
         "created": now(),
         "evaluation": {"layers": layers, "best_layer": best, "n": len(test_prompts)},
+        "calibration": {"on": f"every token of {len(calibration)} trigger-free held-out prompts",
+                        "unit": "standard deviations above their mean"},
     }
     result = {
         "method": settings.method,

@@ -22,10 +22,11 @@ def chat_rendering(loaded: LoadedModel) -> str:
 
 @dataclass
 class Probe:
-    """Per-layer score = (activation · direction − center) / scale.
+    """Per-layer score = (activation · direction − center) / scale; positive means "looks like defection".
 
-    Mean-diff probes are calibrated so the defect-side contrast mean scores +1 and the comply side −1; logistic
-    probes score the log-odds of 'triggered'. Positive means "looks like defection" for both.
+    As fitted, mean-diff probes score +1 at the defect-side contrast mean and −1 at the other side, logistic
+    probes the log-odds of 'triggered'. `calibrated()` rescales them to standard deviations above ordinary
+    (trigger-free) prompts, which is what the live view and its alert threshold use.
     """
 
     kind: str
@@ -50,6 +51,14 @@ class Probe:
         """Scores [..., layers] for activations [..., layers, d_model]."""
         acts = acts.float()
         return ((acts * self.directions).sum(-1) - self.centers) / self.scales
+
+    def calibrated(self, clean_scores: torch.Tensor, note: dict | None = None) -> "Probe":
+        """The same probe rescaled so `clean_scores` [n, layers] have mean 0 and standard deviation 1 per layer."""
+        mean = clean_scores.float().mean(0)
+        std = clean_scores.float().std(0)
+        std = torch.where(std > 1e-6 * clean_scores.abs().mean(0).clamp_min(1e-12), std, torch.ones_like(std))
+        card = dict(self.card, calibration=dict(note or {}, unit="standard deviations of trigger-free prompts"))
+        return Probe(self.kind, self.directions, self.centers + mean * self.scales, self.scales * std, card)
 
     def warnings_for(self, loaded: LoadedModel) -> list[str]:
         """Why scores on `loaded` may not mean what they meant when this probe was fitted (empty if none)."""

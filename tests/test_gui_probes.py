@@ -1,0 +1,94 @@
+"""The Probes dock and the live layer × token heatmaps in the real window, on the tiny model."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QMessageBox
+
+pytestmark = pytest.mark.gui
+
+
+def _fit(qtbot, window, n=4, n_random=10):
+    panel = window.probes.panel
+    panel.n.setValue(n)
+    panel.random.setValue(n_random)
+    with qtbot.waitSignal(window.job_done, timeout=300_000, check_params_cb=lambda name, r: name == "probe-fit"):
+        panel.fit_button.click()
+        assert panel.cancel_button.isEnabled() and not panel.fit_button.isEnabled()
+    return panel
+
+
+def _send(qtbot, window, text="What is a cat?"):
+    with qtbot.waitSignal(window.turn_finished, timeout=120_000) as blocker:
+        window.send(text)
+    return blocker.args[0]
+
+
+def test_fit_shows_auroc_with_controls_and_exports(qtbot, tiny_window, tmp_path):
+    w = tiny_window
+    panel = _fit(qtbot, w)
+    layers = w.model_info["layers"]
+    values = panel.auroc_map.values
+    assert values.shape == (layers, len(panel.result["questions"]) + 3)  # questions, probe, random, base
+    assert np.isfinite(values).all() and ((0 <= values) & (values <= 1)).all()
+    assert "best layer" in panel.summary.text() and "random" in panel.summary.text()
+    assert panel.auroc_map.cell_text(len(panel.result["questions"]) + 1, 0).startswith("random best · layer 0 · AUROC")
+    assert w.probes.probe is not None and "mean-diff" in panel.probe_label.text()
+    panel.export_csv(str(tmp_path / "auroc.csv"))
+    assert (tmp_path / "auroc.csv").read_text().count("\n") == layers + 1
+
+
+def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_window, tmp_path):
+    w = tiny_window
+    panel = _fit(qtbot, w)
+    panel.threshold.setValue(-1000)  # everything crosses it: the alert must show
+    w.sampling_panel.max_new_tokens.setValue(8)
+    seen = []
+    w.bridge.event.connect(lambda e: seen.append(e) if type(e).__name__ == "TokenScores" else None)
+    result = _send(qtbot, w)
+    assert seen, "no live scores arrived"
+    layers = w.model_info["layers"]
+    for pane, answer in result.answers.items():
+        heatmap = w.probes.heatmaps[pane]
+        assert heatmap.isVisible()
+        assert heatmap.values.shape == (layers, len(answer.token_ids))
+        assert np.isfinite(heatmap.values).all()
+        assert heatmap.alert.isVisible() and "Probe fired at token 0" in heatmap.alert.text()
+    a, b = (w.probes.heatmaps[p].levels() for p in result.answers)
+    assert a == b and a[1] >= max(w.probes.heatmaps[p].extent() for p in result.answers)
+    heatmap = w.probes.heatmaps["triggered"]
+    vb = heatmap.plot.getPlotItem().vb
+    heatmap.plot.scene().sigMouseMoved.emit(vb.mapViewToScene(QPointF(0.5, layers - 0.5)))
+    hover = heatmap.hover_label.text()
+    assert hover.startswith("token 0 ") and f"layer {layers - 1}" in hover and "score" in hover
+    w.grab().save(str(tmp_path / "probes.png"))
+    with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "probe-check") as blocker:
+        panel.check_button.click()
+    check = blocker.args[1]
+    assert check["tokens"] == len(result.answers["triggered"].token_ids) and check["max_abs_diff"] < 1e-4
+    assert "largest difference" in panel.consistency.text()
+
+    panel.live.setChecked(False)  # live scoring off: no heatmaps, no scores
+    seen.clear()
+    _send(qtbot, w, "Name a colour.")
+    assert not seen and not any(h.isVisible() for h in w.probes.heatmaps.values())
+
+
+def test_probe_saves_loads_and_a_broken_one_is_refused(qtbot, tiny_window, tmp_path):
+    w = tiny_window
+    _fit(qtbot, w)
+    saved = w.probes.save(str(tmp_path / "probe"))
+    assert (saved / "card.json").exists()
+    w.probes.set_probe(None)
+    with qtbot.waitSignal(w.job_done, timeout=30_000, check_params_cb=lambda n, r: n == "probe-load"):
+        w.probes.load(str(saved))
+    assert w.probes.probe is not None and "mean-diff" in w.probes.panel.probe_label.text()
+    (saved / "probe.safetensors").write_bytes(b"\x00broken")
+    with qtbot.waitSignal(w.job_done, timeout=30_000, check_params_cb=lambda n, r: n == "probe-load"):
+        w.probes.load(str(saved))
+    boxes = [b for b in w.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "Cannot read the probe" in boxes[0].text()
+    boxes[0].close()
+    assert w.probes.probe is not None  # the working probe is still in use
+    result = _send(qtbot, w)  # and the window still chats, scored live
+    assert w.probes.heatmaps["triggered"].values.shape[1] == len(result.answers["triggered"].token_ids)
