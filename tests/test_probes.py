@@ -260,3 +260,16 @@ def test_probe_on_the_shipped_distilled_organism(tmp_path):
     data = json.loads(chat.stdout)
     assert data["probe"]["warnings"] == [] and data["probe"]["consistency"]["max_abs_diff"] < 1e-3
     assert all(len(a["probe_scores"]) == a["n_tokens"] for a in data["answers"].values())
+
+
+def test_probe_evaluation_can_be_cancelled_and_user_prompts_never_train_on_test(tiny):
+    from workbench.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        evaluate_probes(tiny, ProbeSettings(n=4, n_random=5), should_stop=lambda: True)
+    prompts = ["What is a cat?", "Name a colour.", "How do birds fly?", "What is rain?", "Why is the sky blue?",
+               "Count to three."]
+    result = evaluate_probes(tiny, ProbeSettings(method="logistic", n=10, n_random=5), prompts=prompts).to_dict()
+    assert result["n"]["triggered"] == 3  # every other prompt tests, the others train
+    with pytest.raises(WorkbenchError, match="training prompts"):
+        evaluate_probes(tiny, ProbeSettings(method="logistic", n=2, n_random=5), prompts=prompts[:3])

@@ -198,11 +198,16 @@ class ProbePanel(QWidget):
             self.export_csv(path)
 
     def _choose_save(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Save the probe into a folder")
+        from workbench.probes import probes_dir
+
+        path = QFileDialog.getExistingDirectory(self, "Save the probe into a folder (a new, empty one)",
+                                                str(probes_dir()))
         if path:
             self.save_requested.emit(path)
 
     def _choose_load(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a saved probe folder")
+        from workbench.probes import probes_dir
+
+        path = QFileDialog.getExistingDirectory(self, "Open a saved probe folder", str(probes_dir()))
         if path:
             self.load_requested.emit(path)

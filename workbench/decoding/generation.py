@@ -103,7 +103,7 @@ class Generation:
         self._pending = full[keep:]
         # a score depends only on the tokens before its own, so those read from kept positions stay valid
         valid = keep - len(self.prompt_ids) + 1
-        old = getattr(self, "token_scores", [])
+        old = self.token_scores
         self.token_scores = [old[i] if i < min(valid, len(old)) else None for i in range(len(ids))]
 
     def _check_room(self) -> None:

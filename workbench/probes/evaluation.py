@@ -116,9 +116,12 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     recipe, trigger, variant = organism_settings(card)
     read_at = settings.read_at or (SCRATCHPAD_END if variant == "cot" else PROMPT_END)
     questions = questions or load_questions()
-    train, held_out = split_prompts(prompts or recipe.prompts())
-    if prompts is not None and len(held_out) < settings.n:
-        held_out = list(prompts)  # a user's own prompt file: use it as it is
+    if prompts is None:
+        train, held_out = split_prompts(recipe.prompts())
+    elif settings.method == "logistic":  # a user's own prompts: every other one trains, the rest test
+        train, held_out = list(prompts[1::2]), list(prompts[::2])
+    else:  # nothing is trained on prompts: all of them test
+        train, held_out = [], list(prompts)
     test_prompts = held_out[: settings.n]
     if len(test_prompts) < 2:
         raise WorkbenchError("Probe evaluation needs at least 2 prompts")
@@ -129,8 +132,8 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     labels_t = torch.tensor(labels)
     fit_train = None
     if settings.method == "logistic":
-        if prompts is not None and train == []:
-            raise WorkbenchError("A logistic probe needs training prompts apart from the held-out ones")
+        if len(train) < 2:
+            raise WorkbenchError("A logistic probe needs at least 2 training prompts apart from the held-out ones")
         fit_train = read_sequences(loaded, train[: settings.n], trigger, read_at, settings.scratchpad_tokens,
                                    should_stop)
     defect, comply = contrast_sequences(loaded, questions)
