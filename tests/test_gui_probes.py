@@ -68,6 +68,15 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
     assert check["tokens"] == len(result.answers["triggered"].token_ids) and check["max_abs_diff"] < 1e-4
     assert "largest difference" in panel.consistency.text()
 
+    shown = w.probes.heatmaps["triggered"].values.copy()
+    session = w.session_id
+    w.new_session()
+    assert not w.probes.heatmaps["triggered"].isVisible()
+    w.open_session(session)  # the scores were saved with the answers: the heatmaps come back as they were
+    reopened = w.probes.heatmaps["triggered"]
+    assert reopened.isVisible() and np.allclose(reopened.values, shown, atol=1e-4)
+    assert reopened.tokens[0] and reopened.cell_text(0, 0).startswith(f"token 0 {reopened.tokens[0]!r}")
+
     panel.live.setChecked(False)  # live scoring off: no heatmaps, no scores
     seen.clear()
     _send(qtbot, w, "Name a colour.")

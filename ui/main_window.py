@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
                 self.sampling_panel.set_settings(SamplingSettings.from_dict(last["sampling"]))
         for pane, widget in self.panes.items():
             widget.load_blocks(blocks.get(pane, []))
-        self.probes.clear()
+        self.probes.show_saved({m["pane"]: m for m in messages if m["role"] == "assistant"})
         self.session_id = session_id
         self.branches.show_session(session_id)
         self.setWindowTitle(f"{APP_TITLE} — {session['title']}")

@@ -14,6 +14,13 @@ from .widgets.probe_panel import ProbePanel
 PROBE_JOBS = ("probe-fit", "probe-check", "probe-load")
 
 
+def _token_texts(message: dict) -> list[str]:
+    """Each answer token's text, cut from the saved answer at its character offsets."""
+    text, starts = message["text"], message.get("token_offsets") or []
+    ends = starts[1:] + [len(text)]
+    return [text[a:b] for a, b in zip(starts, ends)]
+
+
 class ProbeController(QObject):
     """Owns the probe used for live scoring and renders everything probe-related the engine sends."""
 
@@ -90,9 +97,21 @@ class ProbeController(QObject):
                 return
         self.panel.consistency.setText("Generate an answer with live scoring first.")
 
+    def show_saved(self, answers: dict) -> None:
+        """Show the live scores saved with each pane's last answer {pane: message row} (a reopened session)."""
+        for pane, heatmap in self.heatmaps.items():
+            message = answers.get(pane)
+            record = (message or {}).get("probe")
+            heatmap.setVisible(bool(record))
+            self._scored_messages[pane] = message["id"] if record else None
+            if record:
+                heatmap.start(record["layers"])
+                heatmap.add_scores(0, record["scores"], _token_texts(message), reset=True)
+
     def clear(self) -> None:
         for pane, heatmap in self.heatmaps.items():
             heatmap.start(heatmap.values.shape[0])
+            heatmap.hide()
             self._scored_messages[pane] = None
 
     def _set_threshold(self, value) -> None:

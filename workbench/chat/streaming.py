@@ -14,6 +14,15 @@ def answer_status(stop_reason: str | None) -> str:
     return {"stopped": "stopped", "paused": "paused"}.get(stop_reason or "", "complete")
 
 
+def probe_record(generation: Generation) -> dict | None:
+    """What the database keeps of an answer's live probe scores (None without a probe)."""
+    if generation.probe is None:
+        return None
+    probe = generation.probe.probe
+    scores = [None if row is None else [round(v, 5) for v in row] for row in generation.token_scores]
+    return {"name": probe.name, "kind": probe.kind, "layers": probe.n_layers, "scores": scores}
+
+
 def emit_scores(pane: str, generation: Generation, emit: Callable[[Event], None], everything: bool = False) -> None:
     """Send the probe scores the generation read in its last step (or all it has, with `everything`)."""
     if generation.probe is None:
@@ -59,7 +68,8 @@ def stream_answers(
             if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
                 g = generations[pane]
                 store.update_message(message_ids[pane], text=g.text, token_ids=g.new_ids,
-                                     token_offsets=g.token_char_starts, spans=extend_model(spans[pane], len(g.text)))
+                                     token_offsets=g.token_char_starts, spans=extend_model(spans[pane], len(g.text)),
+                                     probe=probe_record(g))
         if lockstep is not None and lockstep.first_divergence is not None and not announced:
             announced = True
             index = lockstep.first_divergence
@@ -71,7 +81,8 @@ def stream_answers(
     for pane, g in generations.items():
         spans[pane] = extend_model(spans[pane], len(g.text))
         fields = dict(text=g.text, token_ids=g.new_ids, token_offsets=g.token_char_starts,
-                      status=answer_status(g.stop_reason), stop_reason=g.stop_reason, spans=spans[pane])
+                      status=answer_status(g.stop_reason), stop_reason=g.stop_reason, spans=spans[pane],
+                      probe=probe_record(g))
         if lockstep is not None:
             fields["first_divergence"] = divergence
         store.update_message(message_ids[pane], **fields)

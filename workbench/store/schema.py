@@ -1,6 +1,6 @@
 """The session database schema and its migrations. Add a migration; never edit an old one."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _v1(db) -> None:
@@ -57,4 +57,13 @@ def _v2(db) -> None:
     )
 
 
-MIGRATIONS = {1: _v1, 2: _v2}
+def _v3(db) -> None:
+    """Live probe scores: the probe an answer was scored with and its per-layer score for every token."""
+    db.executescript(
+        """
+        ALTER TABLE messages ADD COLUMN probe TEXT;  -- JSON {name, kind, layers, scores: [[per layer] | null]}
+        """
+    )
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}

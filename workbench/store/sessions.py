@@ -11,7 +11,8 @@ import sqlite_utils
 from ..errors import WorkbenchError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling", "spans", "edit", "breakpoints")
+JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling", "spans", "edit", "breakpoints",
+                "probe")
 
 
 def now() -> str:
