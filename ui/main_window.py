@@ -187,6 +187,16 @@ class MainWindow(QMainWindow):
         action(chat_menu, "Edit trigger-o&ff answer", lambda: self.panes[CLEAN].start_edit(), "Shift+F2")
         action(chat_menu, "&Continue paused answers", self.continue_all, "F5")
         action(chat_menu, "Focus &prompt", self.prompt.editor.setFocus, "Ctrl+L")
+        probe_menu = self.menuBar().addMenu("&Probes")
+        panel = self.probes.panel
+        action(probe_menu, "&Fit and evaluate probe", panel.fit_button.click, "Ctrl+Shift+P")
+        action(probe_menu, "&Load probe…", panel.choose_load)
+        action(probe_menu, "&Save probe…", panel.choose_save)
+        action(probe_menu, "&Check consistency of the last answer", panel.check_button.click)
+        live = action(probe_menu, "Score &live as tokens arrive", panel.live.setChecked, "Ctrl+Shift+L")
+        live.setCheckable(True)
+        live.setChecked(panel.live.isChecked())
+        panel.live.toggled.connect(live.setChecked)
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())

@@ -86,9 +86,9 @@ class ProbePanel(QWidget):
         alert.addWidget(self.threshold)
         self.save_button = QPushButton("Save…")
         self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self._choose_save)
+        self.save_button.clicked.connect(self.choose_save)
         self.load_button = QPushButton("Load…")
-        self.load_button.clicked.connect(self._choose_load)
+        self.load_button.clicked.connect(self.choose_load)
         self.check_button = QPushButton("Check consistency")
         self.check_button.setToolTip("Recompute the last answer's scores in one forward pass without a cache")
         self.check_button.setEnabled(False)
@@ -197,7 +197,7 @@ class ProbePanel(QWidget):
         if path:
             self.export_csv(path)
 
-    def _choose_save(self) -> None:
+    def choose_save(self) -> None:
         from workbench.probes import probes_dir
 
         path = QFileDialog.getExistingDirectory(self, "Save the probe into a folder (a new, empty one)",
@@ -205,7 +205,7 @@ class ProbePanel(QWidget):
         if path:
             self.save_requested.emit(path)
 
-    def _choose_load(self) -> None:
+    def choose_load(self) -> None:
         from workbench.probes import probes_dir
 
         path = QFileDialog.getExistingDirectory(self, "Open a saved probe folder", str(probes_dir()))
