@@ -25,6 +25,7 @@ class LiveProbe:
         self._directions = probe.directions.to(device)
         self._centers = probe.centers.to(device)
         self._scales = probe.scales.to(device)
+        self._per_layer = list(self._directions)
         self._reads: list[torch.Tensor | None] = []
 
     @contextlib.contextmanager
@@ -43,9 +44,10 @@ class LiveProbe:
             raise WorkbenchError(f"Probe hooks did not fire on layers {missing[:5]}; no scores for this token")
 
     def _hook(self, index: int):
+        direction = self._per_layer[index]
+
         def read(module, args, output):
-            hidden = residual(output)[0].float()  # [positions, d]
-            self._reads[index] = hidden @ self._directions[index]
+            self._reads[index] = residual(output)[0].float() @ direction  # [positions]: nothing big is kept
         return read
 
     def scores(self) -> torch.Tensor:
