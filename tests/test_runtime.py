@@ -66,3 +66,18 @@ def test_errors_become_events_and_the_thread_survives(owner):
     failed = [e for e in owner.events if isinstance(e, JobFailed)]
     assert failed[0].message == "that file is not a model" and not failed[0].detail
     assert "Unexpected error: oops" in failed[1].message and "ZeroDivisionError" in failed[1].detail
+
+
+def test_the_owner_is_free_when_a_job_s_last_event_arrives():
+    """A GUI that reacts to JobFinished by submitting the next job must not find the finished one still running."""
+    from workbench.events import JobFinished
+    from workbench.runtime import ModelOwner
+
+    seen = []
+    owner = ModelOwner(listener=lambda e: seen.append((type(e).__name__, owner.job_names(), owner.busy))
+                       if isinstance(e, JobFinished) else None)
+    try:
+        owner.submit("fit", lambda ctx: 1).wait(5)
+        assert seen == [("JobFinished", [], False)]
+    finally:
+        owner.shutdown()

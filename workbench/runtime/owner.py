@@ -128,21 +128,24 @@ class ModelOwner:
                 if job.cancel_requested.is_set():
                     raise Cancelled()
                 job.result = job.fn(ctx)
-                ctx.emit(JobFinished(name=job.name, result=job.result))
+                final = JobFinished(name=job.name, result=job.result)
             except Cancelled as exc:
                 job.error = exc
-                ctx.emit(JobFailed(name=job.name, message="Cancelled"))
+                final = JobFailed(name=job.name, message="Cancelled")
             except WorkbenchError as exc:
                 job.error = exc
-                ctx.emit(JobFailed(name=job.name, message=str(exc)))
+                final = JobFailed(name=job.name, message=str(exc))
             except Exception as exc:  # an engine bug must not kill the thread
                 job.error = exc
-                ctx.emit(
-                    JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
-                )
-            finally:
-                self._current = None
-                job.done.set()
+                final = JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
+            # the owner is free before the job's last event goes out (whoever receives it may submit at once);
+            # `done` is set after it, so a waiter has seen every event of the job
+            self._current = None
+            try:
+                ctx.emit(final)
+            except Exception:  # a listener's bug must not kill the thread either
+                traceback.print_exc()
+            job.done.set()
 
 
 def _with_job_id(event: Event, job_id: int) -> Event:
