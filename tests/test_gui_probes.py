@@ -10,6 +10,7 @@ pytestmark = pytest.mark.gui
 
 def _fit(qtbot, window, n=4, n_random=10):
     panel = window.probes.panel
+    panel.read_at.setCurrentIndex(panel.read_at.findData("prompt-end"))
     panel.n.setValue(n)
     panel.random.setValue(n_random)
     with qtbot.waitSignal(window.job_done, timeout=300_000, check_params_cb=lambda name, r: name == "probe-fit"):
@@ -34,6 +35,7 @@ def test_fit_shows_auroc_with_controls_and_exports(qtbot, tiny_window, tmp_path)
     assert "best layer" in panel.summary.text() and "random" in panel.summary.text()
     assert panel.auroc_map.cell_text(len(panel.result["questions"]) + 1, 0).startswith("random best · layer 0 · AUROC")
     assert w.probes.probe is not None and "mean-diff" in panel.probe_label.text()
+    assert panel.result["read_at"] == "prompt-end" and w.probes.probe.card["read_at"] == "prompt-end"
     panel.export_csv(str(tmp_path / "auroc.csv"))
     assert (tmp_path / "auroc.csv").read_text().count("\n") == layers + 1
 
@@ -65,7 +67,8 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
     with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "probe-check") as blocker:
         panel.check_button.click()
     check = blocker.args[1]
-    assert check["tokens"] == len(result.answers["triggered"].token_ids) and check["max_abs_diff"] < 1e-4
+    assert check["tokens"] == sum(len(a.token_ids) for a in result.answers.values())  # both panes checked
+    assert check["max_abs_diff"] < 1e-4 and len(check["answers"]) == 2
     assert "largest difference" in panel.consistency.text()
 
     shown = w.probes.heatmaps["triggered"].values.copy()

@@ -120,18 +120,29 @@ class EngineBridge(QObject):
 
         return self.owner.submit("probe-load", job)
 
-    def check_probe(self, probe, message_id: int, live_scores: list) -> Job:
-        """Recompute an answer's probe scores in one uncached forward pass and compare them with `live_scores`."""
+    def check_probe(self, probe, answers: dict) -> Job:
+        """Recompute answers' probe scores in one uncached forward pass each and compare with the live ones.
+
+        `answers` is {message_id: live rows}; the result is the worst case over them, with each one's figures.
+        """
         store = self.store
 
         def job(ctx):
             from workbench.probes import consistency_check
 
             loaded = _require_model(ctx)
-            message = store.get_message(message_id)
-            prompt = store.prompt_of(message_id)
-            return consistency_check(loaded, probe, prompt["token_ids"] or [], message.get("token_ids") or [],
-                                     live_scores)
+            checks = []
+            for message_id, rows in answers.items():
+                message = store.get_message(message_id)
+                prompt = store.prompt_of(message_id)
+                checks.append(consistency_check(loaded, probe, prompt["token_ids"] or [],
+                                                message.get("token_ids") or [], rows))
+            read = [c for c in checks if c["max_abs_diff"] is not None]
+            if not read:
+                return {"max_abs_diff": None, "tokens": 0, "layers": probe.n_layers, "answers": checks}
+            return {"max_abs_diff": max(c["max_abs_diff"] for c in read), "tokens": sum(c["tokens"] for c in read),
+                    "layers": probe.n_layers, "answers": checks,
+                    "score_range": [min(c["score_range"][0] for c in read), max(c["score_range"][1] for c in read)]}
 
         return self.owner.submit("probe-check", job)
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject
 
 from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
@@ -57,7 +58,7 @@ class ProbeController(QObject):
         self.panel.set_probe(probe.name if probe is not None else None, list(warnings))
 
     # actions ------------------------------------------------------------------------------
-    def fit(self, method: str, n: int, n_random: int) -> None:
+    def fit(self, method: str, n: int, n_random: int, read_at: str | None = None) -> None:
         from workbench.probes import ProbeSettings
 
         window = self.window
@@ -67,7 +68,8 @@ class ProbeController(QObject):
             show_error(window, "Model not ready", "Wait for the model to load.")
             return
         self.panel.set_running(True)
-        window._track(self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random)))
+        window._track(self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random,
+                                                                     read_at=read_at)))
 
     def save(self, folder: str) -> Path | None:
         if self.probe is None:
@@ -85,17 +87,19 @@ class ProbeController(QObject):
         self.window._track(self.bridge.load_probe(folder))
 
     def check_consistency(self) -> None:
-        """Compare the last scored answer's live scores with one uncached forward pass."""
+        """Compare every pane's last scored answer with one uncached forward pass over the same tokens."""
         if self.probe is None:
             return
+        answers = {}
         for pane, heatmap in self.heatmaps.items():
             message_id = self._scored_messages.get(pane)
             if message_id is not None and heatmap.values.shape[1]:
-                rows = [None if all(v != v for v in column) else [float(v) for v in column]
-                        for column in heatmap.values.T]
-                self.window._track(self.bridge.check_probe(self.probe, message_id, rows))
-                return
-        self.panel.consistency.setText("Generate an answer with live scoring first.")
+                answers[message_id] = [None if np.isnan(column).all() else [float(v) for v in column]
+                                       for column in heatmap.values.T]
+        if not answers:
+            self.panel.consistency.setText("Generate an answer with live scoring first.")
+            return
+        self.window._track(self.bridge.check_probe(self.probe, answers))
 
     def show_saved(self, answers: dict) -> None:
         """Show the live scores saved with each pane's last answer {pane: message row} (a reopened session)."""

@@ -13,7 +13,7 @@ CONTROL_COLUMNS = ("random best", "base model")
 
 
 class ProbePanel(QWidget):
-    fit_requested = Signal(str, int, int)  # method, held-out prompts, random directions
+    fit_requested = Signal(str, int, int, object)  # method, held-out prompts, random directions, read position
     cancel_requested = Signal()
     save_requested = Signal(str)
     load_requested = Signal(str)
@@ -36,13 +36,21 @@ class ProbePanel(QWidget):
         self.random.setRange(1, 10_000)
         self.random.setValue(1000)
         self.random.setToolTip("Random directions per layer for the baseline (best of them is shown)")
+        self.read_at = QComboBox()
+        self.read_at.addItem("auto (</scratchpad> for CoT organisms)", None)
+        self.read_at.addItem("end of the prompt", "prompt-end")
+        self.read_at.addItem("the organism's </scratchpad>", "scratchpad-end")
+        self.read_at.setToolTip("Where held-out prompts are read; at </scratchpad> the scratchpad's own words "
+                                "are in the reads, so compare with the base-model column")
         form.addRow("Method", self.method)
+        form.addRow("Read at", self.read_at)
         form.addRow("Held-out prompts", self.n)
         form.addRow("Random directions", self.random)
         self.fit_button = QPushButton("Fit && evaluate")
         self.fit_button.setObjectName("fitProbeButton")
         self.fit_button.clicked.connect(
-            lambda: self.fit_requested.emit(self.method.currentData(), self.n.value(), self.random.value()))
+            lambda: self.fit_requested.emit(self.method.currentData(), self.n.value(), self.random.value(),
+                                            self.read_at.currentData()))
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested)
@@ -150,7 +158,8 @@ class ProbePanel(QWidget):
             return
         self.consistency.setText(
             f"Live vs one fresh forward pass: largest difference {result['max_abs_diff']:.2e} over "
-            f"{result['tokens']} tokens × {result['layers']} layers (scores span "
+            f"{result['tokens']} tokens × {result['layers']} layers in {len(result.get('answers', [1]))} "
+            f"answer(s) (scores span "
             f"{result['score_range'][0]:+.2f} … {result['score_range'][1]:+.2f}).")
 
     # results ------------------------------------------------------------------------------
