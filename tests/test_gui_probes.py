@@ -1,5 +1,7 @@
 """The Probes dock and the live layer × token heatmaps in the real window, on the tiny model."""
 
+import csv
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
@@ -71,6 +73,12 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
     assert check["max_abs_diff"] < 1e-4 and len(check["answers"]) == 2
     assert "largest difference" in panel.consistency.text()
 
+    csv_path = w.probes.export_live(str(tmp_path / "live.csv"))
+    rows = list(csv.reader(csv_path.open(newline="", encoding="utf-8")))  # tokens may hold newlines
+    assert rows[0] == ["pane", "token_index", "token", "layer", "score"]
+    assert len(rows) - 1 == layers * sum(len(a.token_ids) for a in result.answers.values())
+    png = w.probes.export_live(str(tmp_path / "live.png"))
+    assert png.stat().st_size > 1000
     shown = w.probes.heatmaps["triggered"].values.copy()
     session = w.session_id
     w.new_session()

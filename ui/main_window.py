@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
             column.setChildrenCollapsible(False)
             self.pane_columns[pane] = column
             splitter.addWidget(column)
+        self._pane_splitter = splitter
         self.prompt = PromptBox()
         self.prompt.send_requested.connect(self.send)
         self.prompt.stop_requested.connect(self.stop)
@@ -105,6 +106,10 @@ class MainWindow(QMainWindow):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.prompt)
         self.setCentralWidget(central)
+
+    def pane_columns_widget(self) -> QWidget:
+        """Both chat panes with their heatmaps (what a PNG export of the live scores shows)."""
+        return self._pane_splitter
 
     def _build_docks(self) -> None:
         self.sessions = SessionBrowser(self.store)
@@ -208,6 +213,7 @@ class MainWindow(QMainWindow):
         action(probe_menu, "&Load probe…", panel.choose_load)
         action(probe_menu, "&Save probe…", panel.choose_save)
         action(probe_menu, "&Check consistency of the last answer", panel.check_button.click)
+        action(probe_menu, "&Export live scores…", panel.export_live_button.click)
         live = action(probe_menu, "Score &live as tokens arrive", panel.live.setChecked, "Ctrl+Shift+L")
         live.setCheckable(True)
         live.setChecked(panel.live.isChecked())

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import csv
+
 import numpy as np
 from PySide6.QtCore import QObject
 
@@ -44,6 +46,7 @@ class ProbeController(QObject):
         self.panel.save_requested.connect(self.save)
         self.panel.load_requested.connect(self.load)
         self.panel.consistency_requested.connect(self.check_consistency)
+        self.panel.export_live_requested.connect(self.export_live)
         self.panel.threshold_changed.connect(self._set_threshold)
         self.panel.live_changed.connect(lambda on: None if on else self._hide_heatmaps())
         self._set_threshold(self.panel.threshold_value())
@@ -100,6 +103,30 @@ class ProbeController(QObject):
             self.panel.consistency.setText("Generate an answer with live scoring first.")
             return
         self.window._track(self.bridge.check_probe(self.probe, answers))
+
+    def export_live(self, path: str) -> Path | None:
+        """The shown live scores as CSV (pane, token index, token, layer, score) or both heatmaps as one PNG."""
+        path = Path(path)
+        shown = {pane: h for pane, h in self.heatmaps.items() if h.isVisible() and h.values.shape[1]}
+        if not shown:
+            show_error(self.window, "Nothing to export", "Generate an answer with live scoring first.")
+            return None
+        try:
+            if path.suffix.lower() == ".png":
+                self.window.pane_columns_widget().grab().save(str(path))
+            else:
+                with open(path, "w", newline="", encoding="utf-8") as fh:
+                    writer = csv.writer(fh)
+                    writer.writerow(["pane", "token_index", "token", "layer", "score"])
+                    for pane, heatmap in shown.items():
+                        for (layer, index), score in np.ndenumerate(heatmap.values):
+                            if not np.isnan(score):
+                                writer.writerow([pane, index, heatmap.tokens[index], layer, f"{score:.5f}"])
+        except OSError as exc:
+            show_error(self.window, "Export failed", str(exc))
+            return None
+        self.window.statusBar().showMessage(f"Exported to {path}", 5000)
+        return path
 
     def show_saved(self, answers: dict) -> None:
         """Show the live scores saved with each pane's last answer {pane: message row} (a reopened session)."""

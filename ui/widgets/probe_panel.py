@@ -19,6 +19,7 @@ class ProbePanel(QWidget):
     load_requested = Signal(str)
     consistency_requested = Signal()
     live_changed = Signal(bool)
+    export_live_requested = Signal(str)  # a .csv or .png path for the live heatmaps
     threshold_changed = Signal(object)  # float, or None for no alert
 
     def __init__(self, parent=None):
@@ -105,6 +106,10 @@ class ProbePanel(QWidget):
         files.addWidget(self.save_button)
         files.addWidget(self.load_button)
         files.addWidget(self.check_button)
+        self.export_live_button = QPushButton("Export live…")
+        self.export_live_button.setToolTip("The live scores as CSV (pane, token, layer, score) or the heatmaps as PNG")
+        self.export_live_button.clicked.connect(self._choose_export_live)
+        files.addWidget(self.export_live_button)
         self.consistency = QLabel("")
         self.consistency.setWordWrap(True)
         live_form.addRow(self.probe_label)
@@ -205,6 +210,12 @@ class ProbePanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export AUROC table", "probe-auroc.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+    def _choose_export_live(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the live probe scores", "probe-scores.csv",
+                                              "CSV (*.csv);;PNG image (*.png)")
+        if path:
+            self.export_live_requested.emit(path)
 
     def choose_save(self) -> None:
         from workbench.probes import probes_dir
