@@ -133,6 +133,9 @@ def test_probe_saves_loads_and_flags_a_different_rendering(tiny, tiny_probe, tmp
     wrong = Probe("mean-diff", torch.zeros(5, 7), torch.zeros(5), torch.ones(5), {})
     with pytest.raises(WorkbenchError, match="cannot be used"):
         LiveProbe(wrong, tiny)
+    Probe("mean-diff", torch.zeros(5, 7), torch.zeros(4), torch.ones(5), {}).save(tmp_path / "uneven")
+    with pytest.raises(WorkbenchError, match="inconsistent shapes"):
+        Probe.load(tmp_path / "uneven")
     (folder / "probe.safetensors").write_bytes(b"garbage")
     with pytest.raises(WorkbenchError, match="Cannot read"):
         Probe.load(folder)

@@ -32,6 +32,7 @@ class ProbeController(QObject):
         self.window = window
         self.bridge = window.bridge
         self.probe = None  # workbench.probes.Probe
+        self._attached = None  # the ProbeAttached of the turn about to start
         self.panel = ProbePanel()
         self.heatmaps = {pane: TokenHeatmap() for pane in panes}
         for pane, heatmap in self.heatmaps.items():
@@ -163,8 +164,7 @@ class ProbeController(QObject):
                 self.panel.set_probe(event.name, event.warnings)
             return True
         if isinstance(event, TurnStarted):
-            attached = getattr(self, "_attached", None)
-            self._attached = None
+            attached, self._attached = self._attached, None
             for pane, heatmap in self.heatmaps.items():
                 scored = attached is not None and pane in event.prompts
                 heatmap.setVisible(scored)

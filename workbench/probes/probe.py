@@ -106,6 +106,6 @@ class Probe:
             raise WorkbenchError(f"Cannot read the probe in {folder}: {str(exc).splitlines()[0][:200]}") from None
         if card.get("format", 0) > PROBE_FORMAT:
             raise WorkbenchError(f"Probe {folder} was saved by a newer workbench (format {card['format']})")
-        if probe.directions.ndim != 2 or probe.centers.shape != probe.scales.shape != (probe.n_layers,):
+        if probe.directions.ndim != 2 or not probe.centers.shape == probe.scales.shape == (probe.n_layers,):
             raise WorkbenchError(f"Probe {folder} has inconsistent shapes")
         return probe
