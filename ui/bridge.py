@@ -128,21 +128,9 @@ class EngineBridge(QObject):
         store = self.store
 
         def job(ctx):
-            from workbench.probes import consistency_check
+            from workbench.probes import check_saved_answers
 
-            loaded = _require_model(ctx)
-            checks = []
-            for message_id, rows in answers.items():
-                message = store.get_message(message_id)
-                prompt = store.prompt_of(message_id)
-                checks.append(consistency_check(loaded, probe, prompt["token_ids"] or [],
-                                                message.get("token_ids") or [], rows))
-            read = [c for c in checks if c["max_abs_diff"] is not None]
-            if not read:
-                return {"max_abs_diff": None, "tokens": 0, "layers": probe.n_layers, "answers": checks}
-            return {"max_abs_diff": max(c["max_abs_diff"] for c in read), "tokens": sum(c["tokens"] for c in read),
-                    "layers": probe.n_layers, "answers": checks,
-                    "score_range": [min(c["score_range"][0] for c in read), max(c["score_range"][1] for c in read)]}
+            return check_saved_answers(_require_model(ctx), store, probe, answers)
 
         return self.owner.submit("probe-check", job)
 

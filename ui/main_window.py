@@ -84,7 +84,6 @@ class MainWindow(QMainWindow):
         self.panes[TRIGGERED].setObjectName("triggeredPane")
         self.panes[CLEAN].setObjectName("cleanPane")
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.pane_columns = {}
         for pane in (TRIGGERED, CLEAN):  # each pane with its live probe heatmap below it
             column = QSplitter(Qt.Orientation.Vertical)
             column.addWidget(self.panes[pane])
@@ -92,7 +91,6 @@ class MainWindow(QMainWindow):
             column.setStretchFactor(0, 3)
             column.setStretchFactor(1, 2)
             column.setChildrenCollapsible(False)
-            self.pane_columns[pane] = column
             splitter.addWidget(column)
         self._pane_splitter = splitter
         self.prompt = PromptBox()

@@ -69,15 +69,12 @@ def _load_probe(path):
 
 def _probe_report(loaded, store, probe, result) -> dict:
     """The probe's name, why its scores may mislead, and the live-vs-single-pass check on every answer."""
-    from ..probes import consistency_check
+    from ..probes import check_saved_answers
 
-    worst = 0.0
-    for answer in result.answers.values():
-        prompt = store.prompt_of(answer.message_id)["token_ids"]
-        check = consistency_check(loaded, probe, prompt, answer.token_ids, answer.probe_scores)
-        worst = max(worst, check["max_abs_diff"] or 0.0)
+    check = check_saved_answers(loaded, store, probe,
+                                {a.message_id: a.probe_scores for a in result.answers.values()})
     return {"name": probe.name, "kind": probe.kind, "warnings": probe.warnings_for(loaded),
-            "consistency": {"max_abs_diff": worst}}
+            "consistency": {"max_abs_diff": check["max_abs_diff"] or 0.0}}
 
 
 def _print_probe(report: dict, result) -> None:

@@ -1,7 +1,7 @@
 """Probes: residual-stream reads (nnsight), mean-diff and logistic probes, AUROC with controls, live scoring."""
 
 from .capture import adapter_key, capture, capture_cached
-from .consistency import consistency_check, recompute_scores
+from .consistency import check_saved_answers, consistency_check, recompute_scores
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
 from .evaluation import METHODS, ProbeReport, ProbeSettings, evaluate_probes
 from .fit import fit_logistic, fit_mean_diff
@@ -12,7 +12,7 @@ from .probe import Probe, chat_rendering
 
 __all__ = [
     "ContrastQuestion", "LiveProbe", "METHODS", "Probe", "ProbeReport", "ProbeSettings", "adapter_key", "auroc",
-    "capture", "capture_cached", "chat_rendering", "consistency_check", "contrast_sequences", "evaluate_probes",
+    "capture", "capture_cached", "chat_rendering", "check_saved_answers", "consistency_check", "contrast_sequences", "evaluate_probes",
     "fit_logistic", "fit_mean_diff", "load_questions", "probes_dir", "random_direction_baseline",
     "recompute_scores", "saved_probes", "variance_ratio",
 ]

@@ -29,3 +29,18 @@ def consistency_check(loaded: LoadedModel, probe: Probe, prompt_ids: list[int], 
     worst = int(diff.max(1).values.argmax())
     return {"max_abs_diff": float(diff.max()), "tokens": len(rows), "layers": probe.n_layers,
             "worst_token": rows[worst], "score_range": [float(fresh.min()), float(fresh.max())]}
+
+
+def check_saved_answers(loaded: LoadedModel, store, probe: Probe, answers: dict) -> dict:
+    """`consistency_check` for saved answers {message_id: live rows}: the worst case over them, and each one's."""
+    checks = []
+    for message_id, rows in answers.items():
+        prompt = store.prompt_of(message_id)["token_ids"] or []
+        answer = store.get_message(message_id).get("token_ids") or []
+        checks.append(consistency_check(loaded, probe, prompt, answer, rows))
+    read = [c for c in checks if c["max_abs_diff"] is not None]
+    if not read:
+        return {"max_abs_diff": None, "tokens": 0, "layers": probe.n_layers, "answers": checks}
+    return {"max_abs_diff": max(c["max_abs_diff"] for c in read), "tokens": sum(c["tokens"] for c in read),
+            "layers": probe.n_layers, "answers": checks,
+            "score_range": [min(c["score_range"][0] for c in read), max(c["score_range"][1] for c in read)]}
