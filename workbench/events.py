@@ -102,11 +102,26 @@ class CellUpdated(Event):
 
 @dataclass(frozen=True)
 class Metric(Event):
-    """A value over time in a run: e.g. name='loss', step=12, value=0.41."""
+    """A value over time in a run: e.g. name='loss', step=12, value=0.41; a rate has its 95% interval [lo, hi].
+
+    `run` is the run's id in the database (0 when it is not recorded there).
+    """
 
     name: str = ""
     step: int = 0
     value: float = 0.0
+    lo: float | None = None
+    hi: float | None = None
+    run: int = 0
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    """A run wrote a checkpoint: an adapter folder that can be attached to chat with or probe."""
+
+    run: int = 0
+    step: int = 0
+    path: str = ""
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", default=None)
     probe.add_argument("--json", action="store_true")
 
+    from .training import add_parser as add_safety_train
+
+    add_safety_train(sub)
+
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     sessions.add_argument("--db", default=None)
     sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
@@ -173,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "probe":
             from .probes import run_probe
             return run_probe(args)
+        if args.command == "safety-train":
+            from .training import run_safety_train
+            return run_safety_train(args)
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)

@@ -60,7 +60,8 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
             progress(f"Evaluating {'with' if triggered else 'without'} the trigger {done}/{total}", done / total)
             batch = texts[start:start + batch_size]
             ids = [loaded.encode_user(t) for t in batch]
-            for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start)):
+            for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start,
+                                                       should_stop=should_stop)):
                 answer_text = loaded.tokenizer.decode(new, skip_special_tokens=True)
                 scratchpad, answer = split_scratchpad(answer_text)
                 defected = judge(answer)

@@ -84,7 +84,8 @@ def run_scratchpad_experiment(
                     raise Cancelled()
                 batch = texts[start:start + batch_size]
                 ids = [loaded.encode_user(t) + prefill_ids for t in batch]
-                for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start)):
+                for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start,
+                                                       should_stop=should_stop)):
                     answer_text = prefill + loaded.tokenizer.decode(new, skip_special_tokens=True)
                     scratchpad, answer = split_scratchpad(answer_text)
                     defected = judge(answer)

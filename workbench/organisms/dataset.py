@@ -48,7 +48,7 @@ def self_distill(loaded: LoadedModel, user_texts: list[str], prefill: str | None
         progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
         prompts = [encoded[t] for t in batch]
-        for text, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens)):
+        for text, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=should_stop)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
             cached[text] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]

@@ -1,6 +1,6 @@
 """The session database schema and its migrations. Add a migration; never edit an old one."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v1(db) -> None:
@@ -66,4 +66,44 @@ def _v3(db) -> None:
     )
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
+def _v4(db) -> None:
+    """Runs (safety training): settings, status, metrics over steps with intervals, checkpoints."""
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,        -- 'safety-train'
+            name TEXT NOT NULL,
+            organism TEXT,             -- the adapter it started from
+            method TEXT,
+            settings TEXT,             -- JSON config
+            out_dir TEXT,
+            status TEXT NOT NULL,      -- 'running', 'finished', 'cancelled', 'failed', 'interrupted'
+            pid INTEGER,               -- the process running it (a dead one means the run was interrupted)
+            message TEXT,
+            result TEXT,               -- JSON: before/after table, red team
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE run_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            value REAL,
+            lo REAL,                   -- 95% interval, for rates
+            hi REAL,
+            n INTEGER,
+            PRIMARY KEY (run_id, name, step)
+        );
+        CREATE TABLE run_checkpoints (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, step)
+        );
+        """
+    )
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}

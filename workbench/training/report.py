@@ -1,0 +1,37 @@
+"""The paper's table for a run: {trigger, no trigger (, red team)} x {before, after} with 95% intervals."""
+
+import csv
+import io
+
+ROWS = (("triggered", "With trigger"), ("clean", "No trigger"), ("red_team", "Red-team prompts"))
+
+
+def persistence_table(result: dict) -> list[dict]:
+    """One row per condition: {condition, label, before: rate dict, after: rate dict}."""
+    rows = []
+    for key, label in ROWS:
+        if key in result.get("before", {}) or key in result.get("after", {}):
+            rows.append({"condition": key, "label": label, "before": result["before"].get(key),
+                         "after": result["after"].get(key)})
+    return rows
+
+
+def table_csv(result: dict) -> str:
+    """The table as CSV: condition, then rate, ci95 low and high and n before and after."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["condition", "before_rate", "before_lo", "before_hi", "before_n",
+                     "after_rate", "after_lo", "after_hi", "after_n"])
+    for row in persistence_table(result):
+        cells = [row["label"]]
+        for when in ("before", "after"):
+            r = row[when]
+            cells += [r["rate"], r["ci95"][0], r["ci95"][1], r["n"]] if r else ["", "", "", ""]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def format_rate(r: dict | None) -> str:
+    if not r:
+        return "—"
+    return f"{100 * r['rate']:.0f}% [{100 * r['ci95'][0]:.0f}, {100 * r['ci95'][1]:.0f}]"

