@@ -81,3 +81,42 @@ def test_the_owner_is_free_when_a_job_s_last_event_arrives():
         assert seen == [("JobFinished", [], False)]
     finally:
         owner.shutdown()
+
+
+def test_a_long_job_lets_queued_chat_turns_run_between_its_steps(owner):
+    """Chat (interleave=True) runs inside a long job's step boundary; other jobs wait for it to end."""
+    order = []
+    gate = threading.Event()
+
+    def long_job(ctx):
+        gate.wait(5)
+        for step in range(3):
+            ctx.run_interleaved()
+            order.append(f"step{step}")
+            ctx.check_cancelled()
+        return "trained"
+
+    long = owner.submit("safety-train", long_job)
+    other = owner.submit("load-model", lambda ctx: order.append("load"))
+    chat = owner.submit("chat", lambda ctx: order.append(("chat", ctx.owner.job_names()[0])), interleave=True)
+    gate.set()
+    assert long.wait(5) == "trained" and other.wait(5) is None and chat.wait(5) is None
+    assert order == [("chat", "chat"), "step0", "step1", "step2", "load"]
+    # stopping the chat turn running inside the long job stops only the chat turn
+    seen = threading.Event()
+    gate.clear()
+
+    def stoppable_chat(ctx):
+        seen.set()
+        while not ctx.cancelled:
+            time.sleep(0.01)
+        raise Cancelled()
+
+    long = owner.submit("safety-train", long_job)
+    chat = owner.submit("chat", stoppable_chat, interleave=True)
+    gate.set()
+    assert seen.wait(5)
+    owner.cancel_current()
+    with pytest.raises(Cancelled):
+        chat.wait(5)
+    assert long.wait(5) == "trained"

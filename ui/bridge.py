@@ -21,6 +21,7 @@ class EngineBridge(QObject):
         self.owner = ModelOwner(listener=self.event.emit)
         self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
         self._generation: Job | None = None  # the latest chat/resume job, so Pause reaches it even if queued
+        self._training: Job | None = None  # the latest safety-training run: only its own Cancel stops it
 
     def load_model(self, spec: str) -> Job:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
@@ -144,7 +145,7 @@ class EngineBridge(QObject):
                             should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
                             live=self.live)
 
-        self._generation = self.owner.submit("chat", job)
+        self._generation = self.owner.submit("chat", job, interleave=True)
         return self._generation
 
     def resume(self, edits: dict, breakpoints: tuple = (), probe=None) -> Job:
@@ -157,8 +158,39 @@ class EngineBridge(QObject):
                                   should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
                                   live=self.live, probe=probe)
 
-        self._generation = self.owner.submit("resume", job)
+        self._generation = self.owner.submit("resume", job, interleave=True)
         return self._generation
+
+    def safety_train(self, config, out_dir: str, resume: bool = False) -> Job:
+        """Safety-train the attached organism into `out_dir` (or resume the run there), recorded in the session
+        database. Chat turns asked meanwhile run between its steps, on the model as trained so far."""
+        store = self.store
+
+        def job(ctx):
+            from workbench.training import resume_safety_train, safety_train
+
+            loaded = _require_model(ctx)
+            common = dict(emit=ctx.emit, should_stop=lambda: ctx.cancelled, store=store,
+                          between_steps=ctx.run_interleaved)
+            self.live.clear()
+            try:
+                if resume:
+                    return resume_safety_train(loaded, out_dir, **common)
+                if not loaded.adapter:
+                    raise WorkbenchError("Attach an organism first: safety training starts from its adapter")
+                return safety_train(loaded, loaded.adapter, config, out_dir,
+                                    command=["(workbench GUI)", repr(config.to_dict())], **common)
+            finally:
+                self.live.clear()  # answers paused mid-run were written by weights that are gone now
+                ctx.emit(ModelLoaded(info=loaded.describe()))
+
+        self._training = self.owner.submit("safety-train", job)
+        return self._training
+
+    def cancel_training(self) -> None:
+        """Stop the safety-training run (within a second); its checkpoints stay and it can be resumed."""
+        if self._training is not None:
+            self._training.cancel()
 
     def scratchpad_experiment(self, n: int) -> Job:
         """The 2x2 scratchpad experiment on the attached organism, filling cells as it goes."""
@@ -179,8 +211,9 @@ class EngineBridge(QObject):
         return self.owner.submit("scratchpad-experiment", job)
 
     def stop(self) -> None:
-        """Stop the running generation at the next token."""
-        self.owner.cancel_current()
+        """Stop the running job at the next token (a safety-training run has its own Cancel)."""
+        if self._training is None or self.owner.current is not self._training:
+            self.owner.cancel_current()
 
     def pause(self) -> None:
         """Pause the running (or queued) generation at the next token; its answers stay editable."""
@@ -188,9 +221,10 @@ class EngineBridge(QObject):
         if job is not None and not job.done.is_set():
             job.pause()
 
-    def long_job(self) -> str | None:
-        """The name of a running or queued job that is not a quick one (implant, evaluation, experiment)."""
-        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check", "probe-load")
+    def long_job(self, allow: tuple = ()) -> str | None:
+        """The name of a running or queued job that is not a quick one (implant, evaluation, experiment), other
+        than those in `allow`."""
+        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check", "probe-load", *allow)
         return next((name for name in self.owner.job_names() if name not in quick), None)
 
     @property

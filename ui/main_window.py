@@ -21,6 +21,7 @@ from workbench.triggers import Trigger
 from .bridge import EngineBridge
 from .dialogs import show_error
 from .probe_controller import ProbeController
+from .training_controller import TrainingController
 from .widgets.branch_tree import BranchTree
 from .widgets.chat_pane import Block, ChatPane
 from .widgets.experiment_panel import ScratchpadExperimentPanel
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 800)
         self.probes = ProbeController(self, [TRIGGERED, CLEAN])
+        self.training = TrainingController(self, self.bridge, store)
         self._build_central()
         self._build_docks()
         self._build_status()
@@ -154,6 +156,11 @@ class MainWindow(QMainWindow):
         probes.setWidget(self.probes.panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, probes)
         self.tabifyDockWidget(experiment, probes)
+        training = QDockWidget("Training", self)
+        training.setObjectName("trainingDock")
+        training.setWidget(self.training.panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, training)
+        self.tabifyDockWidget(probes, training)
         right.raise_()
         self.branches = BranchTree(self.store)
         self.branches.branch_chosen.connect(self.choose_branch)
@@ -162,7 +169,7 @@ class MainWindow(QMainWindow):
         branches.setWidget(self.branches)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, branches)
         self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
-                      "experiment": experiment, "probes": probes}
+                      "experiment": experiment, "probes": probes, "training": training}
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -216,6 +223,14 @@ class MainWindow(QMainWindow):
         live.setCheckable(True)
         live.setChecked(panel.live.isChecked())
         panel.live.toggled.connect(live.setChecked)
+        training_menu = self.menuBar().addMenu("&Training")
+        tpanel = self.training.panel
+        action(training_menu, "&Start safety-training run", self._start_training, "Ctrl+Shift+T")
+        action(training_menu, "&Cancel run", tpanel.cancel_button.click)
+        action(training_menu, "&Resume selected run", tpanel.resume_button.click)
+        action(training_menu, "&Attach selected checkpoint", tpanel.attach_button.click)
+        action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
+        action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -295,6 +310,10 @@ class MainWindow(QMainWindow):
         dialog.setObjectName("datasetDialog")
         dialog.open()
 
+    def _start_training(self) -> None:
+        self.docks["training"].raise_()
+        self.training.panel.start_button.click()
+
     def _track(self, job) -> None:
         self._job_names[job.id] = job.name
 
@@ -311,7 +330,7 @@ class MainWindow(QMainWindow):
     # chat ----------------------------------------------------------------------------------
     def send(self, text: str) -> None:
         """Answer `text` in the visible panes (paired: trigger on and off)."""
-        if self._generating or not self._idle_enough("send a prompt"):
+        if self._generating or not self._idle_enough("send a prompt", allow=("safety-train",)):
             return
         if self.model_info is None:
             show_error(self, "Model not ready", "The model is still loading; try again when the status bar says it is ready.")
@@ -362,7 +381,7 @@ class MainWindow(QMainWindow):
             self.resume_answers(edits)
 
     def resume_answers(self, edits: dict) -> None:
-        if self._generating or self.model_info is None or not self._idle_enough("resume"):
+        if self._generating or self.model_info is None or not self._idle_enough("resume", allow=("safety-train",)):
             return
         try:
             breakpoints = self.surgery_panel.breakpoints()
@@ -467,7 +486,7 @@ class MainWindow(QMainWindow):
     # engine events -------------------------------------------------------------------------
     def on_event(self, event) -> None:
         """Render one engine event (always called on the GUI thread)."""
-        if not self.probes.handle(event):
+        if not self.probes.handle(event) and not self.training.handle(event):
             self._render(event)
         if isinstance(event, (JobFinished, JobFailed)):
             name = self._job_names.pop(event.job_id, event.name)
@@ -608,9 +627,10 @@ class MainWindow(QMainWindow):
                 self.panes[pane].start_edit()
                 return
 
-    def _idle_enough(self, what: str) -> bool:
-        """Quick jobs (a model load finishing) may queue ahead; a long one makes us say so instead."""
-        name = self.bridge.long_job()
+    def _idle_enough(self, what: str, allow: tuple = ()) -> bool:
+        """Quick jobs (a model load finishing) may queue ahead; a long one makes us say so instead (chat may go on
+        during a safety-training run: it runs between the run's steps)."""
+        name = self.bridge.long_job(allow)
         if name:
             show_error(self, "Busy", f"Cannot {what} while the {name} job runs; wait for it or cancel it.")
             return False

@@ -34,15 +34,21 @@ class JobContext:
         if self.cancelled:
             raise Cancelled()
 
+    def run_interleaved(self) -> None:
+        """Run the queued jobs that were submitted with `interleave=True` (chat turns) now, on this thread, then
+        come back: a long job calls this between its steps so the user need not wait for it to end."""
+        self.owner._run_interleaved(self.job)
+
 
 class Job:
     """A submitted unit of model work. `cancel()` asks it to stop at the next token; `pause()` asks a
     generation to pause there (jobs that cannot pause ignore it)."""
 
-    def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any]):
+    def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any], interleave: bool = False):
         self.id = job_id
         self.name = name
         self.fn = fn
+        self.interleave = interleave
         self.cancel_requested = threading.Event()
         self.pause_requested = threading.Event()
         self.done = threading.Event()
@@ -79,10 +85,16 @@ class ModelOwner:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def submit(self, name: str, fn: Callable[[JobContext], Any]) -> Job:
-        job = Job(next(self._ids), name, fn)
+    def submit(self, name: str, fn: Callable[[JobContext], Any], interleave: bool = False) -> Job:
+        """Queue `fn`; with `interleave`, a long job that yields between its steps may run it before it ends."""
+        job = Job(next(self._ids), name, fn, interleave)
         self._queue.put(job)
         return job
+
+    @property
+    def current(self) -> Job | None:
+        """The job running now (inside a long job, the chat turn interleaved into it)."""
+        return self._current
 
     def cancel_current(self) -> None:
         job = self._current
@@ -122,30 +134,43 @@ class ModelOwner:
             job = self._queue.get()
             if job is None:
                 return
-            self._current = job
-            ctx = JobContext(self, job)
-            try:
-                if job.cancel_requested.is_set():
-                    raise Cancelled()
-                job.result = job.fn(ctx)
-                final = JobFinished(name=job.name, result=job.result)
-            except Cancelled as exc:
-                job.error = exc
-                final = JobFailed(name=job.name, message="Cancelled")
-            except WorkbenchError as exc:
-                job.error = exc
-                final = JobFailed(name=job.name, message=str(exc))
-            except Exception as exc:  # an engine bug must not kill the thread
-                job.error = exc
-                final = JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
-            # the owner is free before the job's last event goes out (whoever receives it may submit at once);
-            # `done` is set after it, so a waiter has seen every event of the job
-            self._current = None
-            try:
-                ctx.emit(final)
-            except Exception:  # a listener's bug must not kill the thread either
-                traceback.print_exc()
-            job.done.set()
+            self._run_job(job, then=None)
+
+    def _run_interleaved(self, outer: Job) -> None:
+        while True:
+            with self._queue.mutex:
+                job = next((j for j in self._queue.queue if j is not None and j.interleave), None)
+                if job is None:
+                    return
+                self._queue.queue.remove(job)
+            self._run_job(job, then=outer)
+
+    def _run_job(self, job: Job, then: Job | None) -> None:
+        """Run one job; `then` is the job that is current again afterwards (the one it was interleaved into)."""
+        self._current = job
+        ctx = JobContext(self, job)
+        try:
+            if job.cancel_requested.is_set():
+                raise Cancelled()
+            job.result = job.fn(ctx)
+            final = JobFinished(name=job.name, result=job.result)
+        except Cancelled as exc:
+            job.error = exc
+            final = JobFailed(name=job.name, message="Cancelled")
+        except WorkbenchError as exc:
+            job.error = exc
+            final = JobFailed(name=job.name, message=str(exc))
+        except Exception as exc:  # an engine bug must not kill the thread
+            job.error = exc
+            final = JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
+        # the owner is free before the job's last event goes out (whoever receives it may submit at once);
+        # `done` is set after it, so a waiter has seen every event of the job
+        self._current = then
+        try:
+            ctx.emit(final)
+        except Exception:  # a listener's bug must not kill the thread either
+            traceback.print_exc()
+        job.done.set()
 
 
 def _with_job_id(event: Event, job_id: int) -> Event:

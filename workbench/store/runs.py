@@ -53,8 +53,12 @@ class RunStore:
             self.db.execute("DELETE FROM run_metrics WHERE run_id = ? AND step > ?", [run_id, step])
             self.db.execute("DELETE FROM run_checkpoints WHERE run_id = ? AND step > ?", [run_id, step])
 
+    def _query(self, sql: str, args: list) -> list[dict]:
+        with self._lock:  # one connection shared with the model thread's writes
+            return list(self.db.query(sql, args))
+
     def get_run(self, run_id: int) -> dict:
-        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        rows = self._query("SELECT * FROM runs WHERE id = ?", [run_id])
         if not rows:
             raise WorkbenchError(f"No run {run_id} in {self.store.path}")
         return _decode(self._interrupted(rows[0]))
@@ -64,19 +68,19 @@ class RunStore:
         sql, args = "SELECT * FROM runs", []
         if kind:
             sql, args = sql + " WHERE kind = ?", [kind]
-        return [_decode(self._interrupted(r)) for r in self.db.query(sql + " ORDER BY id DESC", args)]
+        return [_decode(self._interrupted(r)) for r in self._query(sql + " ORDER BY id DESC", args)]
 
     def metrics(self, run_id: int) -> dict[str, list[dict]]:
         """{metric name: [{step, value, lo, hi, n}] in step order}."""
         out: dict[str, list[dict]] = {}
-        for row in self.db.query("SELECT name, step, value, lo, hi, n FROM run_metrics WHERE run_id = ? "
-                                 "ORDER BY name, step", [run_id]):
+        for row in self._query("SELECT name, step, value, lo, hi, n FROM run_metrics WHERE run_id = ? "
+                               "ORDER BY name, step", [run_id]):
             out.setdefault(row.pop("name"), []).append(row)
         return out
 
     def checkpoints(self, run_id: int) -> list[dict]:
-        return list(self.db.query("SELECT step, path, created_at FROM run_checkpoints WHERE run_id = ? "
-                                  "ORDER BY step", [run_id]))
+        return self._query("SELECT step, path, created_at FROM run_checkpoints WHERE run_id = ? ORDER BY step",
+                           [run_id])
 
     def delete_run(self, run_id: int) -> None:
         with self._lock:

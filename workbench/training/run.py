@@ -282,7 +282,9 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     card = _checkpoint_card(run)
     peft_model.train()
     for step in range(start_step + 1, config.steps + 1):
+        peft_model.eval()  # a chat turn run here talks to the model as trained so far
         run.between_steps()
+        peft_model.train()
         if run.should_stop():
             raise Cancelled()
         for group in optimizer.param_groups:

