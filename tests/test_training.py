@@ -156,6 +156,15 @@ def test_cancel_stops_inside_a_forward_pass(loaded):
         loaded.model(input_ids=ids)
     assert calls["n"] == 2  # the second of two layers never ran
     loaded.model(input_ids=ids)  # hooks are gone afterwards
+    # the backward pass stops at a layer boundary too
+    stop = {"now": False}
+    for p in loaded.model.parameters():
+        p.requires_grad_(True)
+    with cancellable(loaded.model, lambda: stop["now"]):
+        loss = loaded.model(input_ids=ids).logits.sum()
+        stop["now"] = True
+        with pytest.raises(Cancelled):
+            loss.backward()
 
 
 def test_cancel_then_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(
