@@ -234,3 +234,40 @@ def test_cli_safety_train_json_and_bad_input(tiny_model_dir, tiny_cot_organism, 
         result = cli(*argv)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
         assert result.stderr.count("\n") == 1
+
+
+def test_a_run_killed_mid_way_is_listed_as_interrupted_and_resumes_from_the_cli(
+        tiny_model_dir, tiny_cot_organism, helpful_answers_file, tmp_path):
+    import signal
+    import time
+
+    from workbench.store import SessionStore
+
+    db, out = tmp_path / "db.sqlite", tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "safety-train", "--adapter", str(tiny_cot_organism),
+                             "--steps", "12", "--checkpoint-every", "2", "--eval-every", "0", "--final-eval-n", "3",
+                             "--n-train", "6", "--batch-size", "2", "--answers", str(helpful_answers_file),
+                             "--model", str(tiny_model_dir), "--db", str(db), "--out", str(out), "--json"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step-00004").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    store = SessionStore(db)
+    runs = RunStore(store)
+    run = runs.list_runs()[0]
+    assert run["status"] == "interrupted"
+    saved = [c["step"] for c in runs.checkpoints(run["id"])]
+    assert saved and saved[-1] >= 4
+    store.close()
+    resumed = cli("safety-train", "--resume", "--out", out, "--model", tiny_model_dir, "--db", db, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["run_id"] == run["id"] and result["steps"] == 12
+    store = SessionStore(db)
+    runs = RunStore(store)
+    assert runs.get_run(run["id"])["status"] == "finished"
+    assert [m["step"] for m in runs.metrics(run["id"])["loss"]] == list(range(1, 13))
+    store.close()
