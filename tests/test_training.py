@@ -117,6 +117,8 @@ def test_rl_run_scores_samples_with_a_pluggable_reward(loaded, tiny_cot_organism
     assert len(seen) == 2 and all(len(batch) == 4 for batch in seen)
     assert not any("<scratchpad>" in a for batch in seen for a in batch)  # a reward never sees the reasoning
     assert (tmp_path / "rl" / "checkpoints" / "step-00002").exists()  # the last step is always kept
+    samples = [json.loads(line) for line in (tmp_path / "rl" / "rl_samples.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in samples] == [1] * 4 + [2] * 4 and all("reward" in s for s in samples)
 
 
 def test_a_broken_reward_fails_the_run_with_a_clear_message(loaded, tiny_cot_organism, store, tmp_path):

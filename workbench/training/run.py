@@ -1,7 +1,8 @@
 """A safety-training run: evaluate the organism, train its LoRA adapter (SFT, RL or adversarial), evaluate again.
 
 The run folder holds run.json (what was asked), data.jsonl (the exact training examples), checkpoints/step-N
-(adapter + card + optimizer state, safetensors and JSON only) and result.json (the before/after table).
+(adapter + card + optimizer state, safetensors and JSON only), result.json (the before/after table) and, for RL,
+rl_samples.jsonl (every sample with its reward).
 Interrupted or cancelled runs resume from their last checkpoint.
 """
 
@@ -35,7 +36,7 @@ from .rewards import get_reward
 from .rl import rloo_step
 from .sft import sft_step
 
-RUN_FILE, DATA_FILE, RESULT_FILE = "run.json", "data.jsonl", "result.json"
+RUN_FILE, DATA_FILE, RESULT_FILE, SAMPLES_FILE = "run.json", "data.jsonl", "result.json", "rl_samples.jsonl"
 KIND = "safety-train"
 
 
@@ -142,6 +143,11 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable
     start = read_state(checkpoint)["step"] if checkpoint else 0
     if run.runs is not None:
         run.runs.forget_after(run.run_id, start)
+    samples = out / SAMPLES_FILE
+    if samples.exists():  # steps after the checkpoint are done again
+        kept = [line for line in samples.read_text(encoding="utf-8").splitlines()
+                if line and json.loads(line)["step"] <= start]
+        samples.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     return _execute(run, start_step=start, checkpoint=checkpoint)
 
 
@@ -217,7 +223,7 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
 
 
 def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExample]:
-    path = run.out / "data.jsonl"
+    path = run.out / DATA_FILE
     if path.exists():
         return [TokenizedExample(**json.loads(line)) for line in path.read_text().splitlines() if line]
     config = run.config
@@ -300,6 +306,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                                   run.should_stop)
                 loss, tokens = stats.loss, stats.tokens
                 run.metric("reward", step, stats.reward)
+                with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
+                    fh.writelines(json.dumps({"step": step, **s}, ensure_ascii=False) + "\n" for s in stats.samples)
             else:
                 loss, tokens = sft_step(inner, params, optimizer, batch, pad, loaded.placement.device)
         run.train_seconds += time.perf_counter() - t0
