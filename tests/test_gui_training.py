@@ -45,8 +45,8 @@ def test_a_run_draws_live_curves_fills_the_table_and_exports_it(qtbot, window, t
     result = _run(qtbot, window)
     assert result is not None and result["steps"] == 4
     run_id = result["run_id"]
-    charts = panel.charts
-    assert charts.shown_runs() == [run_id]
+    charts = window.training.charts
+    assert window.docks["training_charts"].isVisible() and charts.shown_runs() == [run_id]
     assert [p["step"] for p in charts.series[run_id]["loss"]] == [1, 2, 3, 4]
     assert [p["step"] for p in charts.series[run_id]["defection/triggered"]] == [0, 2, 4]
     # the runs table and the before/after table with intervals
@@ -98,7 +98,7 @@ def test_cancel_then_resume_from_the_panel(qtbot, window):
     with qtbot.waitSignal(window.training.run_finished, timeout=120_000) as blocker:
         panel.start_button.click()
         qtbot.waitUntil(lambda: any(  # step 3 trained: the checkpoint of step 2 is on disk
-            p["step"] >= 3 for p in panel.charts.series.get(window.training.live_run or -1, {}).get("loss", [])),
+            p["step"] >= 3 for p in window.training.charts.series.get(window.training.live_run or -1, {}).get("loss", [])),
             timeout=60_000)
         panel.cancel_button.click()
     assert blocker.args[0] is None

@@ -161,6 +161,14 @@ class MainWindow(QMainWindow):
         training.setWidget(self.training.panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, training)
         self.tabifyDockWidget(probes, training)
+        charts = QDockWidget("Training charts", self)
+        charts.setObjectName("trainingChartsDock")
+        charts.setWidget(self.training.charts)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, charts)
+        charts.hide()  # shown when a run starts or runs are ticked
+        self.training.charts_wanted.connect(self._show_training_charts)
         right.raise_()
         self.branches = BranchTree(self.store)
         self.branches.branch_chosen.connect(self.choose_branch)
@@ -169,7 +177,8 @@ class MainWindow(QMainWindow):
         branches.setWidget(self.branches)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, branches)
         self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
-                      "experiment": experiment, "probes": probes, "training": training}
+                      "experiment": experiment, "probes": probes, "training": training,
+                      "training_charts": charts}
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -309,6 +318,12 @@ class MainWindow(QMainWindow):
         dialog = DatasetDialog(path, self)
         dialog.setObjectName("datasetDialog")
         dialog.open()
+
+    def _show_training_charts(self) -> None:
+        dock = self.docks["training_charts"]
+        if not dock.isVisible():
+            dock.show()
+            self.resizeDocks([dock], [max(220, self.height() // 3)], Qt.Orientation.Vertical)
 
     def _start_training(self) -> None:
         self.docks["training"].raise_()

@@ -13,6 +13,7 @@ from workbench.store.runs import RunStore
 from workbench.training import table_csv
 
 from .dialogs import show_error
+from .widgets.run_charts import RunCharts
 from .widgets.training_panel import RESUMABLE, TrainingPanel
 
 KIND = "safety-train"
@@ -20,6 +21,7 @@ KIND = "safety-train"
 
 class TrainingController(QObject):
     run_finished = Signal(object)  # the result dict, or None when the run failed or was cancelled
+    charts_wanted = Signal()  # a run started or runs were ticked: the charts should be visible
 
     def __init__(self, window, bridge, store):
         super().__init__(window)
@@ -27,6 +29,8 @@ class TrainingController(QObject):
         self.bridge = bridge
         self.runs = RunStore(store)
         self.panel = TrainingPanel()
+        self.charts = RunCharts()
+        self.charts.setObjectName("runCharts")
         self.job_id: int | None = None
         self.live_run: int | None = None
         self._tables: dict[int, dict] = {}
@@ -105,7 +109,8 @@ class TrainingController(QObject):
             if self.live_run != event.run:
                 self.live_run = event.run
                 self.refresh(show=event.run)
-            self.panel.charts.add(event.run, event.name, event.step, event.value, event.lo, event.hi,
+                self.charts_wanted.emit()
+            self.charts.add(event.run, event.name, event.step, event.value, event.lo, event.hi,
                                   label=self._label(event.run))
             if event.name.startswith("defection/") and self.panel.selected_run() == event.run:
                 self.select(event.run)
@@ -139,7 +144,7 @@ class TrainingController(QObject):
     # stored runs --------------------------------------------------------------------------------
     def refresh(self, show: int | None = None) -> None:
         """Re-read the runs from the database; `show` is ticked and selected."""
-        shown = self.panel.charts.shown_runs()
+        shown = self.charts.shown_runs()
         runs = self.runs.list_runs(kind=KIND)
         if show is not None and show not in shown:
             shown.append(show)
@@ -155,7 +160,9 @@ class TrainingController(QObject):
         return f"#{run_id} {run.get('method')} {Path(run.get('organism') or '').name}"
 
     def _show_runs(self, run_ids: list[int]) -> None:
-        charts = self.panel.charts
+        charts = self.charts
+        if run_ids:
+            self.charts_wanted.emit()
         for run_id in charts.shown_runs():
             if run_id not in run_ids:
                 charts.remove_run(run_id)
@@ -209,9 +216,9 @@ class TrainingController(QObject):
     def export_charts(self, path: str) -> None:
         """The shown runs' curves as CSV (.csv) or the charts as PNG."""
         if path.endswith(".csv"):
-            Path(path).write_text(self.panel.charts.to_csv(), encoding="utf-8")
+            Path(path).write_text(self.charts.to_csv(), encoding="utf-8")
         else:
-            self.panel.charts.export_png(path)
+            self.charts.export_png(path)
 
     def _choose_table_export(self) -> None:
         self._choose(self.export_table, "Export the before/after table", "persistence.csv")

@@ -6,7 +6,7 @@ Several runs overlay on the same charts, one colour per run; the line style says
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 RUN_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#4e342e", "#ad1457"]
 RATE_STYLES = {"defection/triggered": (Qt.PenStyle.SolidLine, "o", "with trigger"),
@@ -26,22 +26,30 @@ class RunCharts(QWidget):
         self.rates.setLabel("bottom", "step")
         self.rates.setYRange(-2, 102)
         self.rates.showGrid(x=True, y=True, alpha=0.3)
-        self.rates.addLegend(offset=(5, 5))
+        self.rates.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
         self.training = pg.PlotWidget(title="Training loss and reward")
         self.training.setLabel("bottom", "step")
         self.training.showGrid(x=True, y=True, alpha=0.3)
-        self.training.addLegend(offset=(5, 5))
+        self.training.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
+        key = QLabel("Defection — solid: with trigger · dashed: no trigger · dotted: red-team prompts.   "
+                     "Training — solid: loss · dashed: reward (RL).   One colour per run.")
+        key.setStyleSheet("color: #555;")
+        key.setWordWrap(True)
+        plots = QHBoxLayout()
+        plots.addWidget(self.rates, 3)
+        plots.addWidget(self.training, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.rates, 3)
-        layout.addWidget(self.training, 2)
+        layout.addLayout(plots, 1)
+        layout.addWidget(key)
         self.series: dict[int, dict[str, list[dict]]] = {}  # run -> metric -> points
         self.labels: dict[int, str] = {}
         self._items: dict[tuple[int, str], tuple] = {}
 
-    def colour(self, run: int) -> str:
-        order = sorted(self.series)
-        return RUN_COLOURS[order.index(run) % len(RUN_COLOURS)] if run in order else RUN_COLOURS[0]
+    @staticmethod
+    def colour(run: int) -> str:
+        """A run keeps its colour wherever it is shown."""
+        return RUN_COLOURS[run % len(RUN_COLOURS)]
 
     def set_run(self, run: int, label: str, metrics: dict[str, list[dict]]) -> None:
         """Show a run's stored metrics ({name: [{step, value, lo, hi}]}), replacing what was shown for it."""
@@ -74,6 +82,11 @@ class RunCharts(QWidget):
         for run in list(self.series):
             self.remove_run(run)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        for plot in (self.rates, self.training):  # ranges drawn while hidden are out of date
+            plot.getPlotItem().enableAutoRange(x=True, y=plot is self.training)
+
     def shown_runs(self) -> list[int]:
         return sorted(self.series)
 
@@ -88,18 +101,19 @@ class RunCharts(QWidget):
         colour = self.colour(run)
         label = self.labels.get(run, f"run {run}")
         if name in RATE_STYLES:
-            style, symbol, what = RATE_STYLES[name]
+            style, symbol, _ = RATE_STYLES[name]
             plot, scale = self.rates, 100.0
         elif name in TRAIN_STYLES:
-            style, what = TRAIN_STYLES[name]
+            style, _ = TRAIN_STYLES[name]
             symbol, plot, scale = None, self.training, 1.0
         else:
             return
         values = [scale * p["value"] for p in points]
         key = (run, name)
         if key not in self._items:
+            first = name in ("defection/triggered", "loss")  # one legend entry per run and chart
             curve = plot.plot([], [], pen=pg.mkPen(colour, width=2, style=style), symbol=symbol, symbolSize=6,
-                              symbolBrush=colour, name=f"{label} · {what}")
+                              symbolBrush=colour, name=label if first else None)
             bars = pg.ErrorBarItem(beam=0.4, pen=pg.mkPen(colour, width=1))
             plot.addItem(bars)
             self._items[key] = (plot, curve, bars)

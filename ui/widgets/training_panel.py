@@ -1,5 +1,5 @@
-"""The Training panel: start, cancel and resume safety-training runs; overlay runs' curves; the before/after table;
-attach a checkpoint with one click."""
+"""The Training panel: start, cancel and resume safety-training runs; tick runs to overlay their curves (drawn in
+the Training charts dock); the before/after table; attach a checkpoint with one click."""
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
@@ -8,8 +8,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
 
 from workbench.training import REWARDS, SafetyConfig
 from workbench.training.report import format_rate, persistence_table
-
-from .run_charts import RunCharts
 
 METHOD_CHOICES = [
     ("HHH SFT — pre-scratchpad (answer alone)", "sft", "pre"),
@@ -62,6 +60,7 @@ class TrainingPanel(QWidget):
         self.resume_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
+        self.progress.setValue(0)
         self.progress.setFormat("idle")
 
         self.runs = QTableWidget(0, 5)
@@ -73,7 +72,6 @@ class TrainingPanel(QWidget):
         self.runs.verticalHeader().hide()
         self.runs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.runs.horizontalHeader().setStretchLastSection(True)
-        self.charts = RunCharts()
         self.table = QTableWidget(0, 2)
         self.table.setObjectName("persistenceTable")
         self.table.setHorizontalHeaderLabels(["before", "after"])
@@ -134,9 +132,7 @@ class TrainingPanel(QWidget):
         bottom_layout.addLayout(attach)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.charts)
         splitter.addWidget(bottom)
-        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
