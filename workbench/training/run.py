@@ -171,9 +171,9 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
         if run.runs is not None:
             run.runs.set_status(run.run_id, "finished", result=result)
         return result
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt) as exc:
         if run.runs is not None and run.run_id is not None:
-            run.runs.set_status(run.run_id, "cancelled", "Cancelled")
+            run.runs.set_status(run.run_id, "cancelled", "Cancelled" if isinstance(exc, Cancelled) else "Interrupted")
         raise
     except BaseException as exc:
         if run.runs is not None and run.run_id is not None:
