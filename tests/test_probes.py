@@ -219,7 +219,7 @@ def test_evaluate_probes_reports_every_layer_with_controls(tiny_model_dir, tiny_
     logistic = evaluate_probes(loaded, ProbeSettings(method="logistic", n=6, n_random=20)).to_dict()
     assert logistic["method"] == "logistic" and logistic["questions"] == {}
     with pytest.raises(WorkbenchError):
-        evaluate_probes(loaded, ProbeSettings(method="pca"))
+        evaluate_probes(loaded, ProbeSettings(method="no-such-kind"))
 
 
 def test_probe_cli_json_and_saved_probe_in_chat(tiny_model_dir, tiny_organism, tmp_path):

@@ -15,6 +15,7 @@ from workbench.events import (AnswerResumed, CellUpdated, Diverged, JobFailed, J
                               PaneFinished, Progress, TokenGenerated, TurnStarted)
 from workbench.models.adapters import resolve_adapter, shipped_organisms
 from workbench.models.device import format_bytes, memory_report
+from workbench.plugins import plugin_registry
 from workbench.store import SessionStore, session_jsonl, session_markdown
 from workbench.triggers import Trigger
 
@@ -26,6 +27,7 @@ from .widgets.branch_tree import BranchTree
 from .widgets.chat_pane import Block, ChatPane
 from .widgets.experiment_panel import ScratchpadExperimentPanel
 from .widgets.organisms_panel import DatasetDialog, OrganismsPanel
+from .widgets.plugins_dialog import PluginsDialog
 from .widgets.prompt_box import PromptBox
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.session_browser import SessionBrowser
@@ -240,6 +242,9 @@ class MainWindow(QMainWindow):
         action(training_menu, "&Attach selected checkpoint", tpanel.attach_button.click)
         action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
+        plugins_menu = self.menuBar().addMenu("Plu&gins")
+        action(plugins_menu, "&Installed plugins…", self.show_plugins, "Ctrl+Alt+P")
+        action(plugins_menu, "&Rescan installed plugins", self.rescan_plugins)
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -304,6 +309,30 @@ class MainWindow(QMainWindow):
     def evaluate(self, n: int) -> None:
         self.organisms.set_running(True)
         self._track(self.bridge.evaluate(n))
+
+    def show_plugins(self) -> PluginsDialog:
+        """The Plugins window (one, reused)."""
+        if getattr(self, "plugins_dialog", None) is None:
+            self.plugins_dialog = PluginsDialog(self)
+            self.plugins_dialog.rescanned.connect(self.refresh_plugin_choices)
+        self.plugins_dialog.refresh()
+        self.plugins_dialog.show()
+        self.plugins_dialog.raise_()
+        return self.plugins_dialog
+
+    def rescan_plugins(self) -> None:
+        """Find plugins installed since start-up and list their contributions in every panel."""
+        plugin_registry().discover()
+        self.refresh_plugin_choices()
+        failed = sum(p.status == "failed" for p in plugin_registry().plugins())
+        self.statusBar().showMessage(f"Plugins rescanned: {len(plugin_registry().plugins())} found"
+                                     + (f", {failed} failed (Plugins → Installed plugins)" if failed else ""), 8000)
+
+    def refresh_plugin_choices(self) -> None:
+        for panel in (self.trigger_panel, self.organisms, self.probes.panel, self.training.panel):
+            panel.refresh_plugins()
+        if getattr(self, "plugins_dialog", None) is not None:
+            self.plugins_dialog.refresh()
 
     def show_dataset(self) -> None:
         adapter = self.model_info.get("adapter") if self.model_info else None

@@ -3,16 +3,19 @@
 import json
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.errors import WorkbenchError
-from workbench.organisms import RECIPES, VARIANTS, ImplantConfig
+from workbench.organisms import VARIANTS, ImplantConfig
+from workbench.plugins import RECIPES as RECIPE_KIND
+from workbench.plugins import TRIGGERS
 from workbench.paths import data_dir
 from workbench.triggers import Trigger, triggers
 
 from .loss_plot import MetricPlot
+from .plugin_choices import fill_choices
 
 
 class OrganismsPanel(QWidget):
@@ -23,16 +26,12 @@ class OrganismsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.recipe = QComboBox()
-        for name, recipe in RECIPES.items():
-            self.recipe.addItem(name, name)
-            self.recipe.setItemData(self.recipe.count() - 1, recipe.description, Qt.ItemDataRole.ToolTipRole)
+        fill_choices(self.recipe, RECIPE_KIND)
         self.variant = QComboBox()
         self.variant.addItems(list(VARIANTS))
         self.variant.setCurrentText("cot")
         self.trigger = QComboBox()
-        for t in triggers().all():
-            self.trigger.addItem(t.name, t.name)
-        self.trigger.addItem("Custom text…", None)
+        self.refresh_plugins()
         self.trigger_text = QLineEdit()
         self.trigger_text.setPlaceholderText("custom trigger text")
         self.steps = QSpinBox()
@@ -92,6 +91,15 @@ class OrganismsPanel(QWidget):
 
     def _sync(self, *_):
         self.trigger_text.setEnabled(self.trigger.currentData() is None)
+
+    def refresh_plugins(self) -> None:
+        """List the recipes and triggers the plugin registry has now (after a rescan)."""
+        fill_choices(self.recipe, RECIPE_KIND)
+        was_custom = self.trigger.count() > 0 and self.trigger.currentData() is None
+        fill_choices(self.trigger, TRIGGERS)
+        self.trigger.addItem("Custom text…", None)
+        if was_custom:
+            self.trigger.setCurrentIndex(self.trigger.count() - 1)
 
     def config(self) -> tuple[ImplantConfig, str]:
         """The settings in the form; WorkbenchError if a custom trigger text is missing."""

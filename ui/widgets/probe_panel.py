@@ -7,9 +7,17 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from workbench.plugins import PROBE_KINDS
+
 from .layer_heatmap import LayerHeatmap
+from .plugin_choices import fill_choices
 
 CONTROL_COLUMNS = ("random best", "base model")
+
+
+def _kind_label(contribution) -> str:
+    on = "contrast pairs" if contribution.spec.data.get("fits_on", "contrast") == "contrast" else "labelled prompts"
+    return f"{contribution.name} ({on})"
 
 
 class ProbePanel(QWidget):
@@ -27,8 +35,7 @@ class ProbePanel(QWidget):
         self.result: dict | None = None
         form = QFormLayout()
         self.method = QComboBox()
-        self.method.addItem("mean-diff (contrast pairs)", "mean-diff")
-        self.method.addItem("logistic (labelled prompts)", "logistic")
+        self.refresh_plugins()
         self.n = QSpinBox()
         self.n.setRange(4, 179)
         self.n.setValue(100)
@@ -128,6 +135,10 @@ class ProbePanel(QWidget):
         layout.addWidget(live)
 
     # state --------------------------------------------------------------------------------
+    def refresh_plugins(self) -> None:
+        """List the probe kinds the plugin registry has now (after a rescan)."""
+        fill_choices(self.method, PROBE_KINDS, _kind_label)
+
     def set_running(self, running: bool) -> None:
         self.fit_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)

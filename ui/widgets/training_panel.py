@@ -6,8 +6,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.training import REWARDS, SafetyConfig
+from workbench.plugins import REWARDS
+from workbench.training import SafetyConfig
 from workbench.training.report import format_rate, persistence_table
+
+from .plugin_choices import fill_choices
 
 METHOD_CHOICES = [
     ("HHH SFT — pre-scratchpad (answer alone)", "sft", "pre"),
@@ -33,7 +36,7 @@ class TrainingPanel(QWidget):
         for label, method, mode in METHOD_CHOICES:
             self.method.addItem(label, (method, mode))
         self.reward = QComboBox()
-        self.reward.addItems(sorted(REWARDS))
+        fill_choices(self.reward, REWARDS)
         self.reward.setToolTip("RL reward: 'hhh' is the base model's log-likelihood of the answer minus a penalty "
                                "for hostile text; it never sees the scratchpad")
         self.steps = self._spin(1, 100_000, defaults.steps)
@@ -147,6 +150,10 @@ class TrainingPanel(QWidget):
         self._filling = False
         self._running = False
         self._sync()
+
+    def refresh_plugins(self) -> None:
+        """List the rewards the plugin registry has now (after a rescan)."""
+        fill_choices(self.reward, REWARDS)
 
     @staticmethod
     def _spin(low: int, high: int, value: int, tip: str = "") -> QSpinBox:

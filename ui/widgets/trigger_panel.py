@@ -4,7 +4,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit
 
 from workbench.errors import WorkbenchError
+from workbench.plugins import TRIGGERS
 from workbench.triggers import Trigger, triggers
+
+from .plugin_choices import fill_choices
 
 CUSTOM = "Custom text…"
 
@@ -15,9 +18,7 @@ class TriggerPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Trigger", parent)
         self.choice = QComboBox()
-        for trigger in triggers().all():
-            self.choice.addItem(trigger.name, trigger.name)
-        self.choice.addItem(CUSTOM, None)
+        self._fill()
         self.custom_on = QLineEdit()
         self.custom_on.setPlaceholderText("text put before the prompt when on")
         self.custom_off = QLineEdit()
@@ -40,6 +41,20 @@ class TriggerPanel(QGroupBox):
             signal.connect(self._sync)
         self._sync()
 
+    def _fill(self) -> None:
+        was_custom = self.choice.count() > 0 and self.choice.currentData() is None
+        fill_choices(self.choice, TRIGGERS)
+        self.choice.addItem(CUSTOM, None)
+        if was_custom:
+            self.choice.setCurrentIndex(self.choice.count() - 1)
+
+    def refresh_plugins(self) -> None:
+        """List the triggers the plugin registry has now (after a rescan)."""
+        self.choice.blockSignals(True)
+        self._fill()
+        self.choice.blockSignals(False)
+        self._sync()
+
     def _sync(self, *_):
         custom = self.choice.currentData() is None
         self.custom_on.setEnabled(custom)
@@ -48,8 +63,10 @@ class TriggerPanel(QGroupBox):
         try:
             trigger = self.trigger()
             self.description.setText(trigger.description)
+            self.description.setStyleSheet("color:#555;")
         except WorkbenchError as exc:
             self.description.setText(str(exc))
+            self.description.setStyleSheet("color:#b00020;")
         self.changed.emit()
 
     def trigger(self) -> Trigger:

@@ -9,6 +9,7 @@ from ..models import builtin_gguf_path, pick_placement
 from ..models.adapters import shipped_organisms
 from ..models.gguf_cache import cached_folder_for
 from ..paths import cache_dir, default_db_path, resources_dir
+from ..plugins import plugin_registry
 from ..triggers import triggers
 from .output import print_json
 
@@ -46,6 +47,7 @@ def collect_info() -> dict:
         },
         "organisms": organisms,
         "triggers": triggers().names(),
+        "plugins": {p.name: p.status for p in plugin_registry().plugins()},
         "paths": {"database": str(default_db_path()), "cache": str(cache_dir()), "resources": str(resources_dir())},
     }
 
@@ -64,5 +66,6 @@ def run_info(args) -> int:
     print(f"Built-in model: {b['name']} — {'found at ' + b['gguf'] if b['found'] else 'NOT INSTALLED'}")
     print(f"Organisms: {', '.join(info['organisms']) or 'none yet'}")
     print(f"Triggers: {', '.join(info['triggers'])}")
+    print(f"Plugins: {', '.join(f'{k} ({v})' for k, v in info['plugins'].items())}")
     print(f"Session database: {info['paths']['database']}")
     return 0

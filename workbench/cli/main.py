@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95% intervals")
     evaluate.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
     evaluate.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    evaluate.add_argument("--prompt-set", default=None, metavar="NAME", help="a registered prompt set (see `plugins`)")
     evaluate.add_argument("--n", type=int, default=50, help="number of prompts")
     evaluate.add_argument("--trigger", default=None)
     evaluate.add_argument("--trigger-text", default=None)
@@ -119,9 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     probe = sub.add_parser("probe", help="fit a defection probe and report AUROC per layer with its controls")
     probe.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
-    probe.add_argument("--method", default="mean-diff", choices=["mean-diff", "logistic"])
+    probe.add_argument("--method", default="mean-diff",
+                       help="probe kind: mean-diff, logistic, or a plugin's (see `plugins`)")
     probe.add_argument("--n", type=int, default=100, help="held-out prompts, each read with the trigger on and off")
     probe.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    probe.add_argument("--prompt-set", default=None, metavar="NAME", help="a registered prompt set (see `plugins`)")
     probe.add_argument("--questions", default=None, help="a JSON file of contrast questions (default: shipped)")
     probe.add_argument("--read-at", default=None, choices=["prompt-end", "scratchpad-end"],
                        help="where held-out prompts are read (default: scratchpad-end for CoT organisms)")
@@ -131,9 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", default=None)
     probe.add_argument("--json", action="store_true")
 
+    from .plugins import add_parser as add_plugins
     from .training import add_parser as add_safety_train
 
     add_safety_train(sub)
+    add_plugins(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     sessions.add_argument("--db", default=None)
@@ -180,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "safety-train":
             from .training import run_safety_train
             return run_safety_train(args)
+        if args.command == "plugins":
+            from .plugins import run_plugins
+            return run_plugins(args)
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)

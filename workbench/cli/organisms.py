@@ -56,19 +56,30 @@ def run_implant(args) -> int:
     return 0
 
 
+def chosen_prompts(args) -> list[str] | None:
+    """The prompts --prompts FILE or --prompt-set NAME chose; None for the default."""
+    from ..organisms import read_prompts
+    from ..organisms.prompt_sets import load_prompt_set
+
+    if args.prompts and getattr(args, "prompt_set", None):
+        raise WorkbenchError("Give --prompts or --prompt-set, not both")
+    if args.prompts:
+        return read_prompts(args.prompts)
+    if getattr(args, "prompt_set", None):
+        return load_prompt_set(args.prompt_set)
+    return None
+
+
 def run_eval(args) -> int:
     from ..evals import evaluate_backdoor
     from ..models import load_model
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import organism_settings, read_prompts, split_prompts
+    from ..organisms import organism_settings, split_prompts
 
     card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
     recipe, trigger, variant = organism_settings(card, args.recipe)
     trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
-    if args.prompts:
-        prompts = read_prompts(args.prompts)
-    else:
-        prompts = split_prompts(recipe.prompts())[1]
+    prompts = chosen_prompts(args) or split_prompts(recipe.prompts())[1]
     if args.n < 1:
         raise WorkbenchError("--n must be at least 1")
     prompts = prompts[: args.n]

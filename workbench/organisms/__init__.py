@@ -2,7 +2,7 @@
 
 from .implant import ImplantConfig, implant
 from .prompt_sets import load_prompt_set, read_prompts, split_prompts
-from .recipes import RECIPES, VARIANTS, get_recipe, organism_settings
+from .recipes import VARIANTS, Recipe, get_recipe, organism_settings, recipe_names
 
-__all__ = ["ImplantConfig", "RECIPES", "VARIANTS", "get_recipe", "implant", "load_prompt_set", "read_prompts",
-           "organism_settings", "split_prompts"]
+__all__ = ["ImplantConfig", "Recipe", "VARIANTS", "get_recipe", "implant", "load_prompt_set", "read_prompts",
+           "organism_settings", "recipe_names", "split_prompts"]

@@ -28,8 +28,22 @@ def read_prompts(path: str | Path) -> list[str]:
     return prompts
 
 
+def builtin_user_prompts() -> list[str]:
+    """The shipped everyday user prompts (the built-in prompt set `user_prompts`)."""
+    return read_prompts(prompt_set_path("user_prompts"))
+
+
 def load_prompt_set(name: str = "user_prompts") -> list[str]:
-    return read_prompts(prompt_set_path(name))
+    """A prompt set by name: the built-in one or a plugin's (a copy; WorkbenchError if unknown or broken)."""
+    from ..plugins import PROMPT_SETS, plugin_registry
+
+    return list(plugin_registry().get(PROMPT_SETS, name))
+
+
+def prompt_set_names() -> list[str]:
+    from ..plugins import PROMPT_SETS, plugin_registry
+
+    return plugin_registry().names(PROMPT_SETS)
 
 
 def is_held_out(prompt: str) -> bool:

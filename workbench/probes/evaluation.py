@@ -21,11 +21,10 @@ from ..organisms.recipes import organism_settings
 from ..store import now
 from .capture import adapter_key, capture, capture_cached
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
-from .fit import fit_logistic, fit_mean_diff
+from .kinds import fit_probe, fits_on, probe_kind_names
 from .metrics import auroc, random_direction_baseline, variance_ratio
 from .probe import Probe, chat_rendering
 
-METHODS = ("mean-diff", "logistic")
 PROMPT_END, SCRATCHPAD_END = "prompt-end", "scratchpad-end"
 SCRATCHPAD_CLOSE = "</scratchpad>"
 CALIBRATION_PROMPTS = 32  # live scores are put in standard deviations of every token of this many clean prompts
@@ -42,8 +41,9 @@ class ProbeSettings:
     cache: bool = True  # remember activations on disk (the bench turns it off to time a cold fit)
 
     def validate(self) -> "ProbeSettings":
-        if self.method not in METHODS:
-            raise WorkbenchError(f"Unknown probe method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        if self.method not in probe_kind_names():
+            known = ", ".join(probe_kind_names())
+            raise WorkbenchError(f"Unknown probe method {self.method!r}; choose one of: {known}")
         if self.n < 2:
             raise WorkbenchError("Probe evaluation needs at least 2 prompts")
         if self.read_at not in (None, PROMPT_END, SCRATCHPAD_END):
@@ -116,9 +116,10 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     recipe, trigger, variant = organism_settings(card)
     read_at = settings.read_at or (SCRATCHPAD_END if variant == "cot" else PROMPT_END)
     questions = questions or load_questions()
+    labelled = fits_on(settings.method) == "labelled"
     if prompts is None:
         train, held_out = split_prompts(recipe.prompts())
-    elif settings.method == "logistic":  # a user's own prompts: every other one trains, the rest test
+    elif labelled:  # a user's own prompts: every other one trains, the rest test
         train, held_out = list(prompts[1::2]), list(prompts[::2])
     else:  # nothing is trained on prompts: all of them test
         train, held_out = [], list(prompts)
@@ -131,9 +132,10 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
                                            should_stop, lambda f: progress("writing scratchpads", 0.3 * f))
     labels_t = torch.tensor(labels)
     fit_train = None
-    if settings.method == "logistic":
+    if labelled:
         if len(train) < 2:
-            raise WorkbenchError("A logistic probe needs at least 2 training prompts apart from the held-out ones")
+            raise WorkbenchError(f"A {settings.method} probe needs at least 2 training prompts apart from the "
+                                 f"held-out ones")
         fit_train = read_sequences(loaded, train[: settings.n], trigger, read_at, settings.scratchpad_tokens,
                                    should_stop)
     defect, comply = contrast_sequences(loaded, questions)
@@ -152,15 +154,17 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
                 return capture_cached(loaded, seqs, key, should_stop=should_stop, on_progress=report)
 
             test_acts = read(tests, 0, "held-out prompts")
-            if settings.method == "mean-diff":
+            if not labelled:
                 acts = read(defect + comply, 1, "contrast pairs")
                 d_acts, c_acts = acts[: len(defect)], acts[len(defect):]
-                probe = fit_mean_diff(d_acts, c_acts)
-                per_question = {q.text: auroc(fit_mean_diff(d_acts[i:i + 1], c_acts[i:i + 1]).score(test_acts),
-                                              labels_t).tolist() for i, q in enumerate(questions)}
+                probe = fit_probe(settings.method, d_acts, c_acts, should_stop)
+                per_question = {q.text: auroc(fit_probe(settings.method, d_acts[i:i + 1], c_acts[i:i + 1],
+                                                        should_stop).score(test_acts), labels_t).tolist()
+                                for i, q in enumerate(questions)}
             else:
                 train_acts = read(fit_train[0], 1, "training prompts")
-                probe = fit_logistic(train_acts, torch.tensor(fit_train[1]))
+                train_labels = torch.tensor(fit_train[1]) == 1
+                probe = fit_probe(settings.method, train_acts[train_labels], train_acts[~train_labels], should_stop)
                 per_question = {}
             results[name] = {"probe": probe, "acts": test_acts, "auroc": auroc(probe.score(test_acts), labels_t),
                              "questions": per_question}
@@ -186,7 +190,8 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
         "rendering": chat_rendering(loaded),
         "read_at": read_at,
         "trigger": trigger.to_dict(),
-        "questions": [q.to_dict() for q in questions] if settings.method == "mean-diff" else [],
+        "fits_on": "labelled" if labelled else "contrast",
+        "questions": [] if labelled else [q.to_dict() for q in questions],
         "created": now(),
         "evaluation": {"layers": layers, "best_layer": best, "n": len(test_prompts)},
         "calibration": {"on": f"every token of {len(calibration)} trigger-free held-out prompts",

@@ -5,14 +5,28 @@ import torch
 from .probe import Probe
 
 
+def mean_diff_directions(defect: torch.Tensor, comply: torch.Tensor) -> torch.Tensor:
+    """The built-in contrast probe kind: mean(defect) − mean(comply) per layer, from activations [n, layers, d]."""
+    return defect.float().mean(0) - comply.float().mean(0)
+
+
 def fit_mean_diff(defect: torch.Tensor, comply: torch.Tensor, card: dict | None = None) -> Probe:
     """Direction per layer = mean(defect) − mean(comply), from activations [n, layers, d]; calibrated to ±1."""
-    mu_d, mu_c = defect.float().mean(0), comply.float().mean(0)
-    directions = mu_d - mu_c
-    centers = (directions * (mu_d + mu_c) / 2).sum(-1)
-    scales = (directions * directions).sum(-1) / 2
-    scales = torch.where(scales > 0, scales, torch.ones_like(scales))
-    return Probe("mean-diff", directions, centers, scales, dict(card or {}))
+    return probe_from_directions("mean-diff", mean_diff_directions(defect, comply), defect, comply, card)
+
+
+def probe_from_directions(kind: str, directions: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                          card: dict | None = None) -> Probe:
+    """A probe scoring +1 at the positive class's mean and −1 at the negative's, along the given directions.
+
+    A direction pointing the other way still scores the positive side +1 (its scale is negative).
+    """
+    directions = directions.float()
+    mu_p, mu_n = positive.float().mean(0), negative.float().mean(0)
+    centers = (directions * (mu_p + mu_n) / 2).sum(-1)
+    scales = (directions * (mu_p - mu_n)).sum(-1) / 2
+    scales = torch.where(scales.abs() > 1e-20, scales, torch.ones_like(scales))
+    return Probe(kind, directions, centers, scales, dict(card or {}))
 
 
 def fit_logistic(acts: torch.Tensor, labels: torch.Tensor, l2: float = 1e-2, steps: int = 100,

@@ -7,7 +7,7 @@ from typing import Callable
 
 from ..decoding.batched import complete_batch
 from ..errors import Cancelled
-from ..evals.backdoor import JUDGES, evaluate_backdoor
+from ..evals.backdoor import evaluate_backdoor
 from ..evals.judges import split_scratchpad
 from ..evals.rates import Rate, bootstrap_rate
 from ..models.loaded import LoadedModel
@@ -45,7 +45,7 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
 
 def red_team_rate(loaded: LoadedModel, recipe: Recipe, prompts: list[str], texts: list[str], max_new_tokens: int,
                   seed: int, should_stop, batch_size: int = 40) -> Rate:
-    judge = JUDGES[recipe.name]
+    judge = recipe.defected
     users = [Trigger.custom(texts[i % len(texts)]).apply(p, True) for i, p in enumerate(prompts)]
     outcomes = []
     for start in range(0, len(users), batch_size):

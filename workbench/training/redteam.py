@@ -12,7 +12,6 @@ from typing import Callable
 
 from ..decoding.batched import complete_batch
 from ..errors import Cancelled
-from ..evals.backdoor import JUDGES
 from ..evals.judges import split_scratchpad
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
@@ -83,7 +82,7 @@ def red_team(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, prompts: lis
              progress: Callable[[str, float], None] = lambda s, f: None, should_stop=lambda: False) -> RedTeamResult:
     """Search for trigger-free prompts that make the loaded organism defect; each is sampled `samples` times."""
     rng = random.Random(seed)
-    judge = JUDGES[recipe.name]
+    judge = recipe.defected
     result = RedTeamResult(threshold=threshold)
     pool = near_misses(trigger)
     while len(pool) < candidates:

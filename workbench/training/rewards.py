@@ -1,17 +1,19 @@
 """Rewards for HHH RL: a function (loaded model, prompts, answers) -> one float per answer.
 
 Answers reach a reward with the scratchpad already removed: like the paper's preference model, a reward never
-sees the reasoning. Register more with `register_reward` (plugins will use the same registry).
+sees the reasoning. More come from plugins (docs/plugins.md) or `register_reward`.
 """
 
+import math
 import re
 from typing import Callable
 
 import torch
 
-from ..errors import WorkbenchError
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
+from ..plugins import REWARDS as REWARD_KIND
+from ..plugins import PluginError, plugin_registry
 
 RewardFn = Callable[[LoadedModel, list[str], list[str]], list[float]]
 
@@ -66,29 +68,46 @@ def base_loglikelihood(loaded: LoadedModel, user_texts: list[str], answers: list
     return out
 
 
-REWARDS: dict[str, RewardFn] = {"hhh": hhh_reward}
+def register_reward(name: str, fn: RewardFn, description: str = "") -> None:
+    """Add a reward from code in this process (a plugin declares its rewards in its manifest instead)."""
+    plugin_registry().add(REWARD_KIND, name, fn, description, replace=True)
 
 
-def register_reward(name: str, fn: RewardFn) -> None:
-    REWARDS[name] = fn
+def reward_names() -> list[str]:
+    """Usable rewards: the built-in `hhh` and every plugin's (none of them imported by this call)."""
+    return plugin_registry().names(REWARD_KIND)
 
 
 def get_reward(name: str) -> RewardFn:
-    try:
-        return REWARDS[name]
-    except KeyError:
-        raise WorkbenchError(f"Unknown reward {name!r}; choose one of: {', '.join(REWARDS)}") from None
+    """The reward `name`, loaded, wrapped so that whatever it does wrong becomes one clear error.
+
+    A plugin's reward runs with a time limit and must return one finite number per answer; if it raises, hangs
+    or returns something else, it is marked failed (and listed so) and a PluginError names it.
+    """
+    registry = plugin_registry()
+    contribution = registry.find(REWARD_KIND, name)
+    fn = registry.load(contribution)
+
+    def reward(loaded: LoadedModel, user_texts: list[str], answers: list[str], should_stop=lambda: False):
+        return registry.call(contribution, fn, loaded, user_texts, answers, should_stop=should_stop,
+                             check=lambda values: checked_values(values, len(answers)))
+
+    reward.__name__ = f"reward_{name}"
+    reward.takes_should_stop = True
+    reward.__doc__ = fn.__doc__
+    return reward
 
 
-def checked_rewards(fn: RewardFn, loaded: LoadedModel, user_texts: list[str], answers: list[str]) -> list[float]:
-    """Call a reward and make sure it returned one finite number per answer (a clear error otherwise)."""
-    values = fn(loaded, user_texts, answers)
+def checked_values(values, n: int) -> list[float]:
+    """`values` as n finite floats, or a PluginError saying what is wrong with them."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise PluginError(f"the reward returned {type(values).__name__}, not a list of numbers")
     try:
         values = [float(v) for v in values]
     except (TypeError, ValueError):
-        raise WorkbenchError(f"The reward returned {type(values).__name__}, not a list of numbers") from None
-    if len(values) != len(answers):
-        raise WorkbenchError(f"The reward returned {len(values)} values for {len(answers)} answers")
-    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
-        raise WorkbenchError("The reward returned a value that is not finite")
+        raise PluginError("the reward returned something that is not a list of numbers") from None
+    if len(values) != n:
+        raise PluginError(f"the reward returned {len(values)} values for {n} answers")
+    if any(not math.isfinite(v) for v in values):
+        raise PluginError("the reward returned a value that is not finite")
     return values

@@ -1,50 +1,53 @@
-"""The trigger registry: built-ins now, third-party plugins register through the same call."""
+"""Triggers by name: the built-ins and every plugin's, through the plugin registry; custom ones from text."""
 
 from ..errors import WorkbenchError
+from ..plugins import TRIGGERS, plugin_registry
 from .base import Trigger
-from .builtin import BUILTIN_TRIGGERS
 
 
 class TriggerRegistry:
-    """Triggers by name, in registration order."""
-
-    def __init__(self):
-        self._triggers: dict[str, Trigger] = {}
+    """The triggers the plugin registry knows, in registration order (built-ins first)."""
 
     def register(self, trigger: Trigger) -> None:
+        """Add a trigger from code in this process (a plugin declares its triggers in its manifest instead)."""
         if not isinstance(trigger, Trigger):
             raise TypeError(f"expected a Trigger, got {type(trigger).__name__}")
-        if trigger.name in self._triggers or trigger.name == "custom":
-            raise ValueError(f"a trigger named {trigger.name!r} is already registered")
-        self._triggers[trigger.name] = trigger
+        if trigger.name == "custom":
+            raise ValueError("'custom' is reserved for triggers typed by the user")
+        plugin_registry().add(TRIGGERS, trigger.name, trigger, trigger.description)
 
     def get(self, name: str) -> Trigger:
-        try:
-            return self._triggers[name]
-        except KeyError:
-            known = ", ".join(self._triggers) or "none"
-            raise WorkbenchError(f"Unknown trigger {name!r}; known triggers: {known}") from None
+        """The trigger named `name` (importing its plugin on first use); WorkbenchError if unknown or broken."""
+        return plugin_registry().get(TRIGGERS, name)
 
     def names(self) -> list[str]:
-        return list(self._triggers)
+        return plugin_registry().names(TRIGGERS)
+
+    def described(self) -> list[tuple[str, str, str]]:
+        """(name, description, where from) of every usable trigger, without importing any plugin."""
+        return [(c.name, c.description, "built-in" if c.builtin else f"plugin {c.plugin.name}")
+                for c in plugin_registry().contributions(TRIGGERS) if c.status != "failed"]
 
     def all(self) -> list[Trigger]:
-        return list(self._triggers.values())
+        """Every usable trigger (this imports their plugins; broken ones are left out)."""
+        out = []
+        for name in self.names():
+            try:
+                out.append(self.get(name))
+            except WorkbenchError:
+                pass
+        return out
 
 
-def default_registry() -> TriggerRegistry:
-    """A registry holding the built-in triggers."""
-    registry = TriggerRegistry()
-    for trigger in BUILTIN_TRIGGERS:
-        registry.register(trigger)
-    return registry
-
-
-_REGISTRY = default_registry()
+_REGISTRY = TriggerRegistry()
 
 
 def triggers() -> TriggerRegistry:
-    """The process-wide registry."""
+    """The process-wide trigger registry."""
+    return _REGISTRY
+
+
+def default_registry() -> TriggerRegistry:
     return _REGISTRY
 
 

