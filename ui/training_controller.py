@@ -3,7 +3,7 @@ stored runs from the database, the before/after table and its export, attaching 
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from workbench.errors import WorkbenchError
@@ -34,6 +34,11 @@ class TrainingController(QObject):
         self.job_id: int | None = None
         self.live_run: int | None = None
         self._tables: dict[int, dict] = {}
+        self._pending_select: int | None = None
+        self._reselect = QTimer(self)
+        self._reselect.setSingleShot(True)
+        self._reselect.setInterval(150)
+        self._reselect.timeout.connect(self._select_pending)
         p = self.panel
         p.start_requested.connect(self.start)
         p.cancel_requested.connect(self.cancel)
@@ -108,22 +113,23 @@ class TrainingController(QObject):
         if isinstance(event, Metric) and event.run:
             if self.live_run != event.run:
                 self.live_run = event.run
-                self.refresh(show=event.run)
-                self.charts_wanted.emit()
+                # each in its own pass of the event loop, so that no single pass stalls the window
+                QTimer.singleShot(0, lambda run=event.run: self.refresh(show=run))
+                QTimer.singleShot(0, self.charts_wanted.emit)
             self.charts.add(event.run, event.name, event.step, event.value, event.lo, event.hi,
-                                  label=self._label(event.run))
-            if event.name.startswith("defection/") and self.panel.selected_run() == event.run:
-                self.select(event.run)
+                            label=self._label(event.run))
+            if event.name.startswith("defection/"):
+                self._select_soon(event.run)
             return True
         if isinstance(event, CheckpointSaved):
-            if self.panel.selected_run() == event.run:
-                self.select(event.run)
+            self._select_soon(event.run)
             return True
         if isinstance(event, Progress) and event.job_id == self.job_id and self.job_id is not None:
             self.panel.show_progress(event.stage, event.fraction)
             return True
         if isinstance(event, (JobFinished, JobFailed)) and event.name == KIND:
             self.job_id = None
+            self._reselect.stop()
             self.panel.set_running(False)
             self.refresh(show=self.live_run)
             if isinstance(event, JobFinished):
@@ -140,6 +146,16 @@ class TrainingController(QObject):
                 self.run_finished.emit(None)
             return True
         return False
+
+    def _select_soon(self, run_id: int) -> None:
+        """Re-read the selected run once after a burst of its events (several rates arrive together)."""
+        self._pending_select = run_id
+        self._reselect.start()
+
+    def _select_pending(self) -> None:
+        if self._pending_select is not None and self.panel.selected_run() == self._pending_select:
+            self.select(self._pending_select)
+        self._pending_select = None
 
     # stored runs --------------------------------------------------------------------------------
     def refresh(self, show: int | None = None) -> None:
