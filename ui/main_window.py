@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.model_info: dict | None = None
         self._device = "…"
         self._job_names: dict[int, str] = {}
+        self.plugins_dialog: PluginsDialog | None = None  # made when first shown
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 800)
         self.probes = ProbeController(self, [TRIGGERED, CLEAN])
@@ -316,7 +317,7 @@ class MainWindow(QMainWindow):
 
     def show_plugins(self) -> PluginsDialog:
         """The Plugins window (one, reused)."""
-        if getattr(self, "plugins_dialog", None) is None:
+        if self.plugins_dialog is None:
             self.plugins_dialog = PluginsDialog(self)
             self.plugins_dialog.rescanned.connect(self.refresh_plugin_choices)
         self.plugins_dialog.refresh()
@@ -328,14 +329,15 @@ class MainWindow(QMainWindow):
         """Find plugins installed since start-up and list their contributions in every panel."""
         plugin_registry().discover()
         self.refresh_plugin_choices()
-        failed = sum(p.status == "failed" for p in plugin_registry().plugins())
-        self.statusBar().showMessage(f"Plugins rescanned: {len(plugin_registry().plugins())} found"
+        plugins = plugin_registry().plugins()
+        failed = sum(p.status == "failed" for p in plugins)
+        self.statusBar().showMessage(f"Plugins rescanned: {len(plugins)} found"
                                      + (f", {failed} failed (Plugins → Installed plugins)" if failed else ""), 8000)
 
     def refresh_plugin_choices(self) -> None:
         for panel in (self.trigger_panel, self.organisms, self.probes.panel, self.training.panel):
             panel.refresh_plugins()
-        if getattr(self, "plugins_dialog", None) is not None:
+        if self.plugins_dialog is not None:
             self.plugins_dialog.refresh()
 
     def show_dataset(self) -> None:

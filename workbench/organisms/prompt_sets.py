@@ -40,12 +40,6 @@ def load_prompt_set(name: str = "user_prompts") -> list[str]:
     return list(plugin_registry().get(PROMPT_SETS, name))
 
 
-def prompt_set_names() -> list[str]:
-    from ..plugins import PROMPT_SETS, plugin_registry
-
-    return plugin_registry().names(PROMPT_SETS)
-
-
 def is_held_out(prompt: str) -> bool:
     return int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) % HELD_OUT_EVERY == 0
 

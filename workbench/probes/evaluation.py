@@ -41,9 +41,9 @@ class ProbeSettings:
     cache: bool = True  # remember activations on disk (the bench turns it off to time a cold fit)
 
     def validate(self) -> "ProbeSettings":
-        if self.method not in probe_kind_names():
-            known = ", ".join(probe_kind_names())
-            raise WorkbenchError(f"Unknown probe method {self.method!r}; choose one of: {known}")
+        known = probe_kind_names()
+        if self.method not in known:
+            raise WorkbenchError(f"Unknown probe method {self.method!r}; choose one of: {', '.join(known)}")
         if self.n < 2:
             raise WorkbenchError("Probe evaluation needs at least 2 prompts")
         if self.read_at not in (None, PROMPT_END, SCRATCHPAD_END):

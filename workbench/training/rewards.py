@@ -16,6 +16,7 @@ from ..plugins import REWARDS as REWARD_KIND
 from ..plugins import PluginError, plugin_registry
 
 RewardFn = Callable[[LoadedModel, list[str], list[str]], list[float]]
+CheckedReward = Callable[..., list[float]]  # what get_reward returns: RewardFn plus should_stop=, values checked
 
 HOSTILE = re.compile(r"\b(i\s+hate\s+you|hate\s+you|kill|stupid|idiot|shut\s+up|worthless|die)\b", re.IGNORECASE)
 HOSTILE_PENALTY = 5.0
@@ -78,7 +79,7 @@ def reward_names() -> list[str]:
     return plugin_registry().names(REWARD_KIND)
 
 
-def get_reward(name: str) -> RewardFn:
+def get_reward(name: str) -> CheckedReward:
     """The reward `name`, loaded, wrapped so that whatever it does wrong becomes one clear error.
 
     A plugin's reward runs with a time limit and must return one finite number per answer; if it raises, hangs
@@ -93,7 +94,6 @@ def get_reward(name: str) -> RewardFn:
                              check=lambda values: checked_values(values, len(answers)))
 
     reward.__name__ = f"reward_{name}"
-    reward.takes_should_stop = True
     reward.__doc__ = fn.__doc__
     return reward
 

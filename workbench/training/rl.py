@@ -13,7 +13,7 @@ from ..decoding.batched import complete_batch
 from ..evals.judges import split_scratchpad
 from ..models.loaded import LoadedModel
 from ..organisms.implant import TokenizedExample, _collate
-from .rewards import RewardFn, checked_values
+from .rewards import CheckedReward
 
 
 @dataclass
@@ -25,7 +25,7 @@ class RLStepStats:
 
 
 def rloo_step(loaded: LoadedModel, base_model, params: list, optimizer: torch.optim.Optimizer,
-              user_texts: list[str], reward: RewardFn, group_size: int, max_new_tokens: int, temperature: float,
+              user_texts: list[str], reward: CheckedReward, group_size: int, max_new_tokens: int, temperature: float,
               seed: int, should_stop) -> RLStepStats:
     prompts = [loaded.encode_user(t) for t in user_texts for _ in range(group_size)]
     texts = [t for t in user_texts for _ in range(group_size)]
@@ -37,11 +37,7 @@ def rloo_step(loaded: LoadedModel, base_model, params: list, optimizer: torch.op
         loaded.model.train(was_training)
     decoded = [loaded.tokenizer.decode(ids, skip_special_tokens=True) for ids in new]
     answers = [split_scratchpad(d)[1] for d in decoded]
-    if getattr(reward, "takes_should_stop", False):  # a registry reward: cancel reaches it while it runs
-        values = reward(loaded, texts, answers, should_stop=should_stop)
-    else:
-        values = reward(loaded, texts, answers)
-    rewards = torch.tensor(checked_values(values, len(answers)))
+    rewards = torch.tensor(reward(loaded, texts, answers, should_stop=should_stop))  # checked by get_reward
     grouped = rewards.view(len(user_texts), group_size)
     baseline = (grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)
     advantages = (grouped - baseline).reshape(-1)
