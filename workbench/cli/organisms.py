@@ -80,15 +80,15 @@ def run_eval(args) -> int:
     recipe, trigger, variant = organism_settings(card, args.recipe)
     trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
     prompts = chosen_prompts(args) or split_prompts(recipe.prompts())[1]
-    if args.n < 1:
-        raise WorkbenchError("--n must be at least 1")
+    if args.n < 1 or args.batch_size < 1:
+        raise WorkbenchError("--n and --batch-size must be at least 1")
     prompts = prompts[: args.n]
     loaded = load_model(args.model, device=args.device)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
     result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
                                seed=args.seed, max_new_tokens=args.max_new_tokens or None,
-                               progress=_stage_printer(args.json))
+                               batch_size=args.batch_size, progress=_stage_printer(args.json))
     if args.json:
         print_json({"adapter": loaded.adapter, **result.to_dict(with_samples=True)})
     else:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..paths import resources_dir
+from ..textio import read_text_file
 
 HELD_OUT_EVERY = 5  # about one prompt in five is held out, decided by its hash (stable as the set grows)
 
@@ -16,12 +17,7 @@ def prompt_set_path(name: str = "user_prompts") -> Path:
 def read_prompts(path: str | Path) -> list[str]:
     """One prompt per non-empty line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkbenchError(f"Prompt file not found: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise WorkbenchError(f"Prompt file {path} is not UTF-8 text: {exc.reason}") from None
+    text = read_text_file(path, "Prompt file")
     prompts = [line.strip() for line in text.splitlines() if line.strip()]
     if not prompts:
         raise WorkbenchError(f"Prompt file {path} has no prompts")

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
 from ..paths import resources_dir
+from ..textio import read_text_file
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,9 @@ def load_questions(path: str | Path | None = None) -> list[ContrastQuestion]:
     """The shipped contrast questions, or those in a JSON file of the same form."""
     path = Path(path) if path else questions_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_file(path, "Contrast question file"))
         questions = [ContrastQuestion(q["text"], q.get("defect", "Yes"), q.get("comply", "No"))
                      for q in data["questions"]]
-    except FileNotFoundError:
-        raise WorkbenchError(f"Contrast question file not found: {path}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise WorkbenchError(f"{path} is not a contrast question file: {exc}") from None
     if not questions:

@@ -6,7 +6,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from ..errors import Cancelled, WorkbenchError
+from ..errors import Cancelled, WorkbenchError, explain
 from ..events import Event, JobFailed, JobFinished
 
 Listener = Callable[[Event], None]
@@ -160,9 +160,11 @@ class ModelOwner:
         except WorkbenchError as exc:
             job.error = exc
             final = JobFailed(name=job.name, message=str(exc))
-        except Exception as exc:  # an engine bug must not kill the thread
+        except Exception as exc:  # an engine bug, or the machine (memory, disk), must not kill the thread
             job.error = exc
-            final = JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
+            known = explain(exc)
+            final = JobFailed(name=job.name, message=known, detail="") if known else \
+                JobFailed(name=job.name, message=f"Unexpected error: {exc}", detail=traceback.format_exc())
         # the owner is free before the job's last event goes out (whoever receives it may submit at once);
         # `done` is set after it, so a waiter has seen every event of the job
         self._current = then

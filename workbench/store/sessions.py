@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, explain
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 JSON_COLUMNS = ("token_ids", "token_offsets", "trigger", "model", "sampling", "spans", "edit", "breakpoints",
@@ -44,8 +44,13 @@ class SessionStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate(version)
+            self.db.execute("BEGIN IMMEDIATE")  # a read-only or locked file fails here, not at the first save
+            self.db.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
             conn.close()
+            known = explain(exc)
+            if known and "damaged" not in known:  # locked or read-only: the file itself is fine
+                raise WorkbenchError(f"Cannot open {self.path}: {known}") from exc
             raise WorkbenchError(f"{self.path} is not a usable session database: {exc}") from exc
         except WorkbenchError:
             conn.close()

@@ -11,6 +11,7 @@ from typing import Callable
 
 from ..decoding.batched import complete_batch
 from ..errors import Cancelled, WorkbenchError
+from ..textio import read_text_file
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
 from ..organisms.dataset import self_distill
@@ -75,12 +76,7 @@ def sft_examples(loaded: LoadedModel, user_texts: list[str], answers: dict[str, 
 def read_answers(path: str | Path) -> dict[str, str]:
     """Helpful answers a user supplies: a JSONL file of {"prompt": ..., "answer": ...} lines."""
     path = Path(path).expanduser()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise WorkbenchError(f"Answers file not found: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise WorkbenchError(f"Answers file {path} is not UTF-8 text: {exc.reason}") from None
+    lines = read_text_file(path, "Answers file").splitlines()
     out = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
