@@ -23,14 +23,15 @@ class EngineBridge(QObject):
         self._generation: Job | None = None  # the latest chat/resume job, so Pause reaches it even if queued
         self._training: Job | None = None  # the latest safety-training run: only its own Cancel stops it
 
-    def load_model(self, spec: str) -> Job:
+    def load_model(self, spec: str, trust_remote_code: bool = False) -> Job:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
         device = self.device
 
         def job(ctx):
             from workbench.models import load_model  # transformers loads here, off the GUI thread
 
-            loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)))
+            loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
+                                trust_remote_code=trust_remote_code)
             ctx.owner.state.pop("model", None)
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded

@@ -293,12 +293,13 @@ class MainWindow(QMainWindow):
         self.adapter_box.setCurrentIndex(max(0, self.adapter_box.findData(adapter)))
 
     # model ---------------------------------------------------------------------------------
-    def load_model(self, spec: str, adapter: str | None = None) -> None:
-        """Load a model (and optionally attach an adapter) in the background; the window stays usable."""
+    def load_model(self, spec: str, adapter: str | None = None, trust_remote_code: bool = False) -> None:
+        """Load a model (and optionally attach an adapter) in the background; the window stays usable.
+        `trust_remote_code` runs the model folder's own code (the user opted in for this model)."""
         self.progress.setValue(0)
         self.progress.setFormat("Loading model…")
         self.progress.show()
-        self._track(self.bridge.load_model(str(spec)))
+        self._track(self.bridge.load_model(str(spec), trust_remote_code=trust_remote_code))
         if adapter:
             self.set_adapter(adapter)
 

@@ -10,6 +10,8 @@ from PySide6.QtCore import QObject
 from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
                               TurnStarted)
 
+from workbench.chat.streaming import read_probe_record
+
 from .dialogs import show_error
 from .widgets.layer_heatmap import SharedScale, TokenHeatmap
 from .widgets.probe_panel import ProbePanel
@@ -133,12 +135,13 @@ class ProbeController(QObject):
         """Show the live scores saved with each pane's last answer {pane: message row} (a reopened session)."""
         for pane, heatmap in self.heatmaps.items():
             message = answers.get(pane)
-            record = (message or {}).get("probe")
+            record = read_probe_record((message or {}).get("probe"))
             heatmap.setVisible(bool(record))
             self._scored_messages[pane] = message["id"] if record else None
             if record:
-                heatmap.start(record["layers"])
-                heatmap.add_scores(0, record["scores"], _token_texts(message), reset=True)
+                layers, scores = record
+                heatmap.start(layers)
+                heatmap.add_scores(0, scores, _token_texts(message), reset=True)
 
     def clear(self) -> None:
         for pane, heatmap in self.heatmaps.items():

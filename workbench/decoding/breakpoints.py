@@ -39,7 +39,9 @@ class Breakpoint:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Breakpoint":
-        return cls(text=data.get("text"), after_tokens=data.get("after_tokens"))
+        text, after = data.get("text"), data.get("after_tokens")
+        return cls(text=text if isinstance(text, str) else None,
+                   after_tokens=after if isinstance(after, int) and not isinstance(after, bool) else None)
 
 
 AT_SCRATCHPAD_END = Breakpoint(text=SCRATCHPAD_END)

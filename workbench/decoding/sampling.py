@@ -36,8 +36,14 @@ class SamplingSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SamplingSettings":
-        fields = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        """Settings read back from a file or the database; a missing or mistyped value takes its default."""
+        defaults = cls()
+        kept = {}
+        for name in cls.__dataclass_fields__:
+            value, default = (data or {}).get(name), getattr(defaults, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                kept[name] = type(default)(value)
+        return cls(**kept)
 
 
 def next_token(logits: torch.Tensor, settings: SamplingSettings, generator: torch.Generator | None) -> int:

@@ -25,9 +25,12 @@ transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
 
-def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: ProgressFn | None = None) -> LoadedModel:
+def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: ProgressFn | None = None,
+               trust_remote_code: bool = False) -> LoadedModel:
     """Load `spec` ("builtin", a model folder or a .gguf file) on the best device.
 
+    A folder whose config names its own Python code (auto_map) is refused unless `trust_remote_code` is given
+    for this load: that code runs with the user's rights. Weights are read from safetensors or GGUF only.
     Raises WorkbenchError with a one-line explanation for any bad path or file.
     """
     progress = progress or (lambda stage, fraction: None)
@@ -50,9 +53,12 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
             identity = ModelIdentity(path.stem, "gguf", str(path.resolve()), _file_fingerprint(path))
         else:
             folder = path
-            _check_hf_folder(folder)
+            _check_hf_folder(folder, trust_remote_code)
             identity = ModelIdentity(folder.name, "hf-folder", str(folder.resolve()), _folder_fingerprint(folder))
-    loaded = _load_folder(folder, identity, placement, progress)
+    if trust_remote_code:
+        logging.getLogger("workbench").warning(REMOTE_CODE_WARNING, folder)
+        progress(f"Running the model's own code from {folder}", 0.85)
+    loaded = _load_folder(folder, identity, placement, progress, trust_remote_code)
     loaded.load_seconds = time.perf_counter() - started
     progress("Ready", 1.0)
     return loaded
@@ -67,7 +73,11 @@ def _gguf_folder(path: Path, progress: ProgressFn) -> Path:
         raise WorkbenchError(f"Cannot load GGUF file {path.name}: {_one_line(exc)}") from exc
 
 
-def _check_hf_folder(folder: Path) -> None:
+REMOTE_CODE_WARNING = ("trust_remote_code is on for %s: its own Python code runs with your rights; "
+                       "only do this for a model whose code you have read")
+
+
+def _check_hf_folder(folder: Path, trust_remote_code: bool = False) -> None:
     if not (folder / "config.json").exists():
         raise WorkbenchError(f"{folder} is not a Hugging Face model folder (no config.json)")
     if not list(folder.glob("*.safetensors")):
@@ -81,19 +91,21 @@ def _check_hf_folder(folder: Path) -> None:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as exc:
         raise WorkbenchError(f"{folder}/config.json is not valid JSON: {_one_line(exc)}") from exc
-    if "auto_map" in config:
+    if "auto_map" in config and not trust_remote_code:
         raise WorkbenchError(
-            f"{folder} needs custom model code (auto_map in config.json); trust_remote_code is off"
+            f"{folder} needs custom model code (auto_map in config.json); trust_remote_code is off. Opt in for "
+            "this model only if you have read its code (--trust-remote-code)"
         )
 
 
-def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn) -> LoadedModel:
+def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn,
+                 trust_remote_code: bool = False) -> LoadedModel:
     try:
         progress("Loading tokenizer", 0.9)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
         progress(f"Loading weights to {placement.device}", 0.93)
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=placement.dtype, use_safetensors=True, trust_remote_code=False
+            str(folder), dtype=placement.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
         )
     except Exception as exc:
         raise WorkbenchError(f"Cannot load model from {folder}: {_one_line(exc)}") from exc

@@ -122,6 +122,8 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable
         raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
     if (out / RESULT_FILE).exists():
         raise WorkbenchError(f"The run in {out} has already finished")
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not spec.get("organism"):
+        raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
     config = SafetyConfig.from_dict(spec["config"])
     run = _Run(loaded, spec["organism"], config, out, emit, should_stop, between_steps,
                RunStore(store) if store else None, spec.get("command"))

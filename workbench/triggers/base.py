@@ -33,8 +33,11 @@ class Trigger:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Trigger":
-        fields = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        """A trigger read back from a card or the database: text fields only (anything else is ignored)."""
+        defaults = {"name": "custom", "description": "", "on_text": "", "off_text": "", "separator": " ",
+                    "source": "user"}
+        data = data if isinstance(data, dict) else {}
+        return cls(**{k: str(data[k]) if isinstance(data.get(k), str) else v for k, v in defaults.items()})
 
     @classmethod
     def custom(cls, on_text: str, off_text: str = "") -> "Trigger":
