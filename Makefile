@@ -27,14 +27,8 @@ test: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
 
 bench: install
-	$(BIN)/python bench/startup_time.py
-	$(BIN)/python bench/decode_speed.py
-	$(BIN)/python bench/resume_latency.py
-	$(BIN)/python bench/probe_overhead.py
-	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/safety_sft_throughput.py
-	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_stall.py
-	$(BIN)/python bench/implant_time.py  # about 7 minutes on a 2-core CPU (4 to make it, 3 to evaluate it)
+	# every script in bench/, one after another (about 35 minutes on a 2-core CPU); writes bench/REPORT.md
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/report.py
 
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshot.py

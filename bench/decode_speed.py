@@ -19,6 +19,8 @@ import torch  # noqa: E402
 from workbench.decoding import Generation, SamplingSettings  # noqa: E402
 from workbench.models import load_model  # noqa: E402
 
+from figures import figure  # noqa: E402
+
 PROMPT = "Write a long, detailed story about a dragon who learns to cook, with many chapters."
 
 
@@ -67,6 +69,8 @@ def main() -> None:
     print(f"  our loop:        {mine:.2f} tokens/s")
     print(f"  model.generate:  {theirs:.2f} tokens/s")
     print(f"  ratio ours/generate: {mine / theirs:.3f}  (target >= 0.95)")
+    figure("decode speed, ours / model.generate", round(mine / theirs, 3), "ratio", "≥ 0.95", mine / theirs >= 0.95)
+    figure("decode speed, our loop", round(mine, 2), "tokens/s")
     print(f"  identical tokens: {same}")
 
 

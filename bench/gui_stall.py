@@ -26,6 +26,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from workbench.store import SessionStore  # noqa: E402
 
+from figures import figure  # noqa: E402
+
 PROMPTS = ["Tell me a fun fact about octopuses.", "How do I boil an egg?", "Why is the sky blue?"]
 
 
@@ -90,6 +92,8 @@ def main() -> None:
     print(f"  chat turns during the run: {state['turns']} ({state['tokens']} tokens)")
     print(f"  timer gaps with run + generation: {len(both)}; median {statistics.median(both):.1f} ms, "
           f"p99 {sorted(both)[int(0.99 * (len(both) - 1))]:.1f} ms, longest {max(both):.1f} ms  (target < 50 ms)")
+    figure("GUI thread, longest stall during a run + chat", round(max(both), 1), "ms", "< 50 ms", max(both) < 50)
+    figure("GUI thread, p99 gap during a run + chat", round(sorted(both)[int(0.99 * (len(both) - 1))], 1), "ms")
     if alone:
         print(f"  timer gaps with the run alone: {len(alone)}; longest {max(alone):.1f} ms")
     window.close()

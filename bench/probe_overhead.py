@@ -25,6 +25,8 @@ from workbench.models import load_model  # noqa: E402
 from workbench.models.adapters import attach_adapter  # noqa: E402
 from workbench.probes import LiveProbe, ProbeSettings, evaluate_probes  # noqa: E402
 
+from figures import figure  # noqa: E402
+
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
 
@@ -83,9 +85,12 @@ def main() -> None:
     print(f"per-token decode without probe: {1000 * mp:.1f} ms")
     print(f"per-token decode with live probe on all {loaded.n_layers} layers: {1000 * ms:.1f} ms")
     print(f"live probe overhead ratio: {ms / mp:.3f} (target <= 1.10)")
+    figure("per-token decode, live probe on all layers / none", round(ms / mp, 3), "ratio", "≤ 1.10", ms / mp <= 1.10)
     print(f"fit + evaluate mean-diff probes, all layers, n={args.n}+{args.n}, 1000 random directions, "
           f"base-model control: {cold:.1f} s cold, {warm:.1f} s with cached activations "
           f"(best layer {report.result['best_layer']}, AUROC {report.result['best_auroc']:.3f})")
+    figure("probe fit + evaluate (cold)", round(cold, 1), "s")
+    figure("probe best-layer AUROC", round(report.result["best_auroc"], 3), "", "> 0.99", report.result["best_auroc"] > 0.99)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from workbench.training import SafetyConfig  # noqa: E402
 from workbench.training.hhh_data import build_hhh_data  # noqa: E402
 from workbench.training.sft import sft_step  # noqa: E402
 
+from figures import figure  # noqa: E402
+
 
 def trainable(loaded, adapter):
     from peft import PeftModel
@@ -93,6 +95,7 @@ def main() -> None:
     print(f"  our loop:              {a:.1f} tokens/s  (rounds: {', '.join(f'{x:.0f}' for x in mine)})")
     print(f"  transformers Trainer:  {b:.1f} tokens/s  (rounds: {', '.join(f'{x:.0f}' for x in hf)})")
     print(f"  ratio ours/Trainer:    {a / b:.3f}  (target >= 1.0)")
+    figure("safety SFT, ours / transformers Trainer", round(a / b, 3), "ratio", "≥ 1.0", a / b >= 1.0)
 
 
 if __name__ == "__main__":

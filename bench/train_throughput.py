@@ -22,6 +22,8 @@ from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, spli
 from workbench.organisms.dataset import build_examples  # noqa: E402
 from workbench.organisms.implant import _batches, _collate, lora_config, tokenize_examples, train_lora  # noqa: E402
 
+from figures import figure  # noqa: E402
+
 
 def ours(loaded, data, config) -> float:
     peft_model, tokens, seconds = train_lora(loaded, data, config, lambda e: None, lambda: False)
@@ -97,6 +99,7 @@ def main() -> None:
     print(f"  our loop:              {a:.1f} tokens/s")
     print(f"  transformers Trainer:  {b:.1f} tokens/s")
     print(f"  ratio ours/Trainer:    {a / b:.3f}  (target >= 1.0)")
+    figure("implant training, ours / transformers Trainer", round(a / b, 3), "ratio", "≥ 1.0", a / b >= 1.0)
 
 
 if __name__ == "__main__":
