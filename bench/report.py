@@ -78,12 +78,15 @@ def main() -> int:
         if code:
             rows.append(f"| {script.stem} | (the script failed; see below) | | | **no** |")
         sections.append(f"### {script.name} ({seconds:.0f} s)\n\n```\n{text}\n```\n")
+    skipped = [p.stem for p in scripts([]) if p.stem not in {s.stem for s in scripts(args.only)}]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     report = "\n".join([
         "# Benchmark report", "",
         f"Written by `make bench` (bench/report.py) on {stamp}.", "",
         f"**Machine:** {machine()}", "",
         "Ratios are measured side by side in one run. *Met* says whether this run reached the target.", "",
+        *([f"Not run this time (`--only`): {', '.join(skipped)}. `make bench` runs every script.", ""]
+          if skipped else []),
         "| bench | figure | value | target | met |", "|---|---|---|---|---|", *rows, "",
         "## Output of each script", "", *sections])
     Path(args.out).write_text(report)
