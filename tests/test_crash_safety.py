@@ -22,7 +22,7 @@ from workbench.store.runs import RunStore
 KILLS = 8
 
 
-def _start(args, journal: Path) -> subprocess.Popen:
+def _start(args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     return subprocess.Popen([sys.executable, str(ROOT / "tests" / "crash_worker.py"), *map(str, args)],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -87,7 +87,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path, tiny_model_dir, tiny_
     rng = random.Random(1234)
     kills, total_checked = 0, 0
     for round_ in range(KILLS):
-        proc = _start([db, tiny_model_dir, tiny_cot_organism, answers, tmp_path, journal, round_], journal)
+        proc = _start([db, tiny_model_dir, tiny_cot_organism, answers, tmp_path, journal, round_])
         ready_lines = sum(1 for e in _journal(journal) if e["kind"] == "ready")
         deadline = time.time() + 120
         while sum(1 for e in _journal(journal) if e["kind"] == "ready") == ready_lines:

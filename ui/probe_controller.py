@@ -9,7 +9,6 @@ from PySide6.QtCore import QObject
 
 from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
                               TurnStarted)
-
 from workbench.chat.streaming import read_probe_record
 
 from .dialogs import show_error

@@ -1,5 +1,6 @@
 """Text that comes from people and files: checked once at the boundary, with a clear message when it is bad."""
 
+import stat
 from pathlib import Path
 
 from .errors import WorkbenchError
@@ -30,8 +31,9 @@ def read_text_file(path: str | Path, what: str = "File") -> str:
     """The UTF-8 text of `path`, with one clear WorkbenchError for every way the file can be unusable."""
     path = Path(path).expanduser()
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        status = path.stat()
+        size = status.st_size
+        if stat.S_ISDIR(status.st_mode):
             raise WorkbenchError(f"{what} {path} is a folder, not a file")
         if size > MAX_FILE_BYTES:
             raise WorkbenchError(f"{what} {path} is {size / 2**20:.0f} MiB; the limit is "

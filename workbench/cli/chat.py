@@ -2,8 +2,6 @@
 
 import sys
 
-from pathlib import Path
-
 from ..chat import ChatRequest, resume_answers, run_turn
 from ..decoding import Breakpoint, SamplingSettings
 from ..errors import WorkbenchError
