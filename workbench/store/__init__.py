@@ -1,7 +1,6 @@
-"""The session database (SQLite): sessions, messages, branches, export."""
+"""The session database (SQLite): sessions, messages, branches, runs."""
 
 from .schema import SCHEMA_VERSION
-from .export import session_jsonl, session_markdown
 from .sessions import SessionStore, now
 
-__all__ = ["SCHEMA_VERSION", "SessionStore", "now", "session_jsonl", "session_markdown"]
+__all__ = ["SCHEMA_VERSION", "SessionStore", "now"]
