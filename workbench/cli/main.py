@@ -144,11 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugins(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
-    sessions.add_argument("--db", default=None)
-    sessions.add_argument("--export", type=int, default=None, metavar="ID", help="print session ID")
-    sessions.add_argument("--format", choices=["html", "markdown", "jsonl"], default=None,
-                          help="report format (default: from --out's suffix, else markdown)")
-    sessions.add_argument("--out", default=None, metavar="FILE", help="write the export here instead of stdout")
+    _add_export_arguments(sessions, "session")
     sessions.add_argument("--branches", type=int, default=None, metavar="ID",
                           help="print session ID's answer branches with who wrote what")
     sessions.add_argument("--json", action="store_true")
@@ -159,16 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--json", action="store_true")
 
     runs = sub.add_parser("runs", help="list recorded runs (safety training), or export one as a report")
-    runs.add_argument("--db", default=None)
-    runs.add_argument("--export", type=int, default=None, metavar="ID", help="export run ID")
-    runs.add_argument("--format", choices=["html", "markdown", "jsonl"], default=None,
-                      help="report format (default: from --out's suffix, else markdown)")
-    runs.add_argument("--out", default=None, metavar="FILE", help="write the export here instead of stdout")
+    _add_export_arguments(runs, "run")
     runs.add_argument("--json", action="store_true")
 
     demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs, full screen)")
     demo.add_argument("--windowed", action="store_true", help="start in a window instead of full screen")
     demo.add_argument("--recording", default=None, help="a demo recording (default: the shipped one)")
+    demo.add_argument("--report-startup", dest="demo_report", default=None, help=argparse.SUPPRESS)
 
     gui = sub.add_parser("gui", help="open the workbench window (the default)")
     gui.add_argument("--model", default="builtin")
@@ -182,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_export_arguments(parser, what: str) -> None:
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--export", type=int, default=None, metavar="ID", help=f"export {what} ID as a report")
+    parser.add_argument("--format", choices=["html", "markdown", "jsonl"], default=None,
+                        help="report format (default: from --out's suffix, else markdown)")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write the report here instead of stdout")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_self_test_cli(args)
         if args.command == "demo":
             from ui.demo import run_demo
-            return run_demo(args.recording, full_screen=not args.windowed)
+            return run_demo(args.recording, full_screen=not args.windowed, report_startup=args.demo_report)
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "info":
