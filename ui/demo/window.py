@@ -1,6 +1,8 @@
 """The demo window: large type, one step at a time, forward/back by buttons or keys, full screen with F11."""
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -187,4 +189,11 @@ def run_demo(recording_path: str | None = None, full_screen: bool = True, report
             app.quit()
 
         QTimer.singleShot(0, walk)
-    return app.exec()
+    status = app.exec()
+    if getattr(sys, "frozen", False):
+        # The packaged app aborts in a C extension's teardown while Python finalizes after this window (not in a
+        # normal install); the demo has nothing left to save, so leave without finalizing.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
