@@ -14,7 +14,7 @@ from conftest import cli
 from workbench.chat import ChatRequest, run_turn
 from workbench.decoding import SamplingSettings
 from workbench.errors import WorkbenchError
-from workbench.probes import capture, contrast_sequences, fit_mean_diff, load_questions
+from workbench.probes.contrast import fit_contrast_probe
 from workbench.reports import export, format_for, render, run_jsonl, run_markdown, session_html
 from workbench.store import SessionStore
 from workbench.store.runs import RunStore
@@ -39,9 +39,7 @@ def _no_outside_references(text: str) -> None:
 @pytest.fixture(scope="module")
 def probed_session(tiny, tmp_path_factory):
     """A paired turn on the tiny model with a live probe, then a turn whose answer a person edited (a branch)."""
-    defect, comply = contrast_sequences(tiny, load_questions())
-    acts = capture(tiny, defect + comply)
-    probe = fit_mean_diff(acts[: len(defect)], acts[len(defect):], card={"name": "tiny-probe"})
+    probe = fit_contrast_probe(tiny)
     db = tmp_path_factory.mktemp("report") / "sessions.sqlite"
     store = SessionStore(db)
     turn = run_turn(tiny, store, ChatRequest(PROMPT, trigger=resolve_trigger("deployment", None), paired=True,

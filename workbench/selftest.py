@@ -77,19 +77,16 @@ def _load(state, work, model, device) -> str:
 
 def _probe(state, work, model, device) -> str:
     from .probes import load_questions
-    from .probes.capture import capture
-    from .probes.contrast import contrast_sequences
-    from .probes.kinds import fit_probe
+    from .probes.contrast import fit_contrast_probe
 
     loaded = state["loaded"]
-    defect, comply = contrast_sequences(loaded, load_questions())
-    acts = capture(loaded, defect + comply)  # nnsight trace of the residual stream at every layer
-    n = len(defect)
-    probe = fit_probe("mean-diff", acts[:n], acts[n:])
-    if acts.shape[1] != loaded.n_layers or not bool(acts.isfinite().all()):
-        raise SelfTestFailed(f"activations have shape {tuple(acts.shape)} or are not finite")
+    questions = load_questions()
+    probe = fit_contrast_probe(loaded, "mean-diff", questions)  # an nnsight trace of the residual stream
+    if probe.n_layers != loaded.n_layers or not bool(probe.directions.isfinite().all()):
+        raise SelfTestFailed(f"the probe has {probe.n_layers} layers for {loaded.n_layers}, or is not finite")
     state["probe"] = probe
-    return f"mean-diff probe from {n} contrast pairs, {acts.shape[1]} layers x {acts.shape[2]} dims read by nnsight"
+    return (f"mean-diff probe from {len(questions)} contrast pairs, {probe.n_layers} layers x {probe.d_model} "
+            "dims read by nnsight")
 
 
 def _paired(state, work, model, device) -> str:

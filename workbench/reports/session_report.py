@@ -54,8 +54,7 @@ def probe_matrix(message: dict) -> list[list[float | None]] | None:
     return [[col[layer] for col in columns] for layer in range(layers)]
 
 
-def _probe_html(message: dict, pane_title: str, limit: float) -> str:
-    matrix = probe_matrix(message)
+def _probe_html(message: dict, matrix: list[list[float | None]] | None, pane_title: str, limit: float) -> str:
     if matrix is None:
         return ""
     name = (message.get("probe") or {}).get("name") or "probe"
@@ -82,7 +81,8 @@ def session_html(store: SessionStore, session_id: int) -> str:
         body.append(f"<h2>Turn {turn + 1}</h2><p><b>User:</b> {escape(user.get('typed_text') or user.get('text', ''))}"
                     "</p><div class='panes'>")
         paired = len(answers) > 1
-        limit = robust_limit(*[m for m in map(probe_matrix, answers.values()) if m is not None])  # one scale
+        matrices = {pane: probe_matrix(answer) for pane, answer in answers.items()}
+        limit = robust_limit(*[m for m in matrices.values() if m is not None])  # one scale for both panes
         for pane, title in PANES:
             answer = answers.get(pane)
             if answer is None:
@@ -94,7 +94,7 @@ def session_html(store: SessionStore, session_id: int) -> str:
                         + table(["tokens", "stop", "seed", "temperature", "top-p", "first divergence"],
                                 [[len(answer.get("token_ids") or []), answer.get("stop_reason"), answer.get("seed"),
                                   sampling.get("temperature"), sampling.get("top_p"), answer.get("first_divergence")]])
-                        + _probe_html(answer, title, limit) + "</div>")
+                        + _probe_html(answer, matrices[pane], title, limit) + "</div>")
         body.append("</div>")
         if others:
             body.append("<p><b>Other branches</b> (edits kept in the database):</p>"
