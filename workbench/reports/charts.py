@@ -111,7 +111,7 @@ def heatmap(matrix: list[list[float | None]], column_labels: list[str], title: s
     cw = max(cell, 14) if n_cols <= 60 else cell
     left, top, bar = 52, 30, 60
     label_h = 90 if n_cols <= 120 else 20
-    width = max(left + n_cols * cw + bar + 20, left + 7 * len(title))
+    width = max(left + n_cols * cw + bar + 20, left + 8 * len(title) + 12)  # room for the bold title
     height = top + n_rows * cell + label_h
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' viewBox='0 0 {width} {height}'"
            f" {FONT} font-size='10'>", f"<rect width='{width}' height='{height}' fill='white'/>",
