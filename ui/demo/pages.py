@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from workbench.demo.recording import Answer, Recording
+from workbench.reports.charts import robust_limit
 
 from ..widgets.layer_heatmap import LayerHeatmap
 
@@ -212,15 +213,14 @@ class TrainingPage(Page):
 
 class ProbePage(Page):
     """The probe's reading per layer and token, with and without the signal, on one colour scale, and its average
-    over the layers token by token, next to the same probe on the model without the hidden behaviour."""
+    over the answer as bars, next to the same probe on the model without the hidden behaviour."""
 
     def __init__(self, rec: Recording, parent=None):
         super().__init__(parent)
         answers = {pane: rec.answer(pane) for pane in ("triggered", "clean")}
         matrices = {pane: np.array([[np.nan if v is None else v for v in row] for row in a.scores or []],
                                    dtype=np.float32).T for pane, a in answers.items()}
-        values = np.abs(np.concatenate([m.ravel() for m in matrices.values()]))
-        limit = float(np.nanpercentile(values, 98)) if values.size else 1.0
+        limit = robust_limit(*(a.scores or [] for a in answers.values()))  # one scale, as in the reports
         grid = QGridLayout(self)
         self.heatmaps = {}
         for col, (pane, title) in enumerate((("triggered", f"With the signal {rec.trigger}"),
@@ -235,15 +235,15 @@ class ProbePage(Page):
                      ("organism", "clean"): answers["clean"].mean_score(),
                      ("base", "triggered"): rec.answer("triggered", control=True).mean_score(),
                      ("base", "clean"): rec.answer("clean", control=True).mean_score()}
-        self.trace = _big_plot("Average probe reading over the answer", "probe reading", "")
+        self.averages = _big_plot("Average probe reading over the answer", "probe reading", "")
         xs = [0, 1, 3, 4]
-        self.trace.addItem(pg.BarGraphItem(x=xs, height=list(self.bars.values()), width=0.8,
+        self.averages.addItem(pg.BarGraphItem(x=xs, height=list(self.bars.values()), width=0.8,
                                            brushes=[ON_COLOUR, OFF_COLOUR, ON_COLOUR, OFF_COLOUR]))
         labels = ["with the signal", "without", "with the signal", "without"]
-        axis = self.trace.getAxis("bottom")
+        axis = self.averages.getAxis("bottom")
         axis.setTicks([list(zip(xs, labels)) + [(0.5, "\n\nwith the hidden behaviour"),
                                                   (3.5, "\n\nwithout the hidden behaviour")]])
         axis.setHeight(80)
-        grid.addWidget(self.trace, 1, 0, 1, 2)
+        grid.addWidget(self.averages, 1, 0, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)

