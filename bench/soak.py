@@ -42,12 +42,13 @@ def main() -> None:
     print(f"  RSS: start {report.rss_start / mib:.0f} MiB, end {report.rss_end / mib:.0f} MiB, "
           f"growth {100 * report.rss_growth:.1f}%  (target < 10%)")
     print(f"  RSS every 20 generations (MiB): {', '.join(f'{b / mib:.0f}' for _, b in report.rss_trace)}")
-    print(f"  threads: start {report.threads_start}, end {report.threads_end}; now {threading.active_count()}")
+    print(f"  threads: start {report.threads_start}, end {report.threads_end}; now {threading.active_count()}; "
+          f"started and still running: {', '.join(report.threads_new) or 'none'}")
     figure("soak: RSS growth over 300 generations with live probes", round(100 * report.rss_growth, 1), "%",
            "< 10%", report.rss_growth < 0.10)
     figure("soak: RSS start → end", f"{report.rss_start / mib:.0f} → {report.rss_end / mib:.0f}", "MiB")
     figure("soak: threads start → end", f"{report.threads_start} → {report.threads_end}", "",
-           "no growth", report.threads_end <= report.threads_start)
+           "no growth", not report.threads_new)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class SoakReport:
     rss_end: int = 0
     threads_start: int = 0
     threads_end: int = 0
+    threads_new: list[str] = field(default_factory=list)  # started after warm-up and still running at the end
     rss_trace: list[tuple[int, int]] = field(default_factory=list)  # (generation, bytes)
 
     @property
@@ -57,6 +58,7 @@ def soak(loaded: LoadedModel, store: SessionStore, probe, generations: int, max_
             if i == warmup:
                 gc.collect()
                 report.rss_start, report.threads_start = rss_bytes(), threading.active_count()
+                running_at_start = set(threading.enumerate())
             request = ChatRequest(PROMPTS[i % len(PROMPTS)], trigger=trigger, paired=True, probe=probe,
                                   settings=SamplingSettings(max_new_tokens=max_new_tokens, temperature=0.7, seed=i))
             result = owner.submit("chat", lambda ctx: run_turn(
@@ -69,6 +71,7 @@ def soak(loaded: LoadedModel, store: SessionStore, probe, generations: int, max_
             progress(i + 1, warmup + generations)
         gc.collect()
         report.rss_end, report.threads_end = rss_bytes(), threading.active_count()
+        report.threads_new = sorted(t.name for t in threading.enumerate() if t not in running_at_start)
     finally:
         owner.shutdown()
     return report
