@@ -55,7 +55,11 @@ def main(db, model, organism, answers, workdir, journal_path, seed) -> None:
         elif action == "edit" and answers_seen:
             target = rng.choice(answers_seen)
             edited = target["text"][: rng.randrange(0, len(target["text"]) + 1)] + " (edited by hand)"
-            for answer in resume_answers(loaded, store, {target["id"]: edited}).values():
+            try:
+                branches = resume_answers(loaded, store, {target["id"]: edited})
+            except WorkbenchError:  # the edited answer and its history fill the tiny model's context: refused
+                continue
+            for answer in branches.values():
                 note(kind="branch", id=answer.message_id, parent=answer.parent_id, text=answer.text)
                 answers_seen.append({"id": answer.message_id, "text": answer.text})
         elif action == "rename" and sessions:
