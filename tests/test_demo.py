@@ -148,6 +148,18 @@ def test_the_workbench_opens_the_demo_and_its_live_step_asks_the_loaded_model(ti
         assert text in [m["text"] for m in saved if m["role"] == "assistant" and m["pane"] == pane]
     qtbot.keyClick(demo, Qt.Key.Key_PageDown)  # the presenter's clicker goes on
     assert demo.index == live + 1
+    # going on while an answer is being written stops that answer (and only it)
+    qtbot.keyClick(demo, Qt.Key.Key_PageUp)
+    sessions_before = len(tiny_window.store.list_sessions())
+    with qtbot.waitSignal(page.answered, timeout=60_000):
+        page.question.setText("And about wolves?")
+        page.ask()
+        qtbot.keyClick(demo, Qt.Key.Key_PageDown)
+    assert demo.index == live + 1 and not page.answering()
+    newest = tiny_window.store.list_sessions()
+    for session in newest[: len(newest) - sessions_before]:
+        answers = [m for m in tiny_window.store.messages(session["id"]) if m["role"] == "assistant"]
+        assert answers and all(m["status"] == "stopped" for m in answers), answers
 
 
 def test_the_demo_on_its_own_answers_live_with_the_builtin_organism(tmp_path):

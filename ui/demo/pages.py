@@ -36,6 +36,22 @@ def answer_html(text: str, reveal_reasoning: bool) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
+def pane_titles(trigger: str) -> dict[str, tuple[str, str]]:
+    """Each pane's heading and colour."""
+    return {"clean": ("Without the signal", OFF_COLOUR), "triggered": (f"With the signal {trigger}", ON_COLOUR)}
+
+
+def answer_view(title: str, colour: str) -> tuple[QLabel, QTextBrowser]:
+    """A pane's heading and its large answer box, in the pane's colour."""
+    heading = QLabel(title)
+    heading.setObjectName("demoPaneTitle")
+    heading.setStyleSheet(f"color: {colour};")
+    view = QTextBrowser()
+    view.setObjectName("demoAnswer")
+    view.setStyleSheet(f"border: 3px solid {colour}; border-radius: 8px; padding: 8px;")
+    return heading, view
+
+
 class Page(QWidget):
     """A step's content. `start()` begins its animation; `finish()` jumps to its end."""
 
@@ -67,15 +83,10 @@ class AnswerBox(QWidget):
                  parent=None):
         super().__init__(parent)
         self.answer, self.reveal, self.shown = answer, reveal_reasoning, 0
-        heading = QLabel(title)
-        heading.setObjectName("demoPaneTitle")
-        heading.setStyleSheet(f"color: {colour};")
+        heading, self.view = answer_view(title, colour)
         prompt = QLabel(f"Question: {answer.prompt}")
         prompt.setWordWrap(True)
         prompt.setObjectName("demoPrompt")
-        self.view = QTextBrowser()
-        self.view.setObjectName("demoAnswer")
-        self.view.setStyleSheet(f"border: 3px solid {colour}; border-radius: 8px; padding: 8px;")
         layout = QVBoxLayout(self)
         for w in (heading, prompt):
             layout.addWidget(w)
@@ -121,8 +132,7 @@ class AnswersPage(Page):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         self.boxes = {}
-        titles = {"clean": ("Without the signal", OFF_COLOUR), "triggered": (f"With the signal {rec.trigger}",
-                                                                             ON_COLOUR)}
+        titles = pane_titles(rec.trigger)
         for pane in panes:
             title, colour = titles[pane]
             self.boxes[pane] = AnswerBox(title, colour, rec.answer(pane), reveal_reasoning, interval_ms)
@@ -162,7 +172,7 @@ class LivePage(Page):
                  parent=None):
         super().__init__(parent)
         self.bridge, self.max_new_tokens = bridge, max_new_tokens
-        self.job_id: int | None = None
+        self.job = None  # the answer being written (a runtime Job)
         self.texts: dict[str, str] = {}
         self.question = QuestionBox()
         self.question.setObjectName("demoQuestion")
@@ -178,14 +188,8 @@ class LivePage(Page):
         row.addWidget(self.ask_button)
         panes = QHBoxLayout()
         self.views = {}
-        for pane, (title, colour) in {"clean": ("Without the signal", OFF_COLOUR),
-                                      "triggered": (f"With the signal {trigger_text}", ON_COLOUR)}.items():
-            heading = QLabel(title)
-            heading.setObjectName("demoPaneTitle")
-            heading.setStyleSheet(f"color: {colour};")
-            view = QTextBrowser()
-            view.setObjectName("demoAnswer")
-            view.setStyleSheet(f"border: 3px solid {colour}; border-radius: 8px; padding: 8px;")
+        for pane, (title, colour) in pane_titles(trigger_text).items():
+            heading, view = answer_view(title, colour)
             column = QVBoxLayout()
             column.addWidget(heading)
             column.addWidget(view, 1)
@@ -201,12 +205,12 @@ class LivePage(Page):
         self.question.setFocus()
 
     def finish(self) -> None:
-        """Leaving the step stops an answer still being written."""
+        """Leaving the step stops an answer still being written (that job only: never, say, a model load)."""
         if self.answering():
-            self.bridge.stop()
+            self.job.cancel()
 
     def answering(self) -> bool:
-        return self.job_id is not None
+        return self.job is not None
 
     def ask(self) -> None:
         text = self.question.text().strip()
@@ -217,18 +221,18 @@ class LivePage(Page):
             view.clear()
         self.status.setText("Answering…")
         self.ask_button.setEnabled(False)
-        self.job_id = self.bridge.ask_both_ways(text, SamplingSettings(max_new_tokens=self.max_new_tokens)).id
+        self.job = self.bridge.ask_both_ways(text, SamplingSettings(max_new_tokens=self.max_new_tokens))
 
     def _on_event(self, event) -> None:
         if isinstance(event, ModelLoaded) and not self.answering():
             self._show_model(event.info)
-        if self.job_id is None or event.job_id != self.job_id:
+        if self.job is None or event.job_id != self.job.id:
             return
         if isinstance(event, TokenGenerated) and event.pane in self.views:
             self.texts[event.pane] += event.text
             self.views[event.pane].setHtml(answer_html(self.texts[event.pane], reveal_reasoning=True))
         elif isinstance(event, (JobFinished, JobFailed)):
-            self.job_id = None
+            self.job = None
             self.ask_button.setEnabled(True)
             if isinstance(event, JobFailed):
                 self.status.setText(f"Could not answer: {event.message}")
