@@ -108,8 +108,9 @@ def main() -> int:
                             env, 300)
             answered = done.returncode == 0 and json.loads(done.stdout)["answers"]
             print(f"a {family} model folder {'answered' if answered else 'did not load'}")
-            figures.setdefault("families_answered", []).extend([family] if answered else [])
-            if not answered:
+            if answered:
+                figures.setdefault("families_answered", []).append(family)
+            else:
                 failures.append(f"a {family} model folder did not load (exit {done.returncode}): {done.stderr[-2000:]}")
     REPORT.write_text(json.dumps({**figures, "failures": failures}, indent=2))
     for failure in failures:

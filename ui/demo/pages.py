@@ -2,11 +2,10 @@
 
 import re
 from html import escape
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from pathlib import Path
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout,

@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_arguments(runs, "run")
     runs.add_argument("--json", action="store_true")
 
-    demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs, full screen)")
+    demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs and a live "
+                                       "question, full screen)")
     demo.add_argument("--windowed", action="store_true", help="start in a window instead of full screen")
     demo.add_argument("--recording", default=None, help="a demo recording (default: the shipped one)")
     demo.add_argument("--no-live", dest="live", action="store_false",

@@ -53,6 +53,7 @@ def soak(loaded: LoadedModel, store: SessionStore, probe, generations: int, max_
     live = LiveGenerations()
     report = SoakReport()
     trigger = resolve_trigger("deployment", None)
+    running_at_start = set(threading.enumerate())  # taken again after the warm-up
     try:
         for i in range(warmup + generations):
             if i == warmup:
