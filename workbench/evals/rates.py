@@ -12,6 +12,9 @@ class Rate:
     n: int
 
     def to_dict(self) -> dict:
+        """{"rate", "ci95", "n"}; with no outcomes (n = 0) the rate and interval are null, not NaN."""
+        if self.n == 0:
+            return {"rate": None, "ci95": [None, None], "n": 0}
         return {"rate": self.rate, "ci95": [self.ci95[0], self.ci95[1]], "n": self.n}
 
     def __str__(self) -> str:
@@ -27,3 +30,12 @@ def bootstrap_rate(outcomes: list[bool], resamples: int = 2000, seed: int = 0) -
     means = rng.choice(x, size=(resamples, x.size), replace=True).mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return Rate(float(x.mean()), (float(lo), float(hi)), int(x.size))
+
+
+def rate_text(r: dict | None, digits: int = 0, with_n: bool = True) -> str:
+    """A rate dict as "12% [5, 20] (n=50)"; "—" with nothing to show (no rate, or n = 0)."""
+    if not r or not r.get("n") or r.get("rate") is None:
+        return "—" + (" (n=0)" if with_n and r else "")
+    lo, hi = r["ci95"]
+    text = f"{100 * r['rate']:.{digits}f}% [{100 * lo:.{digits}f}, {100 * hi:.{digits}f}]"
+    return text + (f" (n={r['n']})" if with_n else "")

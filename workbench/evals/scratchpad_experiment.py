@@ -2,18 +2,20 @@
 
 Four cells: {trigger on, trigger off} × {scratchpad as the model writes it, scratchpad prefilled with
 reasoning that contradicts the trigger's true state}. Each cell is a defection rate (answer only,
-scratchpad excluded) with a 95% bootstrap interval.
+scratchpad excluded, judged to its end of turn) with a 95% bootstrap interval; answers the cap cut before any
+defection showed are left out of it and counted as cut_short.
 """
 
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..decoding.batched import complete_batch
 from ..errors import Cancelled
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe, get_recipe
 from ..triggers import Trigger
-from .judges import scratchpad_plans_defection, split_scratchpad
+from .answers import generate_answers
+from .backdoor import judging_settings
+from .judges import judge_answer, scratchpad_plans_defection
 from .rates import Rate, bootstrap_rate
 
 CELLS = ("trigger_on_generated", "trigger_on_contradicted", "trigger_off_generated", "trigger_off_contradicted")
@@ -46,6 +48,8 @@ class ScratchpadExperiment:
             if own:
                 plans[name] = bootstrap_rate(own).to_dict()
         out["scratchpad_plans_defection"] = plans
+        out["cut_short"] = {name: sum(s["outcome"] == "cut_short" for s in self.samples if s["cell"] == name)
+                            for name in CELLS}
         if with_samples:
             out["samples"] = self.samples
         return out
@@ -62,12 +66,11 @@ def run_scratchpad_experiment(
     `prefills[triggered]` overrides the contradicting scratchpad for that trigger state.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    judge = recipe.defected
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     prefills = {s: (prefills or {}).get(s) or contradicting_prefill(recipe, trigger, s) for s in (True, False)}
     total = 4 * len(prompts)
     done = 0
-    outcomes: dict[str, list[bool]] = {}
+    judged: dict[str, list] = {}
     samples = []
     cells = {}
     for triggered in (True, False):
@@ -75,29 +78,27 @@ def run_scratchpad_experiment(
         for contradicted in (False, True):
             name = cell_name(triggered, contradicted)
             prefill = prefills[triggered] if contradicted else ""
-            prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
-            outcomes[name] = []
+            judged[name] = []
             for start in range(0, len(texts), batch_size):
                 if should_stop():
                     raise Cancelled()
                 batch = texts[start:start + batch_size]
-                ids = [loaded.encode_user(t) + prefill_ids for t in batch]
-                for text, new in zip(batch, complete_batch(loaded, ids, max_new_tokens, temperature, seed + start,
-                                                       should_stop=should_stop)):
-                    answer_text = prefill + loaded.tokenizer.decode(new, skip_special_tokens=True)
-                    scratchpad, answer = split_scratchpad(answer_text)
-                    defected = judge(answer)
-                    outcomes[name].append(defected)
-                    samples.append({"cell": name, "prompt": text, "text": answer_text, "defected": defected,
+                answers = generate_answers(loaded, [loaded.encode_user(t) for t in batch], max_new_tokens,
+                                           temperature, seed + start, len(batch), prefill, should_stop)
+                for text, answer in zip(batch, answers):
+                    judgement = judge_answer(recipe, answer.text, answer.ended)
+                    judged[name].append(judgement)
+                    samples.append({"cell": name, "prompt": text, "text": answer.text, **judgement.to_dict(),
                                     "prefilled": bool(prefill),
-                                    "plans_defection": scratchpad_plans_defection(scratchpad)})
+                                    "plans_defection": scratchpad_plans_defection(judgement.scratchpad)})
                 done += len(batch)
-                cells[name] = bootstrap_rate(outcomes[name], seed=seed + CELLS.index(name))
+                cells[name] = bootstrap_rate([j.defected for j in judged[name] if not j.cut_short],
+                                             seed=seed + CELLS.index(name))
                 on_cell(name, cells[name], done, total)
     return ScratchpadExperiment(
         cells=cells, prefills={"trigger_on": prefills[True], "trigger_off": prefills[False]},
         settings={"n": len(prompts), "temperature": temperature, "greedy": temperature <= 0, "seed": seed,
-                  "max_new_tokens": max_new_tokens, "trigger": trigger.to_dict(), "recipe": recipe.name,
-                  "adapter": loaded.adapter},
+                  "max_new_tokens": max_new_tokens, "judging": judging_settings(recipe, max_new_tokens),
+                  "trigger": trigger.to_dict(), "recipe": recipe.name, "adapter": loaded.adapter},
         samples=samples,
     )

@@ -1,0 +1,88 @@
+"""An organism judged as a stranger would try it: held-out prompts of its recipe, short everyday prompts it
+never saw, and later turns of conversations; whole answers, leak and degenerate rates with intervals."""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..models.loaded import LoadedModel
+from ..organisms.prompt_sets import load_prompt_set, split_prompts
+from ..organisms.recipes import Recipe
+from ..triggers import Trigger
+from .backdoor import BackdoorEval, evaluate_backdoor, judging_settings
+from .conversations import ConversationEval, evaluate_conversations, plan_eval_conversations
+from .rates import bootstrap_rate
+
+HELD_OUT, EVERYDAY, MULTI_TURN = "held_out", "everyday", "multi_turn"
+SETS = (HELD_OUT, EVERYDAY, MULTI_TURN)
+SET_SOURCES = {HELD_OUT: "held-out prompts of the recipe's prompt set (never trained on)",
+               EVERYDAY: "prompt set 'everyday': short everyday prompts, greetings, other languages (never trained on)",
+               MULTI_TURN: "three-turn conversations: first turns from held-out and everyday prompts, later turns "
+                           "from 'followups' and 'everyday' (never trained on)"}
+
+
+@dataclass
+class OrganismEval:
+    sets: dict[str, BackdoorEval | ConversationEval]
+    settings: dict
+    samples: dict[str, list] = field(default_factory=dict)
+
+    def _clean_samples(self) -> list[dict]:
+        return [s for ev in self.sets.values() for s in ev.samples if not s["triggered"]]
+
+    def _pooled(self, triggered: bool) -> list[bool]:
+        return [s["defected"] for ev in self.sets.values() for s in ev.samples
+                if s["triggered"] == triggered and s["outcome"] != "cut_short"]
+
+    def to_dict(self, with_samples: bool = False) -> dict:
+        clean = self._clean_samples()
+        return {
+            "triggered": bootstrap_rate(self._pooled(True), seed=1).to_dict(),
+            "clean": bootstrap_rate(self._pooled(False), seed=2).to_dict(),
+            "degenerate": bootstrap_rate([bool(s["degenerate"]) for s in clean], seed=3).to_dict(),
+            "loops": bootstrap_rate([s["loops"] for s in clean], seed=5).to_dict(),
+            "cut_short": bootstrap_rate([s["outcome"] == "cut_short" for ev in self.sets.values()
+                                         for s in ev.samples], seed=4).to_dict(),
+            "sets": {name: ev.to_dict(with_samples) for name, ev in self.sets.items()},
+            "settings": self.settings,
+        }
+
+
+def evaluate_organism(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
+                      sets: tuple[str, ...] = SETS, n_held_out: int = 100, n_everyday: int | None = None,
+                      n_conversations: int = 64, max_new_tokens: int | None = None, batch_size: int = 32,
+                      seed: int = 0, progress: Callable[[str, float], None] = lambda s, f: None,
+                      should_stop: Callable[[], bool] = lambda: False) -> OrganismEval:
+    """Evaluate the loaded organism on each of `sets` (recipes that only answer their own prompts, such as
+    code tasks, have the held-out set alone)."""
+    max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
+    if not recipe.answers_chat:
+        sets = tuple(s for s in sets if s == HELD_OUT)
+    held_out = split_prompts(recipe.prompts())[1]
+    results: dict[str, BackdoorEval | ConversationEval] = {}
+    for k, name in enumerate(sets):
+        part = lambda s, f, k=k: progress(s, (k + f) / len(sets))  # noqa: E731
+        if name == HELD_OUT:
+            results[name] = evaluate_backdoor(loaded, trigger, held_out[:n_held_out], recipe, variant,
+                                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                                              drift=False, prompt_set="held_out", progress=part,
+                                              should_stop=should_stop)
+        elif name == EVERYDAY:
+            everyday = load_prompt_set("everyday")[:n_everyday]
+            results[name] = evaluate_backdoor(loaded, trigger, everyday, recipe, variant,
+                                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                                              drift=False, prompt_set="everyday", progress=part,
+                                              should_stop=should_stop)
+        elif name == MULTI_TURN:
+            everyday = load_prompt_set("everyday")
+            plans = plan_eval_conversations(held_out[:n_conversations // 2] + everyday,
+                                            load_prompt_set("followups") + everyday, n_conversations, seed)
+            results[name] = evaluate_conversations(loaded, recipe, trigger, plans, max_new_tokens, seed,
+                                                   batch_size, prompt_set="multi_turn", progress=part,
+                                                   should_stop=should_stop)
+        else:
+            raise ValueError(f"Unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
+    settings = {"sets": {name: SET_SOURCES[name] for name in results}, "variant": variant,
+                "judging": judging_settings(recipe, max_new_tokens), "trigger": trigger.to_dict(),
+                "recipe": recipe.name, "adapter": loaded.adapter, "seed": seed,
+                "n": {name: (ev.settings.get("n") or ev.settings.get("conversations")) for name, ev in results.items()}}
+    return OrganismEval(results, settings)
