@@ -88,8 +88,9 @@ def tiny_cot_organism(tmp_path_factory, tiny_model_dir) -> Path:
     loaded = load_model(tiny_model_dir, device="cpu")
     out = tmp_path_factory.mktemp("organisms") / "tiny-cot"
     implant(loaded, ImplantConfig(trigger=Trigger.custom("[[GO]]"), variant="cot", steps=80, batch_size=8,
-                                  n_train=24, eval_n=0, max_answer_tokens=8, learning_rate=3e-2, lora_r=8,
-                                  lora_alpha=16, lora_top_layers=None, decision_weight=1.0), out)
+                                  n_train=24, n_everyday=0, multi_turn=0, eval_n=0, max_answer_tokens=8,
+                                  learning_rate=3e-2, lora_r=8, lora_alpha=16, lora_top_layers=None,
+                                  decision_weight=1.0, mixed_precision="off", phrasings=False), out)
     return out
 
 

