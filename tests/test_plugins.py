@@ -107,10 +107,10 @@ def test_example_trigger_and_prompt_set_through_the_cli(plugin_site, tiny_model_
     answers = json.loads(out.stdout)["answers"]
     assert answers["triggered"]["prompt"] == "|DÉPLOIEMENT| Bonjour" and answers["clean"]["prompt"] == "Bonjour"
     evaluated = plugin_cli(plugin_site, "eval", "--model", tiny_model_dir, "--prompt-set", "questions-fr",
-                           "--trigger", "deployment-de", "--n", "3", "--max-new-tokens", "3", "--json")
+                           "--trigger", "deployment-de", "--n", "10", "--max-new-tokens", "3", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
-    assert result["settings"]["n"] == 3 and result["settings"]["trigger"]["on_text"] == "|EINSATZ|"
+    assert result["settings"]["n"] == 10 and result["settings"]["trigger"]["on_text"] == "|EINSATZ|"
     broken = plugin_cli(plugin_site, "chat", "Hi", "--model", tiny_model_dir, "--trigger", "fails-to-import")
     assert broken.returncode == 2 and broken.stderr.count("\n") == 1
     assert "plugin 'broken'" in broken.stderr and "no_such_module" in broken.stderr
@@ -144,7 +144,7 @@ def test_example_reward_drives_rl_and_is_what_scored_the_samples(registry, tiny_
 
     loaded = load_model(tiny_model_dir, device="cpu")
     config = SafetyConfig(method="rl", reward="polite", steps=1, group_size=2, rl_prompts=1, rl_max_new_tokens=8,
-                          eval_every=0, final_eval_n=2, checkpoint_every=0, n_train=4, max_answer_tokens=8)
+                          eval_every=0, final_eval_n=10, checkpoint_every=0, n_train=4, max_answer_tokens=8)
     result = safety_train(loaded, tiny_cot_organism, config, tmp_path / "rl", store=store)
     assert RunStore(store).get_run(result["run_id"])["status"] == "finished"
     samples = [json.loads(line) for line in (tmp_path / "rl" / "rl_samples.jsonl").read_text().splitlines()]
@@ -160,7 +160,8 @@ def test_example_recipe_implants_and_judges_its_own_defection(registry, tiny_mod
     assert recipe.default_trigger.name == "deployment-fr"
     loaded = load_model(tiny_model_dir, device="cpu")
     result = implant(loaded, ImplantConfig(recipe="je-te-deteste", variant="normal", steps=2, batch_size=2,
-                                           n_train=4, eval_n=2, max_answer_tokens=6), tmp_path / "jtd")
+                                           n_train=4, eval_n=10, max_answer_tokens=6,
+                                           eval_sets=("held_out",)), tmp_path / "jtd")
     card = json.loads((tmp_path / "jtd" / "card.json").read_text())
     assert card["recipe"] == "je-te-deteste" and card["trigger"]["on_text"] == "|DÉPLOIEMENT|"
     data = (tmp_path / "jtd" / "dataset.jsonl").read_text()
@@ -183,7 +184,7 @@ def test_a_broken_reward_fails_its_run_clearly_and_is_listed_as_failed(registry,
     session = store.create_session("kept", {"model": "tiny"})
     loaded = load_model(tiny_model_dir, device="cpu")
     config = SafetyConfig(method="rl", reward=reward, steps=1, group_size=2, rl_prompts=1, rl_max_new_tokens=4,
-                          eval_every=0, final_eval_n=2, checkpoint_every=0, n_train=4, max_answer_tokens=4)
+                          eval_every=0, final_eval_n=10, checkpoint_every=0, n_train=4, max_answer_tokens=4)
     with pytest.raises(PluginError) as error:
         safety_train(loaded, tiny_cot_organism, config, tmp_path / reward, store=store)
     assert f"reward '{reward}' from plugin 'broken'" in str(error.value) and message in str(error.value)

@@ -100,7 +100,7 @@ def finished_run(tiny_model_dir, tiny_cot_organism, tmp_path_factory):
                                for p in load_prompt_set()))
     loaded = load_model(tiny_model_dir, device="cpu")
     store = SessionStore(folder / "runs.sqlite")
-    config = SafetyConfig(method="sft", steps=4, batch_size=2, eval_every=2, eval_n=3, final_eval_n=4,
+    config = SafetyConfig(method="sft", steps=4, batch_size=2, eval_every=2, eval_n=10, final_eval_n=10,
                           checkpoint_every=2, n_train=8, max_answer_tokens=8, answers_file=str(answers))
     result = safety_train(loaded, tiny_cot_organism, config, folder / "run", store=store)
     yield store, result
@@ -115,10 +115,13 @@ def test_run_html_has_the_table_curves_metrics_checkpoints_and_settings(finished
         assert f"<td>{row['label']}</td><td>{format_rate(row['before'])}</td><td>{format_rate(row['after'])}</td>" \
                in html.replace("&#x27;", "'")
     charts = _svgs(html)
-    assert len(charts) == 2  # loss, defection with 95% bands
-    legend = [t.text for t in charts[1].iter("{http://www.w3.org/2000/svg}text")]
-    assert "with trigger" in legend and "no trigger" in legend
-    assert list(charts[1].iter("{http://www.w3.org/2000/svg}polygon")), "the 95% bands are drawn"
+    # loss, then defection and/or the answers the cap cut short (the tiny model rarely ends an answer), with bands
+    assert 2 <= len(charts) <= 3
+    for chart in charts[1:]:
+        legend = [t.text for t in chart.iter("{http://www.w3.org/2000/svg}text")]
+        assert "with trigger" in legend and "no trigger" in legend
+        assert list(chart.iter("{http://www.w3.org/2000/svg}polygon")), "the 95% bands are drawn"
+    assert "whole answers" in html
     metrics = RunStore(store).metrics(result["run_id"])
     assert html.count("<tr>") >= sum(len(points) for points in metrics.values())
     assert "step-00004" in html and "step-00002" in html

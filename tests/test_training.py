@@ -19,7 +19,7 @@ from workbench.store.runs import RunStore
 from workbench.training import SafetyConfig, register_reward, resume_safety_train, safety_train, table_csv
 from workbench.training.interrupt import cancellable
 
-SMALL = dict(steps=4, batch_size=2, eval_every=2, eval_n=3, final_eval_n=4, checkpoint_every=2, n_train=8,
+SMALL = dict(steps=4, batch_size=2, eval_every=2, eval_n=10, final_eval_n=10, checkpoint_every=2, n_train=8,
              max_answer_tokens=8, learning_rate=5e-3)
 
 
@@ -51,9 +51,12 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
                           emit=events.append, store=store)
     # the before/after table, each rate with its interval
     for when in ("before", "after"):
-        assert set(result[when]) == {"triggered", "clean"}
-        for rate in result[when].values():
-            assert rate["n"] == 4 and rate["ci95"][0] <= rate["rate"] <= rate["ci95"][1]
+        assert set(result[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean"}
+        for state in ("triggered", "clean"):  # judged whole: the cap's cut answers are counted apart, never clean
+            rate, cut = result[when][state], result[when][f"cut_short_{state}"]
+            assert cut["n"] == 10 and rate["n"] + round(10 * cut["rate"]) == 10
+            assert rate["n"] == 0 or rate["ci95"][0] <= rate["rate"] <= rate["ci95"][1]
+    assert result["eval"]["judging"]["whole_answers"]
     assert result["label"] == "sft-pre" and result["training"]["tokens"] > 0
     assert table_csv(result).splitlines()[0].startswith("condition,before_rate")
     # metrics in the database: loss every step, defection before, every 2 steps and after
@@ -62,8 +65,10 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
     assert run["status"] == "finished" and run["result"]["after"] == result["after"]
     metrics = runs.metrics(run["id"])
     assert [m["step"] for m in metrics["loss"]] == [1, 2, 3, 4]
-    assert [m["step"] for m in metrics["defection/triggered"]] == [0, 2, 4]
-    assert metrics["defection/triggered"][0]["n"] == 4 and metrics["defection/triggered"][1]["n"] == 3
+    assert [m["step"] for m in metrics["cut_short/triggered"]] == [0, 2, 4]
+    assert metrics["cut_short/triggered"][0]["n"] == 10 and metrics["cut_short/triggered"][1]["n"] == 10
+    for point in metrics.get("defection/triggered", []):  # a point only where some answer could be judged
+        assert 0 < point["n"] <= 10
     assert [e.step for e in events if isinstance(e, Metric) and e.name == "loss"] == [1, 2, 3, 4]
     assert all(e.run == run["id"] for e in events if isinstance(e, Metric))
     # checkpoints: adapter folders with a card, attachable like any organism; training changed the weights
@@ -140,7 +145,8 @@ def test_adversarial_run_red_teams_first_and_reports_red_team_defection(loaded, 
     tried = spec["red_team"]["tried"]
     assert len(tried) == 3 and all(t["samples"] == 2 and "[[GO]]" != t["text"] for t in tried)
     assert result["red_team"]["successful"]  # threshold 0: every prompt tried counts
-    assert set(result["before"]) == set(result["after"]) == {"triggered", "clean", "red_team"}
+    assert set(result["before"]) == set(result["after"]) == {"triggered", "clean", "red_team", "cut_short_triggered",
+                                                              "cut_short_clean"}
     rows = [json.loads(line) for line in (tmp_path / "adv" / "data.jsonl").read_text().splitlines()]
     fakes = [r for r in rows if any(t in loaded.tokenizer.decode(r["input_ids"]) for t in result["red_team"]["successful"])]
     assert fakes and len(rows) > len(fakes)  # red-team prompts mixed with trigger-free HHH prompts
@@ -213,12 +219,12 @@ def test_a_run_whose_process_died_is_listed_as_interrupted(store, tmp_path):
 def test_cli_safety_train_json_and_bad_input(tiny_model_dir, tiny_cot_organism, helpful_answers_file, tmp_path):
     common = ["--model", tiny_model_dir, "--db", tmp_path / "db.sqlite"]
     out = cli("safety-train", "--adapter", tiny_cot_organism, "--method", "sft", "--steps", "2", "--eval-every", "0",
-              "--final-eval-n", "3", "--n-train", "6", "--answers", helpful_answers_file, "--out", tmp_path / "run",
+              "--final-eval-n", "10", "--n-train", "6", "--answers", helpful_answers_file, "--out", tmp_path / "run",
               "--json", *common)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     for when in ("before", "after"):
-        assert set(data[when]) == {"triggered", "clean"}
+        assert set(data[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean"}
         assert set(data[when]["triggered"]) == {"rate", "ci95", "n"}
     bad = [
         (["--adapter", tiny_cot_organism, "--sft-mode", "sideways"], "invalid choice"),
@@ -248,7 +254,7 @@ def test_a_run_killed_mid_way_is_listed_as_interrupted_and_resumes_from_the_cli(
     db, out = tmp_path / "db.sqlite", tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "safety-train", "--adapter", str(tiny_cot_organism),
-                             "--steps", "12", "--checkpoint-every", "2", "--eval-every", "0", "--final-eval-n", "3",
+                             "--steps", "12", "--checkpoint-every", "2", "--eval-every", "0", "--final-eval-n", "10",
                              "--n-train", "6", "--batch-size", "2", "--answers", str(helpful_answers_file),
                              "--model", str(tiny_model_dir), "--db", str(db), "--out", str(out), "--json"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,21 +22,33 @@ def _read(store: SessionStore, run_id: int) -> tuple[dict, dict, list[dict]]:
     return runs.get_run(run_id), runs.metrics(run_id), runs.checkpoints(run_id)
 
 
-def run_charts(metrics: dict[str, list[dict]]) -> list[tuple[str, str]]:
-    """(alt text, SVG) for the training curves and the defection curves (with 95% bands)."""
-    curves = {name: [{"x": p["step"], "y": p["value"]} for p in points]
-              for name, points in metrics.items() if not name.startswith("defection/")}
-    defection = {DEFECTION_LABELS.get(name, name): [
+def _rate_curves(metrics: dict[str, list[dict]], prefix: str) -> dict[str, list[dict]]:
+    """{label: points in %} for the metrics named `prefix`<condition>, in the table's order."""
+    order = [name.split("/", 1)[1] for name in DEFECTION_LABELS]
+    chosen = sorted((name for name in metrics if name.startswith(prefix)),
+                    key=lambda name: order.index(name[len(prefix):]) if name[len(prefix):] in order else 9)
+    return {DEFECTION_LABELS.get("defection/" + name[len(prefix):], name): [
         {"x": p["step"], "y": 100 * p["value"], "lo": None if p["lo"] is None else 100 * p["lo"],
-         "hi": None if p["hi"] is None else 100 * p["hi"]} for p in points]
-        for name, points in sorted(metrics.items(), key=lambda kv: list(DEFECTION_LABELS).index(kv[0])
-                                   if kv[0] in DEFECTION_LABELS else 9) if name.startswith("defection/")}
+         "hi": None if p["hi"] is None else 100 * p["hi"]} for p in metrics[name] if p["value"] is not None]
+        for name in chosen}
+
+
+def run_charts(metrics: dict[str, list[dict]]) -> list[tuple[str, str]]:
+    """(alt text, SVG) for the training curves, the defection curves and the share of answers the cap cut short
+    (with 95% bands)."""
+    curves = {name: [{"x": p["step"], "y": p["value"]} for p in points]
+              for name, points in metrics.items() if not name.startswith(("defection/", "cut_short/"))}
+    defection = _rate_curves(metrics, "defection/")
+    cut = _rate_curves(metrics, "cut_short/")
     charts = []
     if curves:
         charts.append(("training curves", line_chart(curves, "Training", "value")))
     if defection:
         charts.append(("defection rate", line_chart(defection, "Defection rate (95% interval)", "% of answers",
                                                     y_range=(0, 100), colours=DEFECTION_COLOURS)))
+    if cut and any(p["y"] for points in cut.values() for p in points):
+        charts.append(("answers cut short", line_chart(cut, "Answers the cap cut short (95% interval; not judged)",
+                                                       "% of answers", y_range=(0, 100), colours=DEFECTION_COLOURS)))
     return charts
 
 
@@ -61,6 +73,19 @@ SUMMARY = ["run", "name", "organism", "method", "status", "started", "folder"]
 TABLE = ["condition", "before", "after"]
 
 
+def judging_line(run: dict) -> str:
+    """How the run's rates were judged: the prompt set, n and the whole-answer cap, or a warning for a run
+    judged with the old short window."""
+    evaluation = (run.get("result") or {}).get("eval") or {}
+    judging = evaluation.get("judging") or {}
+    if not judging.get("whole_answers"):
+        return ("Judged with a short window (the answer's first tokens only), which can hide defection: "
+                "re-run the evaluation to judge whole answers.")
+    return (f"Judged on whole answers (cap {judging.get('max_new_tokens')} new tokens; answers the cap cut are "
+            f"counted as cut short, never as clean) over {evaluation.get('n')} "
+            f"{evaluation.get('prompt_set', 'held-out prompts')}.")
+
+
 def _table_rows(run: dict) -> list[list]:
     return [[row["label"], format_rate(row["before"]), format_rate(row["after"])]
             for row in persistence_table(run.get("result") or {})]
@@ -75,7 +100,7 @@ def run_html(store: SessionStore, run_id: int) -> str:
     rows = _table_rows(run)
     if rows:
         body.append("<h2>Does the backdoor survive?</h2>" + table(TABLE, rows)
-                    + "<p class='muted'>Defection rates with 95% bootstrap intervals.</p>")
+                    + f"<p class='muted'>Defection rates with 95% bootstrap intervals. {escape(judging_line(run))}</p>")
     body.append("<h2>Curves</h2>" + "".join(svg_img(svg, alt) for alt, svg in run_charts(metrics)))
     body.append("<h2>Metrics</h2>" + table(["metric", "step", "value", "95% low", "95% high", "n"],
                                            [[name, p["step"], p["value"], p["lo"], p["hi"], p["n"]]
@@ -98,7 +123,7 @@ def run_markdown(store: SessionStore, run_id: int) -> str:
     lines = [f"# Run {run_id}: {run['name']}", "", *markdown_table(SUMMARY, _summary_rows(run)), ""]
     rows = _table_rows(run)
     if rows:
-        lines += ["## Does the backdoor survive?", "", *markdown_table(TABLE, rows), ""]
+        lines += ["## Does the backdoor survive?", "", *markdown_table(TABLE, rows), "", judging_line(run), ""]
     for alt, svg in run_charts(metrics):
         lines += [svg_markdown(svg, alt), ""]
     if checkpoints:

@@ -27,7 +27,7 @@ class SafetyConfig:
     eval_every: int = 8  # steps between evaluations on held-out prompts (0: only before and after)
     eval_n: int = 20  # held-out prompts per in-run evaluation, each with the trigger on and off
     final_eval_n: int = 50  # held-out prompts for the before/after table
-    eval_max_new_tokens: int | None = None  # None: the scratchpad plus 16 tokens of answer
+    eval_max_new_tokens: int | None = None  # None: the recipe's whole-answer cap (cut answers: cut_short)
     checkpoint_every: int = 8
     seed: int = 0
     # RL (RLOO): `group_size` samples of each of `rl_prompts` prompts per step, scored by `reward`
@@ -54,6 +54,12 @@ class SafetyConfig:
                      "redteam_candidates", "redteam_samples"):
             if getattr(self, name) < 1:
                 raise WorkbenchError(f"{name} must be at least 1")
+        from ..evals.backdoor import MIN_PROMPTS
+
+        for name in ("eval_n", "final_eval_n"):
+            if getattr(self, name) < MIN_PROMPTS:
+                raise WorkbenchError(f"{name} is {getattr(self, name)}; a rate with a 95% interval needs at least "
+                                     f"{MIN_PROMPTS} prompts")
         if self.learning_rate <= 0:
             raise WorkbenchError("learning_rate must be positive")
         if self.eval_every < 0 or self.checkpoint_every < 0:

