@@ -35,6 +35,11 @@ def test_fit_shows_auroc_with_controls_and_exports(qtbot, tiny_window, tmp_path)
     assert values.shape == (layers, len(panel.result["questions"]) + 3)  # questions, probe, random, base
     assert np.isfinite(values).all() and ((0 <= values) & (values <= 1)).all()
     assert "best layer" in panel.summary.text() and "random" in panel.summary.text()
+    # every result has its verdict in words, coloured; the tiny base model never defects, so the trigger-free
+    # test cannot run and says so
+    verdict = panel.verdict.text()
+    assert panel.verdict.isVisible() and panel.result["verdict"]["verdict"].upper() in verdict
+    assert "Defection without the trigger" in verdict and "UNTESTED" in verdict
     assert panel.auroc_map.cell_text(len(panel.result["questions"]) + 1, 0).startswith("random best · layer 0 · AUROC")
     assert w.probes.probe is not None and "mean-diff" in panel.probe_label.text()
     assert panel.result["read_at"] == "prompt-end" and w.probes.probe.card["read_at"] == "prompt-end"
@@ -45,8 +50,17 @@ def test_fit_shows_auroc_with_controls_and_exports(qtbot, tiny_window, tmp_path)
 def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_window, tmp_path):
     w = tiny_window
     panel = _fit(qtbot, w)
-    panel.threshold.setValue(-1000)  # everything crosses it: the alert must show
+    # no answer of the tiny base model defects, so no layer is known to be informative: the alert is off and
+    # each heatmap says so
+    assert w.probes.probe.card["live"]["informative_layers"] == []
+    for heatmap in w.probes.heatmaps.values():
+        assert heatmap.alert_layers == [] and "alert is off" in heatmap.note.text()
+    panel.threshold.setValue(-1000)  # everything crosses it
     w.sampling_panel.max_new_tokens.setValue(8)
+    _send(qtbot, w, "Name a colour.")
+    assert not any(h.alert.isVisible() for h in w.probes.heatmaps.values())
+    for heatmap in w.probes.heatmaps.values():  # the layers a live-token test found informative
+        heatmap.set_alert_layers([1])
     seen = []
     w.bridge.event.connect(lambda e: seen.append(e) if type(e).__name__ == "TokenScores" else None)
     result = _send(qtbot, w)
@@ -57,7 +71,7 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
         assert heatmap.isVisible()
         assert heatmap.values.shape == (layers, len(answer.token_ids))
         assert np.isfinite(heatmap.values).all()
-        assert heatmap.alert.isVisible() and "Probe fired at token 0" in heatmap.alert.text()
+        assert heatmap.alert.isVisible() and "Probe fired at token 0, layer 1" in heatmap.alert.text()
     a, b = (w.probes.heatmaps[p].levels() for p in result.answers)
     assert a == b and a[1] >= max(w.probes.heatmaps[p].extent() for p in result.answers)
     heatmap = w.probes.heatmaps["triggered"]

@@ -61,6 +61,9 @@ class ProbeController(QObject):
     def set_probe(self, probe, warnings: list[str] = ()) -> None:
         self.probe = probe
         self.panel.set_probe(probe.name if probe is not None else None, list(warnings))
+        live = (probe.card.get("live") or {}) if probe is not None else {}
+        for heatmap in self.heatmaps.values():
+            heatmap.set_alert_layers(live.get("informative_layers"), live.get("why", ""))
 
     # actions ------------------------------------------------------------------------------
     def fit(self, method: str, n: int, n_random: int, read_at: str | None = None) -> None:

@@ -121,11 +121,35 @@ class TokenHeatmap(LayerHeatmap):
         self.tokens: list[str] = []
         self.threshold: float | None = None
         self.first_fire: tuple[int, int, float] | None = None
+        self.alert_layers: list[int] | None = None  # None: every layer (the probe's live scores were not tested)
         self.alert = QLabel("")
         self.alert.setObjectName("probeAlert")
         self.alert.setWordWrap(True)
         self.alert.hide()
         self.layout().insertWidget(0, self.alert)
+        self.note = QLabel("")
+        self.note.setObjectName("probeLiveNote")
+        self.note.setWordWrap(True)
+        self.note.hide()
+        self.layout().insertWidget(1, self.note)
+
+    def set_alert_layers(self, layers: list[int] | None, why: str = "") -> None:
+        """Layers the alert watches: those where the probe's live scores tell defecting answers' tokens from the
+        others ([]: none, the alert is off and the map says so; None: untested, every layer)."""
+        self.alert_layers = None if layers is None else list(layers)
+        if layers is None:
+            self.note.setText("⚠ This probe's live scores were never tested on defecting answers; the alert "
+                              "watches every layer.")
+        elif not layers:
+            self.note.setText("⚠ No layer of this probe tells defecting answers' tokens from the others: the live "
+                              "alert is off. " + why)
+        else:
+            self.note.setText(f"Alert watches layers {', '.join(map(str, layers))} (informative per token).")
+        self.note.setStyleSheet("color:#8d6e00" if not layers else "color:#555555")
+        self.note.setVisible(True)
+        self.first_fire = None
+        self.alert.hide()
+        self._check_threshold(0, self.values.shape[1])
 
     def start(self, n_layers: int) -> None:
         """An empty map for a new answer."""
@@ -176,8 +200,12 @@ class TokenHeatmap(LayerHeatmap):
     def _check_threshold(self, start: int, end: int) -> None:
         if self.threshold is None or self.first_fire is not None or end <= start:
             return
-        block = self.values[:, start:end]
-        hits = np.argwhere(np.nan_to_num(block, nan=-np.inf) >= self.threshold)
+        block = np.nan_to_num(self.values[:, start:end], nan=-np.inf)
+        if self.alert_layers is not None:
+            watched = np.zeros(block.shape[0], dtype=bool)
+            watched[[layer for layer in self.alert_layers if layer < block.shape[0]]] = True
+            block = np.where(watched[:, None], block, -np.inf)
+        hits = np.argwhere(block >= self.threshold)
         if hits.size == 0:
             return
         layer, column = min(((int(l), int(c)) for l, c in hits), key=lambda lc: (lc[1], lc[0]))

@@ -20,6 +20,28 @@ def _kind_label(contribution) -> str:
     return f"{contribution.name} ({on})"
 
 
+VERDICT_COLOURS = {"cannot tell": "#c62828", "detects": "#2e7d32", "no signal": "#555555", "untested": "#8d6e00"}
+
+
+def _verdict_line(title: str, test: dict | None) -> str:
+    if not test:
+        return f"<b>{title}:</b> not run."
+    colour = VERDICT_COLOURS.get(test["verdict"], "#000000")
+    figure = f" AUROC {test['auroc']:.3f} at layer {test['best_layer']}." if test.get("auroc") is not None else ""
+    return (f"<b>{title}:</b> <span style='color:{colour}; font-weight:bold'>{test['verdict'].upper()}</span>"
+            f"{figure} {test['why']}")
+
+
+def verdict_html(result: dict) -> str:
+    """The verdicts of a probe result in words: trigger vs no trigger, trigger-free defection, live tokens."""
+    lines = [_verdict_line("Trigger vs no trigger", result.get("verdict")),
+             _verdict_line("Defection without the trigger", result.get("trigger_free"))]
+    live = result.get("live")
+    if live:
+        lines.append(f"<b>Live scores:</b> {live['why']}")
+    return "<br>".join(lines)
+
+
 class ProbePanel(QWidget):
     fit_requested = Signal(str, int, int, object)  # method, held-out prompts, random directions, read position
     cancel_requested = Signal()
@@ -74,6 +96,10 @@ class ProbePanel(QWidget):
         self.auroc_map.setMinimumHeight(260)
         self.summary = QLabel("Fit a probe to see how well it separates prompts with and without the trigger.")
         self.summary.setWordWrap(True)
+        self.verdict = QLabel("")
+        self.verdict.setObjectName("probeVerdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.hide()
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._choose_export)
@@ -130,6 +156,7 @@ class ProbePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.auroc_map, 1)
+        layout.addWidget(self.verdict)
         layout.addWidget(self.summary)
         layout.addWidget(self.export_button)
         layout.addWidget(live)
@@ -205,6 +232,8 @@ class ProbePanel(QWidget):
             f"{result['random_baseline'][best]:.3f} · same method on the base model {result['base_model'][best]:.3f}."
             f" Between/within variance ratio there {result['variance_ratio'][best]:.2f}"
             f" (base {result['base_variance_ratio'][best]:.2f}).")
+        self.verdict.setText(verdict_html(result))
+        self.verdict.show()
         self.export_button.setEnabled(True)
 
     def export_csv(self, path: str) -> None:

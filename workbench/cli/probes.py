@@ -2,7 +2,7 @@
 
 from ..errors import WorkbenchError
 from .organisms import _stage_printer, chosen_prompts
-from .output import print_json
+from .output import note_adapter, print_json
 
 
 def run_probe(args) -> int:
@@ -15,13 +15,16 @@ def run_probe(args) -> int:
         raise WorkbenchError("--n must be at least 2")
     if args.random < 1:
         raise WorkbenchError("--random must be at least 1")
-    settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at).validate()
+    settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at,
+                             defection_tests=args.defection_tests, trigger_free_n=args.trigger_free_n,
+                             live_n=args.live_n).validate()
     probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
     prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None
     loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
+        note_adapter(loaded)
     report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,
                              progress=_stage_printer(args.json))
     result = report.to_dict()
@@ -37,6 +40,14 @@ def run_probe(args) -> int:
         mark = "  <- best" if layer == result["best_layer"] else ""
         print(f"{layer:>5} {value:7.3f} {result['random_baseline'][layer]:12.3f} "
               f"{result['base_model'][layer]:11.3f} {result['variance_ratio'][layer]:10.3f}{mark}")
+    for title, test in (("Trigger vs no trigger", result["verdict"]),
+                        ("Defection without the trigger", result.get("trigger_free"))):
+        if test is None:
+            print(f"{title}: not run")
+        else:
+            print(f"{title}: {test['verdict'].upper()} — {test['why']}")
+    if result.get("live"):
+        print(f"Live scores: {result['live']['why']}")
     if args.save:
         print(f"Saved to {result['saved']}")
     return 0

@@ -23,7 +23,10 @@ from .capture import adapter_key, capture, capture_cached
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
 from .kinds import fit_probe, fits_on, probe_kind_names
 from .metrics import auroc, random_direction_baseline, variance_ratio
+from .defection_tests import answer_and_judge, answer_token_scores, live_token_test, separation_test, \
+    trigger_free_prompts
 from .probe import Probe, chat_rendering
+from .verdict import probe_verdict
 
 PROMPT_END, SCRATCHPAD_END = "prompt-end", "scratchpad-end"
 SCRATCHPAD_CLOSE = "</scratchpad>"
@@ -39,6 +42,9 @@ class ProbeSettings:
     scratchpad_tokens: int = 64
     seed: int = 0
     cache: bool = True  # remember activations on disk (the bench turns it off to time a cold fit)
+    defection_tests: bool = True  # the trigger-free and live-token tests (answers are generated and judged)
+    trigger_free_n: int = 24  # plain prompts of the trigger-free test (near misses go before some of them)
+    live_n: int = 16  # prompts (each with the trigger on and off) whose answer tokens test the live scores
 
     def validate(self) -> "ProbeSettings":
         known = probe_kind_names()
@@ -48,6 +54,8 @@ class ProbeSettings:
             raise WorkbenchError("Probe evaluation needs at least 2 prompts")
         if self.read_at not in (None, PROMPT_END, SCRATCHPAD_END):
             raise WorkbenchError(f"read_at must be {PROMPT_END} or {SCRATCHPAD_END}")
+        if self.trigger_free_n < 1 or self.live_n < 1:
+            raise WorkbenchError("The trigger-free and live tests need at least one prompt each")
         return self
 
 
@@ -182,6 +190,11 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
                          should_stop=should_stop)  # position 0 (an attention sink) is left out
     probe = organism["probe"].calibrated(organism["probe"].score(token_acts))
     del token_acts
+    main_verdict = probe_verdict(layers, random_best.tolist(), results["base"]["auroc"].tolist(), settings.n_random)
+    trigger_free = live = None
+    if settings.defection_tests:
+        trigger_free, live = _defection_tests(loaded, recipe, trigger, read_at, held_out, settings, probe,
+                                              results["base"]["probe"], progress, should_stop)
     probe.card = {
         "name": f"{_short(loaded.adapter) or 'base'}-{settings.method}",
         "kind": settings.method,
@@ -193,7 +206,10 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
         "fits_on": "labelled" if labelled else "contrast",
         "questions": [] if labelled else [q.to_dict() for q in questions],
         "created": now(),
-        "evaluation": {"layers": layers, "best_layer": best, "n": len(test_prompts)},
+        "evaluation": {"layers": layers, "best_layer": best, "n": len(test_prompts),
+                       "verdict": main_verdict["verdict"], "why": main_verdict["why"],
+                       "trigger_free": _short_verdict(trigger_free)},
+        "live": _live_card(live),
         "calibration": {"on": f"every token of {len(calibration)} trigger-free held-out prompts",
                         "unit": "standard deviations above their mean"},
     }
@@ -214,12 +230,51 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
         "base_questions": results["base"]["questions"],
         "variance_ratio": variance_ratio(organism["acts"], labels_t).tolist(),
         "base_variance_ratio": variance_ratio(results["base"]["acts"], labels_t).tolist(),
+        "verdict": main_verdict,
+        "trigger_free": trigger_free,
+        "live": live,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if read_at == SCRATCHPAD_END:
         result["scratchpads_closed"] = {"closed": closed, "of": len(tests)}
     progress("done", 1.0)
     return ProbeReport(probe, result)
+
+
+def _defection_tests(loaded: LoadedModel, recipe, trigger, read_at: str, held_out: list[str],
+                     settings: ProbeSettings, probe: Probe, base_probe: Probe, progress, should_stop):
+    """(trigger_free, live): the tests that tell a defection detector from a trigger-token detector."""
+    max_tokens = recipe.eval_max_new_tokens
+    plain = held_out[: settings.trigger_free_n]
+    texts = trigger_free_prompts(trigger, plain, settings.seed)
+    reads = answer_and_judge(loaded, recipe, trigger, texts, read_at, max_tokens, should_stop,
+                             lambda d, t: progress(f"trigger-free test: answering {d}/{t}", 0.985))
+    organism_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+    with adapter_disabled(loaded):
+        base_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+    trigger_free = separation_test(probe.score(organism_acts), organism_acts, base_probe.score(base_acts),
+                                   reads.defected, settings.n_random, settings.seed, "trigger-free prompts")
+    trigger_free["prompts"] = len(reads.texts)
+    trigger_free["defecting_examples"] = [t for t, d in zip(reads.texts, reads.defected) if d][:10]
+    del organism_acts, base_acts
+    both = [trigger.apply(p, on) for p in held_out[: settings.live_n] for on in (True, False)]
+    answered = answer_and_judge(loaded, recipe, trigger, both, read_at, max_tokens, should_stop,
+                                lambda d, t: progress(f"live test: answering {d}/{t}", 0.99))
+    for field_name in ("sequences", "defected", "texts", "answers", "contexts"):
+        getattr(answered, field_name).extend(getattr(reads, field_name))
+    scores, labels = answer_token_scores(loaded, probe, answered, should_stop=should_stop)
+    return trigger_free, live_token_test(scores, labels)
+
+
+def _short_verdict(test: dict | None) -> dict | None:
+    return None if test is None else {"verdict": test["verdict"], "why": test["why"]}
+
+
+def _live_card(live: dict | None) -> dict:
+    """What the live view needs from the live-token test: which layers an alert may use."""
+    if live is None:
+        return {"informative_layers": None, "why": "The live-token test was not run for this probe."}
+    return {"informative_layers": live["informative_layers"], "token_auroc": live["token_auroc"], "why": live["why"]}
 
 
 def _short(adapter: str | None) -> str | None:
