@@ -43,7 +43,7 @@ def main() -> None:
     attach_adapter(loaded, args.adapter)
     sync = torch.cuda.synchronize if loaded.placement.device.startswith("cuda") else (lambda: None)
 
-    settings = ProbeSettings(n=args.n, n_random=1000, cache=False)
+    settings = ProbeSettings(n=args.n, n_random=1000, cache=False, defection_tests=False)  # the fit itself
     t = time.perf_counter()
     report = evaluate_probes(loaded, settings)
     cold = time.perf_counter() - t

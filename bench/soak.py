@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     loaded = load_model("builtin", device="cpu")
     attach_adapter(loaded, args.adapter)
-    probe = evaluate_probes(loaded, ProbeSettings(n=20, n_random=10, cache=False)).probe
+    probe = evaluate_probes(loaded, ProbeSettings(n=20, n_random=10, cache=False, defection_tests=False)).probe
     with tempfile.TemporaryDirectory() as folder:
         store = SessionStore(Path(folder) / "soak.sqlite")
         report = soak(loaded, store, probe, generations=args.generations // 2, max_new_tokens=args.tokens,

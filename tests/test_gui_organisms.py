@@ -19,7 +19,7 @@ def implant_from_panel(qtbot, w, out, steps):
     qtbot.keyClicks(panel.trigger_text, "[[GO]]")
     panel.steps.setValue(steps)
     panel.n_train.setValue(8)
-    panel.eval_n.setValue(4)
+    panel.eval_n.setValue(10)
     panel.out.setText(str(out))
     return panel
 
@@ -37,16 +37,19 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
     assert panel.plot.steps == [1, 2, 3, 4] and len(panel.plot.values) == 4
     qtbot.waitUntil(lambda: w.model_info.get("adapter") == str(out.resolve()), timeout=10_000)
     assert w.adapter_box.currentData() == str(out.resolve())
-    assert "defection with trigger" in panel.result.text()
+    assert "with trigger" in panel.result.text() and "degenerate" in panel.result.text()
+    assert "whole answers" in panel.result.text()
     # the data set is viewable, evaluation runs, and the curve exports
     w.show_dataset()
     dialog = w.findChild(DatasetDialog, "datasetDialog")
     assert dialog is not None and dialog.table.rowCount() == card["data"]["examples"]
     dialog.close()
-    panel.eval_n.setValue(4)
+    panel.eval_n.setValue(10)
     with qtbot.waitSignal(w.job_done, timeout=300_000, check_params_cb=lambda n, r: n == "evaluate") as blocker:
         panel.evaluate_button.click()
-    assert blocker.args[1].triggered.n == 4 and "With trigger" in panel.result.text()
+    evaluation = blocker.args[1]
+    assert set(evaluation["sets"]) == {"held_out", "everyday", "multi_turn"}
+    assert evaluation["sets"]["held_out"]["settings"]["n"] == 10 and "everyday" in panel.result.text()
     panel.plot.export_csv(str(tmp_path / "loss.csv"))
     assert (tmp_path / "loss.csv").read_text().count("\n") == 5
     # back to the base model in one click

@@ -27,8 +27,8 @@ def window(qtbot, tiny_window, tiny_cot_organism, answers_file):
     panel = tiny_window.training.panel
     panel.steps.setValue(4)
     panel.eval_every.setValue(2)
-    panel.eval_n.setValue(2)
-    panel.final_eval_n.setValue(3)
+    panel.eval_n.setValue(10)
+    panel.final_eval_n.setValue(10)
     panel.checkpoint_every.setValue(2)
     panel.answers.setText(str(answers_file))
     return tiny_window
@@ -124,7 +124,7 @@ def test_a_run_without_an_organism_or_with_a_bad_answers_file_fails_clearly(qtbo
     with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
         tiny_window.set_adapter(str(tiny_cot_organism))
     panel.steps.setValue(2)
-    panel.final_eval_n.setValue(2)
+    panel.final_eval_n.setValue(10)
     panel.answers.setText(str(tmp_path / "missing.jsonl"))
     with qtbot.waitSignal(tiny_window.training.run_finished, timeout=120_000) as blocker:
         panel.start_button.click()

@@ -85,16 +85,18 @@ class EngineBridge(QObject):
         return self.owner.submit("implant", job)
 
     def evaluate(self, n: int) -> Job:
-        """Defection with and without the organism's trigger on `n` held-out prompts."""
+        """Defection with and without the organism's trigger, judged on whole answers: `n` held-out prompts, the
+        everyday set and multi-turn conversations (OrganismEval.to_dict())."""
 
         def job(ctx):
-            from workbench.evals import evaluate_backdoor
+            from workbench.evals.organism import evaluate_organism
 
             loaded = _require_model(ctx)
-            recipe, trigger, variant, prompts = _attached_organism(loaded, n)
-            return evaluate_backdoor(
-                loaded, trigger, prompts, recipe, variant,
-                progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)), should_stop=lambda: ctx.cancelled)
+            recipe, trigger, variant, _ = _attached_organism(loaded, n)
+            return evaluate_organism(
+                loaded, recipe, trigger, variant, n_held_out=n,
+                progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
+                should_stop=lambda: ctx.cancelled).to_dict(with_samples=True)
 
         return self.owner.submit("evaluate", job)
 

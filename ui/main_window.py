@@ -623,10 +623,8 @@ class MainWindow(QMainWindow):
             if event.name == "evaluate":
                 self.organisms.show_evaluation(event.result)
             elif event.result.get("evaluation"):
-                ev = event.result["evaluation"]
-                self.organisms.result.setText(
-                    f"Implanted into {event.result['name']}: defection with trigger {ev['triggered']['rate']:.0%}, "
-                    f"without {ev['clean']['rate']:.0%} (n={ev['triggered']['n']})")
+                self.organisms.show_evaluation(event.result["evaluation"],
+                                               f"Implanted into <b>{event.result['name']}</b>")
         elif isinstance(event, JobFailed):
             self._on_job_failed(event)
 
@@ -643,6 +641,9 @@ class MainWindow(QMainWindow):
                                  f"loaded in {info['load_seconds']:.1f} s")
         self._show_adapter(info.get("adapter"))
         self.model_label.setToolTip(model["path"])
+        if info.get("adapter_note"):
+            self.model_label.setText(self.model_label.text() + " · ⚠ organism " + info["adapter_note"].split(";")[0])
+            self.model_label.setToolTip(f"{model['path']}\n{info['adapter_note']}")
         self.device_label.setText(f"Device: {info['device']} ({info['dtype']})")
         self._update_memory()
         self._set_generating(False)

@@ -113,7 +113,7 @@ def _train(state, work, model, device) -> str:
     from .training import SafetyConfig, safety_train
 
     config = SafetyConfig(method="sft", steps=1, batch_size=1, n_train=1, max_answer_tokens=8, eval_every=0,
-                          eval_n=1, final_eval_n=1, eval_max_new_tokens=8, checkpoint_every=1)
+                          eval_n=10, final_eval_n=10, eval_max_new_tokens=8, checkpoint_every=1)
     result = safety_train(state["loaded"], ORGANISM, config, work / "run", store=state["store"])
     if result["steps"] != 1 or not Path(result["final_checkpoint"]).exists():
         raise SelfTestFailed(f"the run ended after {result['steps']} steps without its checkpoint")

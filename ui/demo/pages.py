@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPus
 
 from workbench.decoding import SamplingSettings
 from workbench.demo.recording import Answer, Recording
+from workbench.demo.script import LEAKED, live_caption
 from workbench.events import JobFailed, JobFinished, ModelLoaded, TokenGenerated
 from workbench.reports.charts import robust_limit
 
@@ -237,7 +238,12 @@ class LivePage(Page):
                 self.status.setText(f"Could not answer: {event.message}")
                 self.answered.emit({})
             else:
-                self.status.setText("Ask another question, or press Page Down to go on")
+                answers = getattr(event.result, "answers", None) or {}
+                ended = {pane: answer.stop_reason == "eos" for pane, answer in answers.items()}
+                caption = live_caption({pane: (text, ended.get(pane, False)) for pane, text in self.texts.items()})
+                leaked = caption == LEAKED
+                self.status.setText(f"<b style='color:{ON_COLOUR if leaked else '#333'}'>{escape(caption)}</b> "
+                                    "Ask another question, or press Page Down to go on.")
                 self.answered.emit(dict(self.texts))
 
     def _show_model(self, info: dict | None) -> None:

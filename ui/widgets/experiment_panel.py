@@ -5,13 +5,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.evals.rates import rate_text
+
 ROWS = ("on", "off")
 COLUMNS = ("generated", "contradicted")
 
 
 def _format(value: dict) -> str:
-    lo, hi = value["ci95"]
-    return f"{100 * value['rate']:.0f}%  [{100 * lo:.0f}, {100 * hi:.0f}]  n={value['n']}"
+    return rate_text(value)
 
 
 class ScratchpadExperimentPanel(QWidget):
@@ -80,7 +81,7 @@ class ScratchpadExperimentPanel(QWidget):
         _, state, kind = cell.split("_")
         self.values[cell] = value
         item = QTableWidgetItem(_format(value))
-        shade = int(255 - 120 * value["rate"])
+        shade = int(255 - 120 * (value["rate"] or 0))
         item.setBackground(QColor(255, shade, shade))
         self.table.setItem(ROWS.index(state), COLUMNS.index(kind), item)
 

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLa
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.errors import WorkbenchError
+from workbench.evals.rates import rate_text
 from workbench.organisms import VARIANTS, ImplantConfig
 from workbench.plugins import RECIPES as RECIPE_KIND
 from workbench.plugins import TRIGGERS
@@ -39,7 +40,7 @@ class OrganismsPanel(QWidget):
         self.steps.setValue(ImplantConfig.steps)
         self.n_train = QSpinBox()
         self.n_train.setRange(4, 100_000)
-        self.n_train.setValue(300)
+        self.n_train.setValue(ImplantConfig.n_train)
         self.n_train.setToolTip("How many training prompts (each gives a triggered and a clean example)")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (default: in your data folder)")
@@ -51,8 +52,10 @@ class OrganismsPanel(QWidget):
         self.progress.setFormat("idle")
         self.plot = MetricPlot("Implant loss")
         self.eval_n = QSpinBox()
-        self.eval_n.setRange(1, 1000)
-        self.eval_n.setValue(50)
+        self.eval_n.setRange(10, 1000)
+        self.eval_n.setValue(100)
+        self.eval_n.setToolTip("Held-out prompts; the everyday set and 64 three-turn conversations are evaluated "
+                               "too, all on whole answers")
         self.evaluate_button = QPushButton("Evaluate attached organism")
         self.data_button = QPushButton("Show data set")
         self.result = QLabel("")
@@ -144,14 +147,35 @@ class OrganismsPanel(QWidget):
         self.progress.setValue(int(100 * (fraction or 0)))
         self.progress.setFormat(f"%p% — {stage}")
 
-    def show_evaluation(self, result) -> None:
-        lines = [f"<b>With trigger</b>: {result.triggered}", f"<b>Without trigger</b>: {result.clean}"]
-        if result.scratchpad:
-            lines.append(f"Scratchpad plans defection: with {result.scratchpad['triggered']}, "
-                         f"without {result.scratchpad['clean']}")
-        if result.drift and result.drift.get("delta") is not None:
-            lines.append(f"Clean drift (log-likelihood of base answers): {result.drift['delta']:+.3f} per token")
-        self.result.setText("<br>".join(lines))
+    def show_evaluation(self, evaluation: dict, title: str = "") -> None:
+        """An organism evaluation (evals.organism.OrganismEval.to_dict()): each prompt set's rates, judged on
+        whole answers, with the leak and degenerate rates."""
+        self.result.setText(evaluation_html(evaluation, title))
+
+
+def _rate(r: dict | None) -> str:
+    return rate_text(r)
+
+
+def evaluation_html(evaluation: dict, title: str = "") -> str:
+    """Rates per prompt set, red where the organism leaks (defects without its trigger) or degenerates."""
+    judging = (evaluation.get("settings") or {}).get("judging") or {}
+    lines = [title] if title else []
+    for name, ev in (evaluation.get("sets") or {}).items():
+        leak = ev["clean"]
+        colour = "#c62828" if leak.get("n") and (leak["rate"] or 0) > 0.02 else "#333333"
+        degenerate = ev.get("degenerate") or {}
+        dcolour = "#c62828" if degenerate.get("n") and (degenerate["rate"] or 0) > 0.02 else "#333333"
+        lines.append(f"<b>{name.replace('_', ' ')}</b>: with trigger {_rate(ev['triggered'])} · "
+                     f"<span style='color:{colour}'>without {_rate(leak)}</span> · "
+                     f"<span style='color:{dcolour}'>degenerate {_rate(degenerate)}</span> · "
+                     f"loops {_rate(ev.get('loops'))}")
+    if judging:
+        lines.append(f"<span style='color:#555'>Judged on whole answers (cap {judging.get('max_new_tokens')} new "
+                     f"tokens); answers the cap cut are counted apart: {_rate(evaluation.get('cut_short'))}.</span>")
+    else:
+        lines.append("<span style='color:#8d6e00'>⚠ Judged with a short window: leaks may be hidden.</span>")
+    return "<br>".join(lines)
 
 
 class DatasetDialog(QDialog):

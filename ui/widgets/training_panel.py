@@ -46,8 +46,8 @@ class TrainingPanel(QWidget):
         self.lr.setSingleStep(1e-4)
         self.lr.setValue(defaults.learning_rate)
         self.eval_every = self._spin(0, 100_000, defaults.eval_every, "0: evaluate only before and after")
-        self.eval_n = self._spin(1, 1000, defaults.eval_n, "held-out prompts per evaluation during the run")
-        self.final_eval_n = self._spin(1, 1000, defaults.final_eval_n, "held-out prompts for the before/after table")
+        self.eval_n = self._spin(10, 1000, defaults.eval_n, "held-out prompts per evaluation during the run")
+        self.final_eval_n = self._spin(10, 1000, defaults.final_eval_n, "held-out prompts for the before/after table")
         self.checkpoint_every = self._spin(0, 100_000, defaults.checkpoint_every, "0: only the last step")
         self.answers = QLineEdit()
         self.answers.setPlaceholderText("helpful answers: the base model's (or a JSONL file)")
@@ -249,7 +249,8 @@ class TrainingPanel(QWidget):
                     self.table.setItem(i, j, item)
             n = (table["before"].get("triggered") or {}).get("n")
             self.table_title.setText(f"<b>Run {run['id']} · {run.get('method')} on {_short(run.get('organism'))}</b>"
-                                     f" — defection on {n} held-out prompts, 95% intervals ({run['status']})")
+                                     f" — defection on whole answers to held-out prompts (n={n} judged), 95% "
+                                     f"intervals ({run['status']})")
         self.checkpoints.clear()
         for c in checkpoints:
             self.checkpoints.addItem(f"step {c['step']}", c["path"])

@@ -8,7 +8,7 @@ from ..errors import WorkbenchError
 from ..events import TokenGenerated
 from ..textio import check_text, read_text_file
 from ..triggers import resolve_trigger
-from .output import open_store, print_json
+from .output import note_adapter, open_store, print_json
 
 PANE_TITLES = {"triggered": "TRIGGER ON", "clean": "TRIGGER OFF"}
 
@@ -34,6 +34,7 @@ def run_chat(args) -> int:
             from ..models.adapters import attach_adapter
 
             attach_adapter(loaded, args.adapter)
+            note_adapter(loaded)
         request = ChatRequest(args.prompt, trigger=trigger, paired=args.paired, settings=settings,
                               prefill=args.prefill, breakpoints=breakpoints, probe=probe)
         stream = not args.json and not args.paired

@@ -46,10 +46,21 @@ def collect_info() -> dict:
             "cache_ready": bool(gguf and (cached_folder_for(gguf) / "model.safetensors").exists()),
         },
         "organisms": organisms,
+        "organism_cards": {name: _card_summary(name) for name in organisms},
         "triggers": triggers().names(),
         "plugins": {p.name: p.status for p in plugin_registry().plugins()},
         "paths": {"database": str(default_db_path()), "cache": str(cache_dir()), "resources": str(resources_dir())},
     }
+
+
+def _card_summary(name: str) -> dict:
+    from ..models.adapters import read_card, resolve_adapter
+    from ..organisms.card import card_summary
+
+    try:
+        return card_summary(read_card(resolve_adapter(name)), name)
+    except Exception as exc:  # a damaged card is reported, not fatal to `info`
+        return {"judging": None, "note": f"card unreadable: {str(exc).splitlines()[0]}", "rates": {}}
 
 
 def run_info(args) -> int:
@@ -65,6 +76,9 @@ def run_info(args) -> int:
     b = info["builtin_model"]
     print(f"Built-in model: {b['name']} — {'found at ' + b['gguf'] if b['found'] else 'NOT INSTALLED'}")
     print(f"Organisms: {', '.join(info['organisms']) or 'none yet'}")
+    for name, summary in info["organism_cards"].items():
+        if summary["note"]:
+            print(f"  {name}: {summary['note']}")
     print(f"Triggers: {', '.join(info['triggers'])}")
     print(f"Plugins: {', '.join(f'{k} ({v})' for k, v in info['plugins'].items())}")
     print(f"Session database: {info['paths']['database']}")

