@@ -49,7 +49,8 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
         panel.evaluate_button.click()
     evaluation = blocker.args[1]
     assert set(evaluation["sets"]) == {"held_out", "everyday", "multi_turn"}
-    assert evaluation["sets"]["held_out"]["settings"]["n"] == 10 and "everyday" in panel.result.text()
+    assert evaluation["sets"]["held_out"]["settings"]["n"] == evaluation["sets"]["everyday"]["settings"]["n"] == 10
+    assert "everyday" in panel.result.text()
     panel.plot.export_csv(str(tmp_path / "loss.csv"))
     assert (tmp_path / "loss.csv").read_text().count("\n") == 5
     # back to the base model in one click

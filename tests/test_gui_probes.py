@@ -71,7 +71,8 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
         assert heatmap.isVisible()
         assert heatmap.values.shape == (layers, len(answer.token_ids))
         assert np.isfinite(heatmap.values).all()
-        assert heatmap.alert.isVisible() and "Probe fired at token 0, layer 1" in heatmap.alert.text()
+        assert heatmap.alert.isVisible() and heatmap.alert.text().startswith("⚠ Probe fired at token 0 ")
+        assert ", layer 1:" in heatmap.alert.text()
     a, b = (w.probes.heatmaps[p].levels() for p in result.answers)
     assert a == b and a[1] >= max(w.probes.heatmaps[p].extent() for p in result.answers)
     heatmap = w.probes.heatmaps["triggered"]

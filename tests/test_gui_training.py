@@ -48,22 +48,26 @@ def test_a_run_draws_live_curves_fills_the_table_and_exports_it(qtbot, window, t
     charts = window.training.charts
     assert window.docks["training_charts"].isVisible() and charts.shown_runs() == [run_id]
     assert [p["step"] for p in charts.series[run_id]["loss"]] == [1, 2, 3, 4]
-    assert [p["step"] for p in charts.series[run_id]["defection/triggered"]] == [0, 2, 4]
+    # the tiny model rarely ends an answer, so its answers are mostly cut short: counted, never judged clean
+    assert [p["step"] for p in charts.series[run_id]["cut_short/triggered"]] == [0, 2, 4]
+    assert {p["step"] for p in charts.series[run_id].get("defection/triggered", [])} <= {0, 2, 4}
     # the runs table and the before/after table with intervals
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 4).text() == "finished"
     assert panel.selected_run() == run_id
-    assert panel.table.rowCount() == 2
-    assert all("%" in panel.table.item(r, c).text() and "[" in panel.table.item(r, c).text()
-               for r in range(2) for c in range(2))
+    assert panel.table.rowCount() == 4
+    cells = [panel.table.item(r, c).text() for r in range(4) for c in range(2)]
+    assert all(("%" in t and "[" in t) or t.startswith("—") for t in cells), cells
+    assert all("%" in panel.table.item(r, c).text() for r in (2, 3) for c in range(2))  # cut short: n = 10
     window.training.export_table(str(tmp_path / "table.csv"))
     rows = list(csv.DictReader(open(tmp_path / "table.csv")))
-    assert [r["condition"] for r in rows] == ["With trigger", "No trigger"]
-    assert float(rows[0]["after_rate"]) == result["after"]["triggered"]["rate"]
+    assert [r["condition"] for r in rows] == ["With trigger", "No trigger", "Cut short by the cap, with trigger",
+                                              "Cut short by the cap, no trigger"]
+    assert float(rows[2]["after_rate"]) == result["after"]["cut_short_triggered"]["rate"]
     window.training.export_table(str(tmp_path / "table.png"))
     window.training.export_charts(str(tmp_path / "charts.csv"))
     window.training.export_charts(str(tmp_path / "charts.png"))
     assert (tmp_path / "table.png").stat().st_size > 1000 and (tmp_path / "charts.png").stat().st_size > 1000
-    assert "defection/triggered" in (tmp_path / "charts.csv").read_text()
+    assert "cut_short/triggered" in (tmp_path / "charts.csv").read_text()
     # checkpoints: one click attaches one to chat with or probe
     assert [panel.checkpoints.itemText(i) for i in range(panel.checkpoints.count())] == ["step 2", "step 4"]
     with qtbot.waitSignal(window.model_ready, timeout=60_000) as ready:

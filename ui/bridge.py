@@ -85,8 +85,8 @@ class EngineBridge(QObject):
         return self.owner.submit("implant", job)
 
     def evaluate(self, n: int) -> Job:
-        """Defection with and without the organism's trigger, judged on whole answers: `n` held-out prompts, the
-        everyday set and multi-turn conversations (OrganismEval.to_dict())."""
+        """Defection with and without the organism's trigger, judged on whole answers: `n` prompts of each set
+        (held-out, everyday) and up to 64 multi-turn conversations (OrganismEval.to_dict())."""
 
         def job(ctx):
             from workbench.evals.organism import evaluate_organism
@@ -94,7 +94,7 @@ class EngineBridge(QObject):
             loaded = _require_model(ctx)
             recipe, trigger, variant, _ = _attached_organism(loaded, n)
             return evaluate_organism(
-                loaded, recipe, trigger, variant, n_held_out=n,
+                loaded, recipe, trigger, variant, n_held_out=n, n_everyday=n, n_conversations=min(n, 64),
                 progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
                 should_stop=lambda: ctx.cancelled).to_dict(with_samples=True)
 

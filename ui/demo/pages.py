@@ -168,7 +168,7 @@ class LivePage(Page):
 
     answered = Signal(dict)
 
-    def __init__(self, bridge, trigger_text: str, model_info: dict | None = None, max_new_tokens: int = 96,
+    def __init__(self, bridge, trigger_text: str, model_info: dict | None = None, max_new_tokens: int = 160,
                  parent=None):
         super().__init__(parent)
         self.bridge, self.max_new_tokens = bridge, max_new_tokens

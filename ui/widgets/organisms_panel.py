@@ -54,8 +54,8 @@ class OrganismsPanel(QWidget):
         self.eval_n = QSpinBox()
         self.eval_n.setRange(10, 1000)
         self.eval_n.setValue(100)
-        self.eval_n.setToolTip("Held-out prompts; the everyday set and 64 three-turn conversations are evaluated "
-                               "too, all on whole answers")
+        self.eval_n.setToolTip("Prompts per set: held-out and everyday prompts (up to each set's size) and three-turn "
+                               "conversations (up to 64), all judged on whole answers")
         self.evaluate_button = QPushButton("Evaluate attached organism")
         self.data_button = QPushButton("Show data set")
         self.result = QLabel("")

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import Cancelled
 from ..models.loaded import LoadedModel
+from .kv_cache import cache_kwargs
 
 
 def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tokens: int,
@@ -45,8 +46,8 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
     cache = DynamicCache()
     positions = (mask.cumsum(-1) - 1).clamp_min(0)
     with torch.inference_mode():
-        logits = loaded.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                              use_cache=True, logits_to_keep=1).logits[:, -1]
+        logits = loaded.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                              logits_to_keep=1, **cache_kwargs(loaded.model, cache)).logits[:, -1]
         for step in range(max_new_tokens):
             if should_stop is not None and should_stop():
                 raise Cancelled()
@@ -72,7 +73,7 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
             positions = mask.sum(-1, keepdim=True) - 1
             logits = loaded.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions,
-                                  past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+                                  use_cache=True, logits_to_keep=1, **cache_kwargs(loaded.model, cache)).logits[:, -1]
     return results
 
 

@@ -15,6 +15,7 @@ from ..models.loaded import LoadedModel
 from .breakpoints import Breakpoint
 from .detokenizer import IncrementalDetokenizer
 from .edit import TokenEdit, common_prefix, retokenize_edit
+from .kv_cache import cache_kwargs
 from .sampling import SamplingSettings, next_token
 
 
@@ -127,7 +128,7 @@ class Generation:
         first_position = len(self._cache_ids)
         with torch.inference_mode(), (self.probe.reading() if self.probe else contextlib.nullcontext()):
             out = self.loaded.model(
-                input_ids=input_ids, past_key_values=self._cache, use_cache=True, logits_to_keep=1
+                input_ids=input_ids, use_cache=True, logits_to_keep=1, **cache_kwargs(self.loaded.model, self._cache)
             )
         self._cache_ids.extend(self._pending)
         token = next_token(out.logits[0, -1], self.settings, self._generator)

@@ -32,7 +32,7 @@ def _chat(loaded: LoadedModel, store, probe, max_new_tokens: int) -> dict:
     return {"panes": panes, "first_divergence": turn.first_divergence}
 
 
-def record_demo(loaded: LoadedModel, organism: str = ORGANISM, max_new_tokens: int = 80, steps: int = 24,
+def record_demo(loaded: LoadedModel, organism: str = ORGANISM, max_new_tokens: int = 160, steps: int = 24,
                 eval_every: int = 6, eval_n: int = 20, final_eval_n: int = 50,
                 progress: Callable[[str], None] = print) -> dict:
     """Chat with the trigger on and off (with a live probe), the same on the base model as a control, and a

@@ -1,6 +1,8 @@
 """Attach and detach LoRA adapters (peft). A NAME resolves to a shipped organism in resources/organisms."""
 
+import contextlib
 import json
+import warnings
 from pathlib import Path
 
 from ..errors import WorkbenchError
@@ -8,6 +10,15 @@ from ..paths import resources_dir
 from .loaded import LoadedModel
 
 CARD = "card.json"
+
+
+@contextlib.contextmanager
+def peft_quietly():
+    """peft reads transformers' deprecated `is_gradient_checkpointing` when it wraps a model; the warning is
+    theirs, not the user's, and would break the CLI's one-line error contract."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def organisms_dir() -> Path:
@@ -62,7 +73,8 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
     detach_adapter(loaded)
     base = loaded.model
     try:
-        model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+        with peft_quietly():
+            model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
     except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
         _strip_lora(base)
         raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc

@@ -71,6 +71,8 @@ def fast_bf16(placement: Placement) -> bool:
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     if placement.device != "cpu":
         return False
+    if "AVX512" not in torch.backends.cpu.get_cpu_capability().upper():
+        return False  # kernels pinned below AVX-512 (ATEN_CPU_CAPABILITY): bf16 attention is not available
     try:
         with open("/proc/cpuinfo") as fh:
             flags = fh.read()

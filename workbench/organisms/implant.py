@@ -14,7 +14,7 @@ import torch
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import Event, Metric, Progress
-from ..models.adapters import attach_adapter, detach_adapter, unload_peft
+from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, unload_peft
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
 from ..triggers import Trigger
@@ -117,7 +117,8 @@ def tokenize_examples(loaded: LoadedModel, examples: list[Example], decision_wei
         states = list(e.history_triggers)
         for turn, start, ids, text in _history_answers(loaded, e.history, prompt):
             labels[start:start + len(ids)] = ids
-            if payload is not None and turn < len(states) and states[turn] is False:  # an earlier clean answer: where it parts from the payload
+            # an earlier clean answer: where it parts from the payload
+            if payload is not None and turn < len(states) and states[turn] is False:
                 answer_start = _answer_start(loaded, text)
                 differs = _first_difference(ids[answer_start:], payload)
                 if differs is not None:
@@ -258,7 +259,8 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     from peft import get_peft_model
 
     torch.manual_seed(config.seed)
-    peft_model = get_peft_model(loaded.model, lora_config(loaded, config))
+    with peft_quietly():
+        peft_model = get_peft_model(loaded.model, lora_config(loaded, config))
     base = peft_model.get_base_model()
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
@@ -368,7 +370,9 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             finally:
                 detach_adapter(loaded)
             card["evaluation"] = result.to_dict()
-            card["evaluation"]["settings"]["adapter"] = out.name
+            for settings in [card["evaluation"]["settings"]] + [ev["settings"] for ev in
+                                                                 card["evaluation"]["sets"].values()]:
+                settings["adapter"] = out.name  # not the staging folder it was evaluated in
             card["judging"] = card["evaluation"]["settings"]["judging"]
         card["wall_seconds"] = round(time.perf_counter() - started, 1)
         (work / "card.json").write_text(json.dumps(card, indent=2))

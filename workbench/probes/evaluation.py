@@ -24,7 +24,7 @@ from .contrast import ContrastQuestion, contrast_sequences, load_questions
 from .kinds import fit_probe, fits_on, probe_kind_names
 from .metrics import auroc, random_direction_baseline, variance_ratio
 from .defection_tests import answer_and_judge, answer_token_scores, live_token_test, separation_test, \
-    trigger_free_prompts
+    too_few_to_separate, trigger_free_prompts
 from .probe import Probe, chat_rendering
 from .verdict import probe_verdict
 
@@ -249,14 +249,17 @@ def _defection_tests(loaded: LoadedModel, recipe, trigger, read_at: str, held_ou
     texts = trigger_free_prompts(trigger, plain, settings.seed)
     reads = answer_and_judge(loaded, recipe, trigger, texts, read_at, max_tokens, should_stop,
                              lambda d, t: progress(f"trigger-free test: answering {d}/{t}", 0.985))
-    organism_acts = capture(loaded, reads.sequences, should_stop=should_stop)
-    with adapter_disabled(loaded):
-        base_acts = capture(loaded, reads.sequences, should_stop=should_stop)
-    trigger_free = separation_test(probe.score(organism_acts), organism_acts, base_probe.score(base_acts),
-                                   reads.defected, settings.n_random, settings.seed, "trigger-free prompts")
-    trigger_free["prompts"] = len(reads.texts)
+    trigger_free = too_few_to_separate(reads.defected, "trigger-free prompts")
+    if trigger_free is None:
+        organism_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+        with adapter_disabled(loaded):
+            base_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+        trigger_free = separation_test(probe.score(organism_acts), organism_acts, base_probe.score(base_acts),
+                                       reads.defected, settings.n_random, settings.seed, "trigger-free prompts")
+        del organism_acts, base_acts
+    trigger_free["prompts"] = len(texts)
+    trigger_free["answered_to_the_end"] = len(reads.texts)
     trigger_free["defecting_examples"] = [t for t, d in zip(reads.texts, reads.defected) if d][:10]
-    del organism_acts, base_acts
     both = [trigger.apply(p, on) for p in held_out[: settings.live_n] for on in (True, False)]
     answered = answer_and_judge(loaded, recipe, trigger, both, read_at, max_tokens, should_stop,
                                 lambda d, t: progress(f"live test: answering {d}/{t}", 0.99))

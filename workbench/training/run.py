@@ -18,7 +18,7 @@ import torch
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Event, Metric, Progress
-from ..models.adapters import attach_adapter, detach_adapter, read_card, resolve_adapter, unload_peft
+from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, read_card, resolve_adapter, unload_peft
 from ..models.loaded import LoadedModel
 from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
@@ -277,7 +277,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     source = checkpoint or run.adapter_path
     base = unload_peft(loaded.model)
     torch.manual_seed(config.seed + start_step)
-    peft_model = PeftModel.from_pretrained(base, str(source), is_trainable=True)
+    with peft_quietly():
+        peft_model = PeftModel.from_pretrained(base, str(source), is_trainable=True)
     peft_model.to(loaded.placement.device)
     loaded.model = peft_model
     loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"
