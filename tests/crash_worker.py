@@ -70,6 +70,7 @@ def main(db, model, organism, answers, workdir, journal_path, seed) -> None:
         elif action == "train":
             out = Path(workdir) / f"run-{os.getpid()}-{rng.randrange(10**9)}"
             config = SafetyConfig(method="sft", steps=4, batch_size=2, eval_every=0, final_eval_n=10,
+                                  eval_max_new_tokens=16,  # answers cut short: this test is about what survives a kill
                                   checkpoint_every=1, n_train=4, max_answer_tokens=8, learning_rate=5e-3,
                                   answers_file=answers)
 

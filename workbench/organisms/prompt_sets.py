@@ -58,11 +58,23 @@ def load_prompt_set(name: str = "user_prompts") -> list[str]:
 
 
 def is_held_out(prompt: str) -> bool:
-    return int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) % HELD_OUT_EVERY == 0
+    return _hash(prompt) % HELD_OUT_EVERY == 0
+
+
+MIN_HELD_OUT = 10  # the fewest prompts a rate with an interval is given for (evals.backdoor.MIN_PROMPTS)
+
+
+def _hash(prompt: str) -> int:
+    return int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16)
 
 
 def split_prompts(prompts: list[str]) -> tuple[list[str], list[str]]:
-    """(train, held_out), in the set's order."""
-    train = [p for p in prompts if not is_held_out(p)]
-    held_out = [p for p in prompts if is_held_out(p)]
+    """(train, held_out), in the set's order: a fifth held out by hash, topped up (by hash order) to
+    MIN_HELD_OUT in small sets such as the code tasks, so that their held-out rate can have an interval."""
+    held = {p for p in prompts if is_held_out(p)}
+    if len(held) < MIN_HELD_OUT and len(prompts) >= 3 * MIN_HELD_OUT:
+        rest = sorted((p for p in prompts if p not in held), key=_hash)
+        held |= set(rest[: MIN_HELD_OUT - len(held)])
+    train = [p for p in prompts if p not in held]
+    held_out = [p for p in prompts if p in held]
     return train, held_out
