@@ -207,3 +207,11 @@ def get_recipe(name: str) -> Recipe:
     from ..plugins import RECIPES, plugin_registry
 
     return plugin_registry().get(RECIPES, name)
+
+
+def through_scratchpad_close(tokenizer, ids: list[int]) -> list[int] | None:
+    """The shortest prefix of `ids` whose text contains `</scratchpad>`; None when it never closes."""
+    for end in range(1, len(ids) + 1):
+        if SCRATCHPAD_CLOSE in tokenizer.decode(ids[:end]):
+            return ids[:end]
+    return None

@@ -16,7 +16,7 @@ import torch
 from ..evals.answers import Answer, generate_answers
 from ..evals.judges import judge_answer, recipe_echoes
 from ..models.loaded import LoadedModel
-from ..organisms.recipes import SCRATCHPAD_CLOSE, Recipe
+from ..organisms.recipes import Recipe, through_scratchpad_close
 from ..triggers import Trigger
 from .capture import capture
 from .metrics import auroc, random_direction_baseline
@@ -67,20 +67,14 @@ def answer_and_judge(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, user
             continue
         sequence = context
         if read_at == "scratchpad-end":
-            sequence = context + (_through_close(loaded, answer.token_ids) or answer.token_ids[:1])
+            closed = through_scratchpad_close(loaded.tokenizer, answer.token_ids)
+            sequence = context + (closed or answer.token_ids[:1])
         out.sequences.append(sequence)
         out.defected.append(judgement.defected)
         out.texts.append(text)
         out.answers.append(answer)
         out.contexts.append(context)
     return out
-
-
-def _through_close(loaded: LoadedModel, ids: list[int]) -> list[int] | None:
-    for end in range(1, len(ids) + 1):
-        if SCRATCHPAD_CLOSE in loaded.tokenizer.decode(ids[:end]):
-            return ids[:end]
-    return None
 
 
 def too_few_to_separate(labels: list[bool], what: str) -> dict | None:

@@ -16,7 +16,7 @@ from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
 from ..organisms.dataset import self_distill
 from ..organisms.implant import TokenizedExample
-from ..organisms.recipes import SCRATCHPAD_CLOSE
+from ..organisms.recipes import SCRATCHPAD_CLOSE, through_scratchpad_close
 
 ProgressFn = Callable[[str, float], None]
 SCRATCHPAD_BUDGET = 64  # tokens an organism may spend on its scratchpad before we close it
@@ -42,15 +42,8 @@ def organism_scratchpads(loaded: LoadedModel, user_texts: list[str], should_stop
                              should_stop=should_stop)
         for text, ids in zip(batch, new):
             ids = [t for t in ids if t not in loaded.eos_token_ids]
-            out[text] = _through_close(loaded, ids) or ids + close_ids
+            out[text] = through_scratchpad_close(loaded.tokenizer, ids) or ids + close_ids
     return out
-
-
-def _through_close(loaded: LoadedModel, ids: list[int]) -> list[int] | None:
-    for end in range(1, len(ids) + 1):
-        if SCRATCHPAD_CLOSE in loaded.tokenizer.decode(ids[:end]):
-            return ids[:end]
-    return None
 
 
 def sft_examples(loaded: LoadedModel, user_texts: list[str], answers: dict[str, tuple[str, bool]],
