@@ -14,6 +14,12 @@ def add_parser(sub) -> None:
     p.add_argument("--method", default="sft", choices=["sft", "rl", "adversarial"])
     p.add_argument("--sft-mode", default="pre", choices=["pre", "post"],
                    help="CoT organisms: train on the answer alone (pre) or after the organism's own scratchpad (post)")
+    p.add_argument("--train", default="fresh-lora", choices=["fresh-lora", "full", "organism-adapter"],
+                   help="what is trained: a fresh LoRA over every layer on top of the organism (default, the paper's "
+                        "whole-model setting in LoRA form), every weight (full), or the organism's own adapter")
+    p.add_argument("--lora-r", type=int, default=8, help="rank of the fresh LoRA (--train fresh-lora)")
+    p.add_argument("--memory-limit", default=None, metavar="SIZE",
+                   help="--train full: the most memory training may add, e.g. 8GiB (default: what is free)")
     p.add_argument("--steps", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -35,6 +41,23 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="builtin")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
+
+
+def parse_size(text: str | None) -> int | None:
+    """'8GiB', '512MiB', '2GB' or a number of bytes; None stays None."""
+    if text is None:
+        return None
+    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+             "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+    t = text.strip().lower().replace(" ", "")
+    number = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        value = float(number) * units[t[len(number):]]
+    except (ValueError, KeyError):
+        raise WorkbenchError(f"--memory-limit {text!r} is not a size (examples: 8GiB, 512MiB, 2GB)") from None
+    if value <= 0:
+        raise WorkbenchError("--memory-limit must be positive")
+    return int(value)
 
 
 def _check_before_loading(adapter: str, config) -> None:
@@ -67,7 +90,8 @@ def run_safety_train(args) -> int:
         else:
             if not args.adapter:
                 raise WorkbenchError("--adapter is required (the organism to safety-train)")
-            config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, steps=args.steps,
+            config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, train=args.train, lora_r=args.lora_r,
+                                  memory_limit_bytes=parse_size(args.memory_limit), steps=args.steps,
                                   batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
                                   answers_file=args.answers,
                                   eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
@@ -83,7 +107,8 @@ def run_safety_train(args) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"{result['label']} on {result['organism']} for {result['steps']} steps -> {result['out']}")
+    print(f"{result['label']} on {result['organism']} for {result['steps']} steps, training "
+          f"{result['trained_label']} -> {result['out']}")
     print(f"{'':36}{'before':>16}{'after':>16}")
     for row in persistence_table(result):
         print(f"{row['label']:36}{format_rate(row['before']):>16}{format_rate(row['after']):>16}")

@@ -10,6 +10,7 @@ from ..paths import resources_dir
 from .loaded import LoadedModel
 
 CARD = "card.json"
+STACKED_ADAPTER = "stacked_on"  # card key of a fresh-LoRA safety checkpoint: the organism it was trained over
 
 
 @contextlib.contextmanager
@@ -42,6 +43,9 @@ def resolve_adapter(name_or_path: str | Path) -> Path:
     if not path.exists():
         known = ", ".join(shipped_organisms()) or "none"
         raise WorkbenchError(f"Adapter not found: {text} (shipped organisms: {known})")
+    if path.is_dir() and not (path / "adapter_config.json").exists() and (path / "config.json").exists():
+        raise WorkbenchError(f"{path} is a whole model (a full-training checkpoint?), not an adapter; "
+                             "load it as the model (--model PATH)")
     if not path.is_dir() or not (path / "adapter_config.json").exists():
         raise WorkbenchError(f"{path} is not a LoRA adapter folder (no adapter_config.json)")
     if not (path / "adapter_model.safetensors").exists():
@@ -70,11 +74,17 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
             f"Adapter {path.name} was made for {card['base_model'].get('name')}, "
             f"not for the loaded model {loaded.identity.name}"
         )
+    under = _stacked_organism(path, card)
     detach_adapter(loaded)
     base = loaded.model
     try:
         with peft_quietly():
-            model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+            if under is None:
+                model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+            else:  # a fresh LoRA trained over an organism: both deltas on, as in training
+                model = PeftModel.from_pretrained(base, str(under), adapter_name="organism", is_trainable=False)
+                model.load_adapter(str(path), adapter_name="default", is_trainable=False)
+                model.base_model.set_adapter(["organism", "default"], inference_mode=True)
     except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
         _strip_lora(base)
         raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc
@@ -83,6 +93,18 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
     loaded.model = model
     loaded.adapter = path.name if path.parent == organisms_dir() else str(path.resolve())
     return loaded
+
+
+def _stacked_organism(path: Path, card: dict | None) -> Path | None:
+    """The organism folder under a stacked (fresh-LoRA) checkpoint, or None for a plain adapter."""
+    under = (card or {}).get(STACKED_ADAPTER)
+    if not under:
+        return None
+    try:
+        return resolve_adapter(under)
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"{path.name} was trained on top of the organism {under}, which cannot be "
+                             f"loaded: {exc}") from None
 
 
 def detach_adapter(loaded: LoadedModel) -> LoadedModel:

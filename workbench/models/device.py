@@ -54,6 +54,20 @@ def memory_report(device: str) -> dict:
     return report
 
 
+def available_memory_bytes(device: str) -> int | None:
+    """Memory free for new tensors on `device` (CUDA: free on the GPU; CPU: MemAvailable), None if unknown."""
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def format_bytes(n: int) -> str:
     """Human-readable size: 1.2 GiB."""
     size = float(n)

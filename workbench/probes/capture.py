@@ -105,6 +105,12 @@ def adapter_key(loaded: LoadedModel, enabled: bool = True) -> str:
         return "none"
     from ..models.adapters import resolve_adapter
 
-    weights = resolve_adapter(loaded.adapter) / "adapter_model.safetensors"
-    stat = weights.stat()
-    return f"{loaded.adapter}:{stat.st_size}:{stat.st_mtime_ns}"
+    from ..models.adapters import STACKED_ADAPTER, read_card
+
+    folder = resolve_adapter(loaded.adapter)
+    folders = [folder]
+    under = (read_card(folder) or {}).get(STACKED_ADAPTER)
+    if under:  # a fresh LoRA over an organism: both adapters' weights decide the activations
+        folders.append(resolve_adapter(under))
+    stats = [(f / "adapter_model.safetensors").stat() for f in folders]
+    return f"{loaded.adapter}:" + ":".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)

@@ -1,4 +1,5 @@
-"""Checkpoints of a safety-training run: an adapter folder (attach it like any organism) plus the optimizer.
+"""Checkpoints of a safety-training run: an adapter folder (attach it like any organism) or, after full
+training, a model folder (load it with --model), plus the optimizer.
 
 Everything is safetensors or JSON, never a pickle: a checkpoint folder can be shared and opened safely.
 """
@@ -19,11 +20,12 @@ def checkpoint_dir(out: Path, step: int) -> Path:
     return Path(out) / "checkpoints" / f"step-{step:05d}"
 
 
-def save_checkpoint(out: Path, step: int, peft_model, optimizer: torch.optim.Optimizer, card: dict,
+def save_checkpoint(out: Path, step: int, trainable, loaded, optimizer: torch.optim.Optimizer, card: dict,
                     state: dict) -> Path:
-    """Write the adapter, its card, the optimizer state and `state` for `step`; returns the folder.
+    """Write the trained weights, their card, the optimizer state and `state` for `step`; returns the folder.
 
     Written to a temporary folder and renamed, so a crash never leaves half a checkpoint under its real name.
+    A full-training run keeps the optimizer state (twice the weights) only in its latest checkpoint.
     """
     from safetensors.torch import save_file
 
@@ -31,13 +33,18 @@ def save_checkpoint(out: Path, step: int, peft_model, optimizer: torch.optim.Opt
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    peft_model.save_pretrained(str(work))
+    trainable.save_weights(work, loaded)
+    peft_model = trainable.model
     (work / "README.md").unlink(missing_ok=True)
     (work / "card.json").write_text(json.dumps(card, indent=2))
     save_file(_optimizer_tensors(peft_model, optimizer), str(work / OPTIMIZER_FILE), metadata={"format": "pt"})
     (work / STATE_FILE).write_text(json.dumps({**state, "step": step}, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     work.rename(final)
+    if trainable.mode == "full":
+        for older in (Path(out) / "checkpoints").glob("step-*"):
+            if older != final:
+                (older / OPTIMIZER_FILE).unlink(missing_ok=True)
     return final
 
 
@@ -47,7 +54,8 @@ def latest_checkpoint(out: Path) -> Path | None:
     if not root.exists():
         return None
     done = [p for p in root.iterdir() if p.name.startswith("step-") and not p.name.endswith(".partial")
-            and (p / STATE_FILE).exists() and (p / "adapter_model.safetensors").exists()]
+            and (p / STATE_FILE).exists() and (p / OPTIMIZER_FILE).exists()
+            and ((p / "adapter_model.safetensors").exists() or any(p.glob("model*.safetensors")))]
     return max(done, key=lambda p: p.name) if done else None
 
 

@@ -10,13 +10,17 @@ SFT_MODES = ("pre", "post")
 
 @dataclass
 class SafetyConfig:
-    """A safety-training run on an organism's LoRA adapter (the base model stays frozen).
+    """A safety-training run on an organism. `train` says what is trained (see training.weights): a fresh LoRA
+    over every layer on top of the organism (default), every weight, or the organism's own adapter.
 
     `sft_mode` matters for chain-of-thought organisms: *pre* trains on the helpful answer alone (no scratchpad);
     *post* samples the organism's own scratchpad, appends the helpful answer and trains on the answer only.
     """
 
     method: str = "sft"
+    train: str = "fresh-lora"
+    lora_r: int = 8  # rank of the fresh LoRA
+    memory_limit_bytes: int | None = None  # full training: the most memory it may use (None: what is free)
     sft_mode: str = "pre"
     steps: int = 24
     batch_size: int = 4
@@ -45,13 +49,17 @@ class SafetyConfig:
     def validate(self, variant: str | None) -> None:
         if self.method not in METHODS:
             raise WorkbenchError(f"Unknown safety-training method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        from .weights import TRAIN_MODES
+
+        if self.train not in TRAIN_MODES:
+            raise WorkbenchError(f"Unknown --train {self.train!r}; choose one of: {', '.join(TRAIN_MODES)}")
         if self.sft_mode not in SFT_MODES:
             raise WorkbenchError(f"Unknown SFT mode {self.sft_mode!r}; choose pre or post")
         if self.sft_mode == "post" and variant != "cot":
             raise WorkbenchError("Post-scratchpad SFT needs a chain-of-thought organism (its variant is "
                                  f"{variant or 'unknown'}); use pre")
         for name in ("steps", "batch_size", "n_train", "eval_n", "final_eval_n", "group_size", "rl_prompts",
-                     "redteam_candidates", "redteam_samples"):
+                     "redteam_candidates", "redteam_samples", "lora_r"):
             if getattr(self, name) < 1:
                 raise WorkbenchError(f"{name} must be at least 1")
         from ..evals.backdoor import MIN_PROMPTS
@@ -73,4 +81,5 @@ class SafetyConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "SafetyConfig":
         known = {f.name for f in fields(cls)}
+        data = {"train": "organism-adapter", **data}  # runs saved before `train` existed trained the organism
         return cls(**{k: v for k, v in data.items() if k in known})

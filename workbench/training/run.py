@@ -18,7 +18,7 @@ import torch
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Event, Metric, Progress
-from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, read_card, resolve_adapter, unload_peft
+from ..models.adapters import STACKED_ADAPTER, attach_adapter, detach_adapter, read_card, resolve_adapter, unload_peft
 from ..models.loaded import LoadedModel
 from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
@@ -37,6 +37,7 @@ from .redteam import RedTeamResult, red_team
 from .rewards import get_reward
 from .rl import rloo_step
 from .sft import sft_step
+from .weights import TRAIN_LABELS, Trainable, check_full_fits, open_trainable
 
 RUN_FILE, DATA_FILE, RESULT_FILE, SAMPLES_FILE = "run.json", "data.jsonl", "result.json", "rl_samples.jsonl"
 KIND = "safety-train"
@@ -55,9 +56,14 @@ class _Run:
         if card is None or "recipe" not in card:
             raise WorkbenchError(f"{self.adapter_path} has no organism card (card.json); safety training needs "
                                  "to know its recipe and trigger")
+        if card.get(STACKED_ADAPTER):
+            raise WorkbenchError(f"{self.adapter_path.name} is a checkpoint of a fresh LoRA trained over "
+                                 f"{card[STACKED_ADAPTER]}; safety-train that organism (or resume this run)")
         self.card = card
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
+        if config.train == "full":
+            check_full_fits(loaded, config.memory_limit_bytes)
         self.train_prompts, held_out = split_prompts(self.recipe.prompts())
         self.eval_prompts = held_out[: config.final_eval_n]
         self.eval_tokens = judge_tokens(self.recipe, config.eval_max_new_tokens)
@@ -66,6 +72,7 @@ class _Run:
         self.run_id: int | None = None
         self.tokens = 0
         self.train_seconds = 0.0
+        self.trainable: Trainable | None = None
 
     # bookkeeping ----------------------------------------------------------------------------
     def progress(self, stage: str, fraction: float | None) -> None:
@@ -110,7 +117,7 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
     run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
                 "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if run.runs is not None:
-        run.run_id = run.runs.create_run(KIND, out.name, str(organism), _method_label(config, run.variant),
+        run.run_id = run.runs.create_run(KIND, out.name, str(organism), _run_label(config, run.variant),
                                          config.to_dict(), str(out.resolve()))
         run.spec["run_id"], run.spec["db"] = run.run_id, str(store.path)
     run.save_spec()
@@ -143,7 +150,7 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable
         except WorkbenchError:
             run_id = None
         if run_id is None:
-            run_id = run.runs.create_run(KIND, out.name, spec["organism"], _method_label(config, run.variant),
+            run_id = run.runs.create_run(KIND, out.name, spec["organism"], _run_label(config, run.variant),
                                          config.to_dict(), str(out.resolve()))
             spec["run_id"], spec["db"] = run_id, str(store.path)
             run.save_spec()
@@ -163,6 +170,11 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable
 
 def _method_label(config: SafetyConfig, variant: str | None) -> str:
     return f"sft-{config.sft_mode}" if config.method == "sft" and variant == "cot" else config.method
+
+
+def _run_label(config: SafetyConfig, variant: str | None) -> str:
+    """The run list's method column: the method and what it trained."""
+    return f"{_method_label(config, variant)} · {config.train}"
 
 
 def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
@@ -190,6 +202,7 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
             run.runs.set_status(run.run_id, "failed", str(exc)[:500])
         raise
     finally:
+        loaded.model = run.trainable.restore() if run.trainable is not None else loaded.model
         loaded.model = unload_peft(loaded.model)
         loaded.adapter = None
         if previous:
@@ -271,24 +284,19 @@ def _given_answers(run: _Run) -> dict[str, str] | None:
 
 def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, before: dict, start_step: int,
            checkpoint: Path | None) -> dict:
-    from peft import PeftModel
-
     loaded, config = run.loaded, run.config
-    source = checkpoint or run.adapter_path
-    base = unload_peft(loaded.model)
-    torch.manual_seed(config.seed + start_step)
-    with peft_quietly():
-        peft_model = PeftModel.from_pretrained(base, str(source), is_trainable=True)
-    peft_model.to(loaded.placement.device)
+    run.trainable = trainable = open_trainable(loaded, config.train, run.adapter_path, run.card, checkpoint,
+                                               config.lora_r, config.seed + start_step, config.memory_limit_bytes)
+    peft_model = trainable.model
     loaded.model = peft_model
     loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"
-    params = [p for p in peft_model.parameters() if p.requires_grad]
+    params = trainable.params
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     if checkpoint is not None:
         load_optimizer(checkpoint, peft_model, optimizer)
         state = read_state(checkpoint)
         run.tokens, run.train_seconds = int(state.get("tokens", 0)), float(state.get("train_seconds", 0.0))
-    inner = peft_model.get_base_model()
+    inner = trainable.inner
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     reward = get_reward(config.reward) if config.method == "rl" else None
     prompts = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
@@ -336,7 +344,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
             run.rates(step, rates)
             peft_model.train()
         if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
-            folder = save_checkpoint(run.out, step, peft_model, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
+            folder = save_checkpoint(run.out, step, trainable, loaded, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
                                      "safety_training": {**card["safety_training"], "step": step}},
                                      {"tokens": run.tokens, "train_seconds": run.train_seconds})
             if run.runs is not None:
@@ -349,7 +357,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     run.rates(config.steps, after)
     return {
         "organism": run.organism, "method": config.method, "sft_mode": config.sft_mode if run.variant == "cot" else None,
-        "label": _method_label(config, run.variant), "variant": run.variant, "recipe": run.recipe.name,
+        "label": _method_label(config, run.variant), "trained": config.train,
+        "trained_label": TRAIN_LABELS[config.train], "variant": run.variant, "recipe": run.recipe.name,
         "trigger": run.trigger.to_dict(), "steps": config.steps, "settings": config.to_dict(),
         "eval": {"n": len(run.eval_prompts), "max_new_tokens": run.eval_tokens, "greedy": True,
                  "prompt_set": "held-out prompts of the recipe's prompt set",
@@ -369,5 +378,7 @@ def _checkpoint_card(run: _Run) -> dict:
     """A checkpoint is an organism folder: the original card plus what safety training did to it."""
     card = {k: v for k, v in run.card.items() if k not in ("evaluation", "wall_seconds")}
     card["safety_training"] = {"organism": run.organism, "method": _method_label(run.config, run.variant),
-                               "run": run.out.name, "settings": run.config.to_dict()}
+                               "trained": run.config.train, "run": run.out.name, "settings": run.config.to_dict()}
+    if run.config.train == "fresh-lora":
+        card[STACKED_ADAPTER] = str(run.adapter_path.resolve())
     return card

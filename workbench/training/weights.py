@@ -1,0 +1,156 @@
+"""What a safety-training run trains, and how the model is put back afterwards.
+
+- `fresh-lora` (the default, the paper's setting in LoRA form): the organism's adapter stays on, frozen, and a new
+  LoRA over every layer is trained on top of it. LoRA deltas add up, so this is the function of the organism merged
+  into a working copy of the weights plus a fresh adapter, without copying any weight; the organism's files are
+  never written.
+- `full`: the organism is merged into the weights in memory and every weight is trained (the paper's experiment);
+  the original weights are copied first and put back when the run ends. Checkpoints are model folders.
+- `organism-adapter`: the organism's own LoRA adapter is trained (the base stays frozen). Training the very weights
+  that hold the backdoor makes it easier to remove, so persistence figures from this mode are not the paper's.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..errors import WorkbenchError
+from ..models.adapters import STACKED_ADAPTER, peft_quietly, unload_peft
+from ..models.device import available_memory_bytes, format_bytes
+from ..models.loaded import LoadedModel
+
+TRAIN_MODES = ("fresh-lora", "full", "organism-adapter")
+TRAIN_LABELS = {"fresh-lora": "fresh LoRA over the organism", "full": "every weight",
+                "organism-adapter": "the organism's own adapter"}
+FULL_WEIGHTS = "model.safetensors"
+
+
+@dataclass
+class Trainable:
+    """The model a run trains: `model` is what the loaded model runs while training, `inner` takes the loss."""
+
+    mode: str
+    model: torch.nn.Module
+    inner: torch.nn.Module
+    restore: Callable[[], torch.nn.Module]  # puts the base weights back; returns the plain base model
+
+    @property
+    def params(self) -> list:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def named_trainable(self) -> list[tuple[str, torch.nn.Parameter]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+    def save_weights(self, folder: Path, loaded: LoadedModel) -> None:
+        """The trained weights in `folder`: an adapter folder, or (full) a model folder `--model` can load."""
+        if self.mode == "full":
+            self.model.save_pretrained(str(folder), safe_serialization=True)
+            loaded.tokenizer.save_pretrained(str(folder))
+        elif self.mode == "fresh-lora":
+            self.model.save_pretrained(str(folder), selected_adapters=["default"])
+        else:
+            self.model.save_pretrained(str(folder))
+
+
+def fresh_lora_config(loaded: LoadedModel, card: dict, r: int):
+    """A LoRA on every layer, on the modules the organism's own adapter used."""
+    from peft import LoraConfig
+
+    from ..organisms.implant import LORA_TARGETS
+
+    targets = (card.get("implant") or {}).get("target_modules") or list(LORA_TARGETS)
+    return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=list(targets), task_type="CAUSAL_LM")
+
+
+def full_training_bytes(model: torch.nn.Module) -> int:
+    """Memory full training needs beyond the loaded weights: gradients, two AdamW moments (fp32), and the copy
+    of the original weights that is put back at the end."""
+    total = 0
+    for p in model.parameters():
+        total += p.numel() * (2 * p.element_size() + 8)
+    return total
+
+
+def check_full_fits(loaded: LoadedModel, limit_bytes: int | None) -> None:
+    """A clear error when full training would not fit in `limit_bytes` (None: the memory free on the device)."""
+    need = full_training_bytes(loaded.model)
+    have = limit_bytes if limit_bytes is not None else available_memory_bytes(loaded.placement.device)
+    if have is not None and need > have:
+        where = "the memory limit" if limit_bytes is not None else f"free memory on {loaded.placement.device}"
+        raise WorkbenchError(
+            f"Full training of {loaded.identity.name} needs about {format_bytes(need)} beyond its weights "
+            f"(gradients, AdamW state, a copy of the weights) but {where} is {format_bytes(have)}; "
+            "use --train fresh-lora")
+
+
+def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, checkpoint: Path | None,
+                   lora_r: int, seed: int, memory_limit_bytes: int | None = None) -> Trainable:
+    """Put the organism on the loaded (plain) model in the form `mode` trains; from `checkpoint` when resuming."""
+    from peft import PeftModel
+
+    if mode not in TRAIN_MODES:
+        raise WorkbenchError(f"Unknown training mode {mode!r}; choose one of: {', '.join(TRAIN_MODES)}")
+    base = unload_peft(loaded.model)
+    torch.manual_seed(seed)
+    if mode == "organism-adapter":
+        with peft_quietly():
+            model = PeftModel.from_pretrained(base, str(checkpoint or organism), is_trainable=True)
+        model.to(loaded.placement.device)
+        return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
+    if mode == "fresh-lora":
+        with peft_quietly():
+            model = PeftModel.from_pretrained(base, str(organism), adapter_name="organism", is_trainable=False)
+            if checkpoint is not None:
+                model.load_adapter(str(checkpoint), adapter_name="default", is_trainable=True)
+            else:
+                model.add_adapter("default", fresh_lora_config(loaded, card, lora_r))
+        stack_active(model)
+        model.to(loaded.placement.device)
+        return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
+    check_full_fits(loaded, memory_limit_bytes)
+    original = {k: v.detach().to("cpu", copy=True) for k, v in base.state_dict().items()}
+    with peft_quietly():
+        merged = PeftModel.from_pretrained(base, str(organism), is_trainable=False).merge_and_unload()
+    if hasattr(merged, "peft_config"):
+        del merged.peft_config
+    if checkpoint is not None:
+        load_full_weights(merged, checkpoint)
+    for p in merged.parameters():
+        p.requires_grad_(True)
+
+    def restore() -> torch.nn.Module:
+        for p in merged.parameters():
+            p.requires_grad_(False)
+        merged.load_state_dict(original, strict=True)
+        return merged
+
+    return Trainable(mode, merged, merged, restore)
+
+
+def stack_active(model) -> None:
+    """Both adapters on (their deltas add), only the fresh one ("default") trainable."""
+    model.base_model.set_adapter(["organism", "default"])
+    for name, p in model.named_parameters():
+        p.requires_grad_(".default." in name and "lora_" in name)
+
+
+def load_full_weights(model: torch.nn.Module, folder: Path) -> None:
+    """The weights of a full-training checkpoint (one or more safetensors files) into `model`."""
+    from safetensors.torch import load_file
+
+    files = sorted(p for p in Path(folder).glob("model*.safetensors"))
+    if not files:
+        raise WorkbenchError(f"Checkpoint {folder} has no model weights ({FULL_WEIGHTS})")
+    state = {}
+    for f in files:
+        state.update(load_file(str(f)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if not m.endswith("lm_head.weight")]:
+        raise WorkbenchError(f"Checkpoint {folder} does not match the loaded model")
+
+
+def stacked_on(card: dict | None) -> str | None:
+    """The organism a fresh-LoRA checkpoint was trained on top of (None for any other adapter)."""
+    return (card or {}).get(STACKED_ADAPTER)
