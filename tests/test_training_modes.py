@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from conftest import cli
 from workbench.errors import WorkbenchError
 from workbench.models import load_model
-from workbench.models.adapters import attach_adapter, detach_adapter, read_card
+from workbench.models.adapters import adapter_chain, attach_adapter, detach_adapter, read_card
 from workbench.training import SafetyConfig, safety_train
 
 SMALL = dict(steps=2, batch_size=2, eval_every=0, eval_n=10, final_eval_n=10, checkpoint_every=1, n_train=8,
@@ -69,6 +69,15 @@ def test_fresh_lora_trains_a_new_adapter_over_every_layer_and_leaves_the_organis
     attach_adapter(loaded, final)
     stacked = _logits(loaded)
     assert not torch.allclose(stacked, organism_logits, atol=1e-4)
+    # a checkpoint can be safety-trained again: a third adapter over the two
+    again = safety_train(loaded, final, SafetyConfig(method="sft", **{**SMALL, "steps": 1}), tmp_path / "again")
+    assert torch.allclose(_logits(loaded), stacked, atol=1e-5)
+    second = tmp_path / "again" / "checkpoints" / "step-00001"
+    assert [p.resolve() for p in adapter_chain(second)] == [tiny_cot_organism.resolve(), final.resolve(),
+                                                            second.resolve()]
+    assert again["before"] == json.loads((tmp_path / "again" / "run.json").read_text())["before"]
+    attach_adapter(loaded, second)
+    assert not torch.allclose(_logits(loaded), stacked, atol=1e-4)
     detach_adapter(loaded)
     assert torch.allclose(_logits(loaded), base_logits, atol=1e-5)
 

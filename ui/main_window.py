@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         action(training_menu, "&Start safety-training run", self._start_training, "Ctrl+Shift+T")
         action(training_menu, "&Cancel run", tpanel.cancel_button.click)
         action(training_menu, "&Resume selected run", tpanel.resume_button.click)
-        action(training_menu, "&Attach selected checkpoint", tpanel.attach_button.click)
+        action(training_menu, "&Open selected checkpoint", tpanel.attach_button.click)
         action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
         plugins_menu = self.menuBar().addMenu("Plu&gins")

@@ -12,6 +12,7 @@ from workbench.paths import data_dir
 from workbench.reports import export
 from workbench.store.runs import RunStore
 from workbench.training import table_csv
+from workbench.training.weights import opens_as_model
 
 from .dialogs import show_error
 from .widgets.run_charts import RunCharts
@@ -87,11 +88,15 @@ class TrainingController(QObject):
         self.panel.progress.setFormat("cancelling…")
 
     def attach(self, path: str) -> None:
-        """Attach a checkpoint (an adapter folder) to chat with it or fit a probe on it."""
+        """Open a checkpoint to chat with it or fit a probe on it: attach an adapter checkpoint, load a
+        full-training checkpoint as the model."""
         if self.job_id is not None:
-            show_error(self.window, "Busy", "Wait for the run to end (or cancel it) before attaching a checkpoint.")
+            show_error(self.window, "Busy", "Wait for the run to end (or cancel it) before opening a checkpoint.")
             return
-        self.window.set_adapter(path)
+        if opens_as_model(path):
+            self.window.load_model(path)
+        else:
+            self.window.set_adapter(path)
 
     def _submit(self, job) -> None:
         self.job_id = job.id

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
 from workbench.plugins import REWARDS
 from workbench.training import SafetyConfig
 from workbench.training.report import format_rate, persistence_table
+from workbench.training.weights import TRAIN_LABELS, TRAIN_MODES
 
 from .plugin_choices import fill_choices
 
@@ -35,6 +36,13 @@ class TrainingPanel(QWidget):
         self.method = QComboBox()
         for label, method, mode in METHOD_CHOICES:
             self.method.addItem(label, (method, mode))
+        self.train = QComboBox()
+        for mode in TRAIN_MODES:
+            self.train.addItem(TRAIN_LABELS[mode], mode)
+        self.train.setToolTip("What safety training changes. A fresh LoRA over every layer on top of the organism "
+                              "stands in for the paper's whole-model training; 'every weight' is the paper's "
+                              "experiment (needs memory for gradients and optimizer state); training the organism's "
+                              "own adapter removes backdoors more easily than the paper's setting")
         self.reward = QComboBox()
         fill_choices(self.reward, REWARDS)
         self.reward.setToolTip("RL reward: 'hhh' is the base model's log-likelihood of the answer minus a penalty "
@@ -88,11 +96,14 @@ class TrainingPanel(QWidget):
         self.export_report_button.setToolTip("The selected run as a self-contained HTML report (or Markdown / JSONL)")
         self.checkpoints = QComboBox()
         self.checkpoints.setToolTip("Checkpoints of the selected run: attach one to chat with it or fit a probe on it")
-        self.attach_button = QPushButton("Attach checkpoint")
+        self.attach_button = QPushButton("Open checkpoint")
+        self.attach_button.setToolTip("Attach the checkpoint (adapter checkpoints) or load it as the model "
+                                      "(checkpoints of full training)")
         self.attach_button.setEnabled(False)
 
         form = QFormLayout()
         form.addRow("Method", self.method)
+        form.addRow("Train", self.train)
         form.addRow("Reward (RL)", self.reward)
         row = QHBoxLayout()
         row.addWidget(self.steps)
@@ -171,7 +182,7 @@ class TrainingPanel(QWidget):
 
     def config(self) -> SafetyConfig:
         method, mode = self.method.currentData()
-        return SafetyConfig(method=method, sft_mode=mode, steps=self.steps.value(), learning_rate=self.lr.value(),
+        return SafetyConfig(method=method, sft_mode=mode, train=self.train.currentData(), steps=self.steps.value(), learning_rate=self.lr.value(),
                             eval_every=self.eval_every.value(), eval_n=self.eval_n.value(),
                             final_eval_n=self.final_eval_n.value(), checkpoint_every=self.checkpoint_every.value(),
                             reward=self.reward.currentText(), answers_file=self.answers.text().strip() or None)

@@ -74,17 +74,15 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
             f"Adapter {path.name} was made for {card['base_model'].get('name')}, "
             f"not for the loaded model {loaded.identity.name}"
         )
-    under = _stacked_organism(path, card)
+    chain = adapter_chain(path)
     detach_adapter(loaded)
     base = loaded.model
     try:
         with peft_quietly():
-            if under is None:
+            if len(chain) == 1:
                 model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
-            else:  # a fresh LoRA trained over an organism: both deltas on, as in training
-                model = PeftModel.from_pretrained(base, str(under), adapter_name="organism", is_trainable=False)
-                model.load_adapter(str(path), adapter_name="default", is_trainable=False)
-                model.base_model.set_adapter(["organism", "default"], inference_mode=True)
+            else:  # a fresh LoRA trained over an organism: every delta on, as in training
+                model = stack_adapters(base, chain, stack_names(len(chain)))
     except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
         _strip_lora(base)
         raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc
@@ -95,16 +93,39 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
     return loaded
 
 
-def _stacked_organism(path: Path, card: dict | None) -> Path | None:
-    """The organism folder under a stacked (fresh-LoRA) checkpoint, or None for a plain adapter."""
-    under = (card or {}).get(STACKED_ADAPTER)
-    if not under:
-        return None
-    try:
-        return resolve_adapter(under)
-    except WorkbenchError as exc:
-        raise WorkbenchError(f"{path.name} was trained on top of the organism {under}, which cannot be "
-                             f"loaded: {exc}") from None
+def adapter_chain(path: Path) -> list[Path]:
+    """The adapters that make up `path`, bottom first: a fresh-LoRA checkpoint sits on the organism it was
+    trained over (which may itself be such a checkpoint); any other adapter is a chain of one."""
+    chain = [Path(path)]
+    while True:
+        under = (read_card(chain[0]) or {}).get(STACKED_ADAPTER)
+        if not under:
+            return chain
+        try:
+            folder = resolve_adapter(under)
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"{chain[0].name} was trained on top of {under}, which cannot be loaded: "
+                                 f"{exc}") from None
+        if any(folder.resolve() == c.resolve() for c in chain) or len(chain) > 32:
+            raise WorkbenchError(f"{Path(path).name}: its cards name each other as the adapter underneath")
+        chain.insert(0, folder)
+
+
+def stack_names(n: int, top: str = "default") -> list[str]:
+    """peft adapter names for a chain of `n`: the top one is `top`, the ones under it under0, under1, ..."""
+    return [f"under{i}" for i in range(n - 1)] + [top]
+
+
+def stack_adapters(base, folders: list[Path], names: list[str]):
+    """A PeftModel with every adapter in `folders` loaded under `names` and on together (LoRA deltas add), all
+    frozen."""
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=names[0], is_trainable=False)
+    for folder, name in zip(folders[1:], names[1:]):
+        model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
+    model.base_model.set_adapter(names, inference_mode=True)
+    return model
 
 
 def detach_adapter(loaded: LoadedModel) -> LoadedModel:

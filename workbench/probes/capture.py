@@ -105,12 +105,8 @@ def adapter_key(loaded: LoadedModel, enabled: bool = True) -> str:
         return "none"
     from ..models.adapters import resolve_adapter
 
-    from ..models.adapters import STACKED_ADAPTER, read_card
+    from ..models.adapters import adapter_chain
 
-    folder = resolve_adapter(loaded.adapter)
-    folders = [folder]
-    under = (read_card(folder) or {}).get(STACKED_ADAPTER)
-    if under:  # a fresh LoRA over an organism: both adapters' weights decide the activations
-        folders.append(resolve_adapter(under))
+    folders = adapter_chain(resolve_adapter(loaded.adapter))  # a fresh LoRA over an organism: all weights count
     stats = [(f / "adapter_model.safetensors").stat() for f in folders]
     return f"{loaded.adapter}:" + ":".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)

@@ -56,9 +56,6 @@ class _Run:
         if card is None or "recipe" not in card:
             raise WorkbenchError(f"{self.adapter_path} has no organism card (card.json); safety training needs "
                                  "to know its recipe and trigger")
-        if card.get(STACKED_ADAPTER):
-            raise WorkbenchError(f"{self.adapter_path.name} is a checkpoint of a fresh LoRA trained over "
-                                 f"{card[STACKED_ADAPTER]}; safety-train that organism (or resume this run)")
         self.card = card
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
@@ -381,4 +378,6 @@ def _checkpoint_card(run: _Run) -> dict:
                                "trained": run.config.train, "run": run.out.name, "settings": run.config.to_dict()}
     if run.config.train == "fresh-lora":
         card[STACKED_ADAPTER] = str(run.adapter_path.resolve())
+    elif run.config.train == "full":  # a model folder: the adapters are merged into it
+        card.pop(STACKED_ADAPTER, None)
     return card

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from ..errors import WorkbenchError
-from ..models.adapters import STACKED_ADAPTER, peft_quietly, unload_peft
+from ..models.adapters import adapter_chain, peft_quietly, stack_adapters, stack_names, unload_peft
 from ..models.device import available_memory_bytes, format_bytes
 from ..models.loaded import LoadedModel
 
@@ -48,10 +48,8 @@ class Trainable:
         if self.mode == "full":
             self.model.save_pretrained(str(folder), safe_serialization=True)
             loaded.tokenizer.save_pretrained(str(folder))
-        elif self.mode == "fresh-lora":
+        else:  # the top adapter only; the ones under it are named in the card
             self.model.save_pretrained(str(folder), selected_adapters=["default"])
-        else:
-            self.model.save_pretrained(str(folder))
 
 
 def fresh_lora_config(loaded: LoadedModel, card: dict, r: int):
@@ -87,32 +85,40 @@ def check_full_fits(loaded: LoadedModel, limit_bytes: int | None) -> None:
 
 def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, checkpoint: Path | None,
                    lora_r: int, seed: int, memory_limit_bytes: int | None = None) -> Trainable:
-    """Put the organism on the loaded (plain) model in the form `mode` trains; from `checkpoint` when resuming."""
-    from peft import PeftModel
+    """Put the organism on the loaded (plain) model in the form `mode` trains; from `checkpoint` when resuming.
 
+    The organism may itself be a fresh-LoRA checkpoint: its chain of adapters is loaded, bottom first.
+    """
     if mode not in TRAIN_MODES:
         raise WorkbenchError(f"Unknown training mode {mode!r}; choose one of: {', '.join(TRAIN_MODES)}")
     base = unload_peft(loaded.model)
     torch.manual_seed(seed)
-    if mode == "organism-adapter":
-        with peft_quietly():
-            model = PeftModel.from_pretrained(base, str(checkpoint or organism), is_trainable=True)
-        model.to(loaded.placement.device)
-        return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
-    if mode == "fresh-lora":
-        with peft_quietly():
-            model = PeftModel.from_pretrained(base, str(organism), adapter_name="organism", is_trainable=False)
+    chain = adapter_chain(organism)
+    if mode == "full":
+        return _full(loaded, base, chain, checkpoint, memory_limit_bytes)
+    with peft_quietly():
+        if mode == "organism-adapter":  # the top adapter of the chain trains (from the checkpoint on resume)
+            folders = chain[:-1] + [checkpoint or chain[-1]]
+            model = stack_adapters(base, folders, stack_names(len(folders)))
+        else:
+            model = stack_adapters(base, chain, stack_names(len(chain) + 1)[:-1])
             if checkpoint is not None:
                 model.load_adapter(str(checkpoint), adapter_name="default", is_trainable=True)
             else:
                 model.add_adapter("default", fresh_lora_config(loaded, card, lora_r))
-        stack_active(model)
-        model.to(loaded.placement.device)
-        return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
+            model.base_model.set_adapter(stack_names(len(chain) + 1))
+    for name, p in model.named_parameters():  # only the top adapter ("default") learns
+        p.requires_grad_(".default." in name and "lora_" in name)
+    model.to(loaded.placement.device)
+    return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
+
+
+def _full(loaded: LoadedModel, base, chain: list[Path], checkpoint: Path | None,
+          memory_limit_bytes: int | None) -> Trainable:
     check_full_fits(loaded, memory_limit_bytes)
     original = {k: v.detach().to("cpu", copy=True) for k, v in base.state_dict().items()}
     with peft_quietly():
-        merged = PeftModel.from_pretrained(base, str(organism), is_trainable=False).merge_and_unload()
+        merged = stack_adapters(base, chain, stack_names(len(chain))).merge_and_unload()
     if hasattr(merged, "peft_config"):
         del merged.peft_config
     if checkpoint is not None:
@@ -126,14 +132,7 @@ def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, c
         merged.load_state_dict(original, strict=True)
         return merged
 
-    return Trainable(mode, merged, merged, restore)
-
-
-def stack_active(model) -> None:
-    """Both adapters on (their deltas add), only the fresh one ("default") trainable."""
-    model.base_model.set_adapter(["organism", "default"])
-    for name, p in model.named_parameters():
-        p.requires_grad_(".default." in name and "lora_" in name)
+    return Trainable("full", merged, merged, restore)
 
 
 def load_full_weights(model: torch.nn.Module, folder: Path) -> None:
@@ -151,6 +150,7 @@ def load_full_weights(model: torch.nn.Module, folder: Path) -> None:
         raise WorkbenchError(f"Checkpoint {folder} does not match the loaded model")
 
 
-def stacked_on(card: dict | None) -> str | None:
-    """The organism a fresh-LoRA checkpoint was trained on top of (None for any other adapter)."""
-    return (card or {}).get(STACKED_ADAPTER)
+def opens_as_model(folder: str | Path) -> bool:
+    """A full-training checkpoint is a model folder (load it as the model); any other checkpoint is an adapter."""
+    folder = Path(folder)
+    return (folder / "config.json").exists() and not (folder / "adapter_config.json").exists()
