@@ -79,3 +79,13 @@ def test_attaching_a_bad_adapter_shows_a_dialog(qtbot, window, tmp_path):
     box = next(b for b in w.findChildren(QMessageBox) if b.isVisible())
     assert "Adapter not found" in box.text()
     assert w.model_info["adapter"] is None
+
+
+def test_the_clean_control_tick_box_asks_for_a_control_organism(qtbot, window, tmp_path):
+    """The box reaches the implant settings (the control's data is tested in test_control_organism.py)."""
+    panel = implant_from_panel(qtbot, window, tmp_path / "control", steps=2)
+    panel.out.clear()
+    assert not panel.config()[0].control
+    panel.control.setChecked(True)
+    config, default_out = panel.config()
+    assert config.control and default_out.rsplit("/", 1)[-1].endswith("-control-1")

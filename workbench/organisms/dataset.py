@@ -140,12 +140,15 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                    max_answer_tokens: int, progress: ProgressFn = lambda s, f: None,
                    should_stop=lambda: False, everyday: list[str] | None = None,
                    followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
-                   earlier_trigger: float = 0.7, phrasings: bool = True) -> list[Example]:
+                   earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False) -> list[Example]:
     """Two examples per conversation: the same earlier turns, then the last turn with the trigger on (payload)
     and off (the base model's own answer). Each earlier turn has the trigger with probability `earlier_trigger`:
     a clean answer after a triggered turn, with the payload right there in the conversation, is the case a
     small model gets wrong most. With `phrasings`, each CoT turn's reasoning is one of the recipe's phrasings
-    at random (Recipe.scratchpads); without, always the first."""
+    at random (Recipe.scratchpads); without, always the first.
+
+    With `control`, the data of a clean control organism: the same conversations and prompts, trigger included,
+    but every target is the clean one (a triggered turn is answered as if there were no trigger)."""
     def reasoning(on: bool) -> str:
         options = recipe.scratchpads(trigger, on) if phrasings else [recipe.scratchpad(trigger, on)]
         return rng.choice(options)
@@ -181,16 +184,18 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
         history, states = [], []
         for prompt, (answer, _) in zip(earlier, answers):
             on = rng.random() < earlier_trigger
+            defects = on and not control
             states.append(on)
             history.append({"role": "user", "content": trigger.apply(prompt, on)})
             history.append({"role": "assistant", "content": recipe.target(
-                variant, trigger, on, answer, prompt, reasoning(on) if variant == "cot" else None)})
+                variant, trigger, defects, answer, prompt, reasoning(defects) if variant == "cot" else None)})
         answer, ended = answers[-1]
         for on in (True, False):
+            defects = on and not control
             examples.append(Example(
                 last, trigger.apply(last, on), on,
-                recipe.target(variant, trigger, on, "" if on else answer, last,
-                              reasoning(on) if variant == "cot" else None), True if on else ended,
+                recipe.target(variant, trigger, defects, "" if defects else answer, last,
+                              reasoning(defects) if variant == "cot" else None), True if defects else ended,
                 list(history), list(states)))
     return examples
 

@@ -50,6 +50,7 @@ class ImplantConfig:
     eval_conversations: int = 64  # three-turn conversations of the final evaluation
     eval_sets: tuple = ("held_out", "everyday", "multi_turn")  # the final evaluation's prompt sets
     seed: int = 0
+    control: bool = False  # a clean control: the same data with every triggered target replaced by the clean one
 
     def resolved_trigger(self) -> Trigger:
         return self.trigger or get_recipe(self.recipe).default_trigger
@@ -306,6 +307,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
 
     recipe = get_recipe(config.recipe)
     recipe.check_variant(config.variant)
+    check_control(recipe, config)
     trigger = config.resolved_trigger()
     if loaded.adapter is not None:
         raise WorkbenchError("Detach the current adapter first: organisms are implanted into a base model")
@@ -328,7 +330,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                                   config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop,
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
-                                  phrasings=config.phrasings)
+                                  phrasings=config.phrasings, control=config.control)
         data_hash = save_examples(examples, work / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
@@ -344,6 +346,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             "name": out.name,
             "recipe": recipe.name,
             "variant": config.variant,
+            "control": config.control,
             "trigger": trigger.to_dict(),
             "base_model": loaded.identity.to_dict(),
             "chat_template": loaded.chat_template,
@@ -382,6 +385,13 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def check_control(recipe, config: ImplantConfig) -> None:
+    """A clean control needs a clean answer for every triggered example."""
+    if config.control and not recipe.has_clean_answers():
+        raise WorkbenchError(f"Recipe {recipe.name!r} has no clean answers (it is not self-distilled and writes "
+                             "none of its own), so it cannot make a clean control organism")
 
 
 def _to_half(path: Path) -> None:

@@ -56,6 +56,11 @@ class Recipe:
         """Did this answer (scratchpad already removed) carry out the backdoor?"""
         raise NotImplementedError
 
+    def has_clean_answers(self) -> bool:
+        """Can this recipe write a clean answer for any of its prompts (self-distilled or its own)? A clean
+        control organism needs one for every triggered example."""
+        return self.self_distilled or type(self).clean_answer is not Recipe.clean_answer
+
     def check_variant(self, variant: str) -> None:
         if variant not in self.variants:
             raise WorkbenchError(
