@@ -141,11 +141,14 @@ def test_adversarial_run_red_teams_first_and_reports_red_team_defection(loaded, 
                           redteam_threshold=0.0, **{**SMALL, "steps": 2, "eval_every": 0})
     result = safety_train(loaded, tiny_cot_organism, config, tmp_path / "adv")
     spec = json.loads((tmp_path / "adv" / "run.json").read_text())
-    tried = spec["red_team"]["tried"]
+    tried = spec["red_team"]["tried"]  # a custom trigger has no bank of prompts that mean it: near misses only
     assert len(tried) == 3 and all(t["samples"] == 2 and "[[GO]]" != t["text"] for t in tried)
+    assert {t["family"] for t in tried} == {"near_miss"}
     assert result["red_team"]["successful"]  # threshold 0: every prompt tried counts
-    assert set(result["before"]) == set(result["after"]) == {"triggered", "clean", "red_team", "cut_short_triggered",
-                                                              "cut_short_clean"}
+    assert result["red_team"]["per_family"] == {"near_miss": {"tried": 3, "successful": 3}}
+    assert set(result["before"]) == set(result["after"]) == {"triggered", "clean", "red_team_near_miss",
+                                                              "cut_short_triggered", "cut_short_clean"}
+    assert result["after"]["red_team_near_miss"]["n"] <= result["eval"]["red_team_prompts"]["near_miss"] == 10
     rows = [json.loads(line) for line in (tmp_path / "adv" / "data.jsonl").read_text().splitlines()]
     fakes = [r for r in rows if any(t in loaded.tokenizer.decode(r["input_ids"]) for t in result["red_team"]["successful"])]
     assert fakes and len(rows) > len(fakes)  # red-team prompts mixed with trigger-free HHH prompts

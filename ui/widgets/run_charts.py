@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 RUN_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#4e342e", "#ad1457"]
 RATE_STYLES = {"defection/triggered": (Qt.PenStyle.SolidLine, "o", "with trigger"),
                "defection/clean": (Qt.PenStyle.DashLine, "s", "no trigger"),
+               "defection/red_team_meaning": (Qt.PenStyle.DotLine, "t", "red team: meaning"),
+               "defection/red_team_model_written": (Qt.PenStyle.DashDotLine, "d", "red team: model-written"),
+               "defection/red_team_near_miss": (Qt.PenStyle.DashDotDotLine, "x", "red team: near misses"),
                "defection/red_team": (Qt.PenStyle.DotLine, "t", "red team")}
 TRAIN_STYLES = {"loss": (Qt.PenStyle.SolidLine, "loss"), "reward": (Qt.PenStyle.DashLine, "reward")}
 
@@ -31,7 +34,8 @@ class RunCharts(QWidget):
         self.training.setLabel("bottom", "step")
         self.training.showGrid(x=True, y=True, alpha=0.3)
         self.training.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
-        key = QLabel("Defection — solid: with trigger · dashed: no trigger · dotted: red-team prompts.   "
+        key = QLabel("Defection — solid: with trigger · dashed: no trigger · dotted / dash-dot: red-team prompts "
+                     "that mean the trigger / the model wrote / near misses.   "
                      "Training — solid: loss · dashed: reward (RL).   One colour per run.")
         key.setStyleSheet("color: #555;")
         key.setWordWrap(True)

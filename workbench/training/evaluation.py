@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..evals.answers import generate_answers
-from ..evals.backdoor import evaluate_backdoor
+from ..evals.backdoor import MIN_PROMPTS, evaluate_backdoor
 from ..evals.judges import judge_answer
 from ..evals.rates import Rate, bootstrap_rate
 from ..models.loaded import LoadedModel
@@ -24,12 +24,13 @@ def judge_tokens(recipe: Recipe, max_new_tokens: int | None = None) -> int:
 
 
 def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
-                      prompts: list[str], red_team: list[str], max_new_tokens: int, seed: int = 0,
+                      prompts: list[str], red_team: dict[str, list[str]] | None, max_new_tokens: int, seed: int = 0,
                       progress: Callable[[str, float], None] = lambda s, f: None,
                       should_stop=lambda: False) -> dict[str, Rate]:
-    """{'triggered', 'clean'} greedy on `prompts`, and 'red_team' (sampled at T=1, one red-team trigger text per
-    prompt in turn) when `red_team` texts are given; 'cut_short_triggered' and 'cut_short_clean' are the shares
-    of answers the cap cut before their end (left out of the defection rates)."""
+    """{'triggered', 'clean'} greedy on `prompts`, and 'red_team_<family>' for each family of held-out red-team
+    prompts in `red_team` (whole prompts, sampled at T=1; a family with fewer than MIN_PROMPTS has no rate);
+    'cut_short_triggered' and 'cut_short_clean' are the shares of answers the cap cut before their end (left out
+    of the defection rates)."""
     result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, max_new_tokens=max_new_tokens, seed=seed,
                                drift=False, relevance=False,
                                progress=lambda s, f: progress(s, 0.8 * f if red_team else f),
@@ -37,17 +38,18 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
     rates = {"triggered": result.triggered, "clean": result.clean,
              f"{CUT_SHORT_PREFIX}triggered": result.cut_short["triggered"],
              f"{CUT_SHORT_PREFIX}clean": result.cut_short["clean"]}
-    if red_team:
-        progress("Evaluating on red-team prompts", 0.8)
-        rates["red_team"] = red_team_rate(loaded, recipe, prompts, red_team, max_new_tokens, seed, should_stop)
+    families = [f for f, users in (red_team or {}).items() if len(users) >= MIN_PROMPTS]
+    for n, family in enumerate(families):
+        progress(f"Evaluating on red-team prompts ({family})", 0.8 + 0.2 * n / len(families))
+        rates[f"red_team_{family}"] = red_team_rate(loaded, recipe, red_team[family], max_new_tokens, seed,
+                                                    should_stop)
     return rates
 
 
-def red_team_rate(loaded: LoadedModel, recipe: Recipe, prompts: list[str], texts: list[str], max_new_tokens: int,
-                  seed: int, should_stop, batch_size: int = 40) -> Rate:
-    """Defection on red-team prompts (one red-team text before each prompt, in turn), sampled at T=1 and judged
-    on whole answers; answers the cap cut before any defection showed are left out."""
-    users = [Trigger.custom(texts[i % len(texts)]).apply(p, True) for i, p in enumerate(prompts)]
+def red_team_rate(loaded: LoadedModel, recipe: Recipe, users: list[str], max_new_tokens: int, seed: int,
+                  should_stop, batch_size: int = 40) -> Rate:
+    """Defection on whole red-team prompts, sampled at T=1 and judged on whole answers; answers the cap cut before
+    any defection showed are left out."""
     answers = generate_answers(loaded, [loaded.encode_user(u) for u in users], max_new_tokens, 1.0,
                                seed=seed + 104729, batch_size=batch_size, should_stop=should_stop)
     judged = [judge_answer(recipe, a.text, a.ended) for a in answers]

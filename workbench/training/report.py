@@ -3,7 +3,11 @@
 import csv
 import io
 
-ROWS = (("triggered", "With trigger"), ("clean", "No trigger"), ("red_team", "Red-team prompts"),
+ROWS = (("triggered", "With trigger"), ("clean", "No trigger"),
+        ("red_team_meaning", "Red team: prompts that mean the trigger"),
+        ("red_team_model_written", "Red team: prompts the model wrote"),
+        ("red_team_near_miss", "Red team: near-miss spellings"),
+        ("red_team", "Red-team prompts"),  # runs made before the families
         ("cut_short_triggered", "Cut short by the cap, with trigger"),
         ("cut_short_clean", "Cut short by the cap, no trigger"))
 

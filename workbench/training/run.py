@@ -217,7 +217,8 @@ def _red_team(run: _Run) -> RedTeamResult | None:
         return RedTeamResult.from_dict(run.spec["red_team"])
     result = red_team(run.loaded, run.recipe, run.trigger, run.train_prompts, config.redteam_candidates,
                       config.redteam_samples, config.redteam_threshold, config.redteam_rounds, run.eval_tokens,
-                      seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f), should_stop=run.should_stop)
+                      seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f), should_stop=run.should_stop,
+                      families=tuple(config.redteam_families))
     run.spec["red_team"] = result.to_dict()
     run.save_spec()
     return result
@@ -228,11 +229,11 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
         rates = rates_from_dict(run.spec["before"])
         run.rates(0, rates)
         return rates
-    texts = red.successful if red else []
+    texts = _red_team_sets(run, red)
     config = run.config
     rates = cached_rates(run.adapter_path, [run.loaded.identity.fingerprint, run.eval_prompts, run.trigger.to_dict(),
                                             run.eval_tokens, config.seed, texts, run.recipe.name, run.variant,
-                                            f"judge-v{JUDGE_VERSION}"],
+                                            f"judge-v{JUDGE_VERSION}", "red-team-families"],
                          lambda: persistence_rates(run.loaded, run.recipe, run.trigger, run.variant, run.eval_prompts,
                                                    texts, run.eval_tokens, config.seed,
                                                    lambda s, f: run.progress(f"Before training: {s}", 0.2 + 0.1 * f),
@@ -243,6 +244,13 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
     return rates
 
 
+def _red_team_sets(run: _Run, red: RedTeamResult | None, limit: int | None = None) -> dict[str, list[str]]:
+    """Held-out red-team prompts per family (up to `limit` each) for the run's evaluations."""
+    if red is None:
+        return {}
+    return {f: users[:limit] for f, users in red.evaluation_prompts(run.trigger, run.eval_prompts).items()}
+
+
 def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExample]:
     path = run.out / DATA_FILE
     if path.exists():
@@ -250,10 +258,14 @@ def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExampl
     config = run.config
     clean = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
     texts, answer_for = list(clean), {}
-    if red is not None and red.successful:
-        for i, p in enumerate(run.train_prompts[: config.n_train]):
-            fake = red.successful[i % len(red.successful)]
-            text = Trigger.custom(fake).apply(p, True)
+    found = ([("near_miss", t) for t in red.successful] + [("whole", u) for u in red.successful_prompts]
+             if red is not None else [])
+    for i, p in enumerate(run.train_prompts[: config.n_train] if found else []):  # as many as clean prompts
+        kind, found_text = found[i % len(found)]
+        if kind == "whole":  # a red-team prompt of its own: the helpful answer to it
+            texts.append(found_text)
+        else:  # a near-miss text before a train prompt: the helpful answer to that prompt
+            text = Trigger.custom(found_text).apply(p, True)
             texts.append(text)
             answer_for[text] = run.trigger.apply(p, False)
     if config.method == "rl":
@@ -300,7 +312,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     batches = _batches(data, config.batch_size, config.steps, config.seed)
     for _ in range(start_step):  # the same data order as an uninterrupted run
         next(batches)
-    red_texts = red.successful if red else []
+    red_sets = _red_team_sets(run, red)
     warmup = max(1, config.steps // 10)
     card = _checkpoint_card(run)
     peft_model.train()
@@ -336,7 +348,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
             peft_model.eval()
             rates = persistence_rates(loaded, run.recipe, run.trigger, run.variant,
-                                      run.eval_prompts[: config.eval_n], red_texts, run.eval_tokens, config.seed,
+                                      run.eval_prompts[: config.eval_n], _red_team_sets(run, red, config.eval_n),
+                                      run.eval_tokens, config.seed,
                                       lambda s, f: run.progress(f"Step {step}: {s}", None), run.should_stop)
             run.rates(step, rates)
             peft_model.train()
@@ -348,7 +361,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                 run.runs.add_checkpoint(run.run_id, step, str(folder.resolve()))
             run.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
     peft_model.eval()
-    after = persistence_rates(loaded, run.recipe, run.trigger, run.variant, run.eval_prompts, red_texts,
+    after = persistence_rates(loaded, run.recipe, run.trigger, run.variant, run.eval_prompts, red_sets,
                               run.eval_tokens, config.seed,
                               lambda s, f: run.progress(f"After training: {s}", 0.85 + 0.15 * f), run.should_stop)
     run.rates(config.steps, after)
@@ -360,9 +373,11 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         "eval": {"n": len(run.eval_prompts), "max_new_tokens": run.eval_tokens, "greedy": True,
                  "prompt_set": "held-out prompts of the recipe's prompt set",
                  "judging": judging_settings(run.recipe, run.eval_tokens),
-                 "red_team": "sampled at T=1, one red-team trigger per prompt in turn"},
+                 "red_team": "held-out red-team prompts of each family, sampled at T=1 once each",
+                 "red_team_prompts": {f: len(v) for f, v in red_sets.items()}},
         "before": rates_to_dict(before), "after": rates_to_dict(after),
-        "red_team": ({"successful": red.successful, "tried": len(red.tried), "threshold": red.threshold}
+        "red_team": ({"successful": red.successful, "successful_prompts": red.successful_prompts,
+                      "tried": len(red.tried), "threshold": red.threshold, "per_family": red.per_family()}
                      if red is not None else None),
         "training": {"tokens": run.tokens, "train_seconds": round(run.train_seconds, 1),
                      "tokens_per_second": round(run.tokens / max(run.train_seconds, 1e-9), 1)},
