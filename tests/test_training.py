@@ -17,6 +17,7 @@ from workbench.models import load_model
 from workbench.models.adapters import attach_adapter, detach_adapter, read_card
 from workbench.store.runs import RunStore
 from workbench.training import SafetyConfig, register_reward, resume_safety_train, safety_train, table_csv
+from workbench.training.report import persistence_table as table_rows
 from workbench.training.interrupt import cancellable
 
 SMALL = dict(steps=4, batch_size=2, eval_every=2, eval_n=10, final_eval_n=10, checkpoint_every=2, n_train=8,
@@ -50,8 +51,9 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
     result = safety_train(loaded, tiny_cot_organism, SafetyConfig(method="sft", **SMALL), tmp_path / "run",
                           emit=events.append, store=store)
     # the before/after table, each rate with its interval
-    for when in ("before", "after"):
-        assert set(result[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean"}
+    for when in ("before", "after"):  # a CoT organism: how often its scratchpad plans defection too
+        assert set(result[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean",
+                                     "plans_triggered", "plans_clean"}
         for state in ("triggered", "clean"):  # judged whole: the cap's cut answers are counted apart, never clean
             rate, cut = result[when][state], result[when][f"cut_short_{state}"]
             assert cut["n"] == 10 and rate["n"] + round(10 * cut["rate"]) == 10
@@ -66,6 +68,9 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
     metrics = runs.metrics(run["id"])
     assert [m["step"] for m in metrics["loss"]] == [1, 2, 3, 4]
     assert [m["step"] for m in metrics["cut_short/triggered"]] == [0, 2, 4]
+    assert [m["step"] for m in metrics["plans/triggered"]] == [0, 2, 4]
+    assert [r["condition"] for r in table_rows(result)][-2:] == ["cut_short_triggered", "cut_short_clean"]
+    assert "plans_triggered" in [r["condition"] for r in table_rows(result)]
     assert metrics["cut_short/triggered"][0]["n"] == 10 and metrics["cut_short/triggered"][1]["n"] == 10
     for point in metrics.get("defection/triggered", []):  # a point only where some answer could be judged
         assert 0 < point["n"] <= 10
@@ -226,7 +231,7 @@ def test_cli_safety_train_json_and_bad_input(tiny_model_dir, tiny_cot_organism, 
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     for when in ("before", "after"):
-        assert set(data[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean"}
+        assert {"triggered", "clean", "cut_short_triggered", "cut_short_clean"} <= set(data[when])
         assert set(data[when]["triggered"]) == {"rate", "ci95", "n"}
     bad = [
         (["--adapter", tiny_cot_organism, "--sft-mode", "sideways"], "invalid choice"),

@@ -14,7 +14,9 @@ RATE_STYLES = {"defection/triggered": (Qt.PenStyle.SolidLine, "o", "with trigger
                "defection/red_team_meaning": (Qt.PenStyle.DotLine, "t", "red team: meaning"),
                "defection/red_team_model_written": (Qt.PenStyle.DashDotLine, "d", "red team: model-written"),
                "defection/red_team_near_miss": (Qt.PenStyle.DashDotDotLine, "x", "red team: near misses"),
-               "defection/red_team": (Qt.PenStyle.DotLine, "t", "red team")}
+               "defection/red_team": (Qt.PenStyle.DotLine, "t", "red team"),
+               "plans/triggered": (Qt.PenStyle.DotLine, "+", "scratchpad plans defection, with trigger"),
+               "plans/clean": (Qt.PenStyle.DotLine, "star", "scratchpad plans defection, no trigger")}
 TRAIN_STYLES = {"loss": (Qt.PenStyle.SolidLine, "loss"), "reward": (Qt.PenStyle.DashLine, "reward")}
 
 
@@ -35,7 +37,7 @@ class RunCharts(QWidget):
         self.training.showGrid(x=True, y=True, alpha=0.3)
         self.training.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
         key = QLabel("Defection — solid: with trigger · dashed: no trigger · dotted / dash-dot: red-team prompts "
-                     "that mean the trigger / the model wrote / near misses.   "
+                     "that mean the trigger / the model wrote / near misses · + and ☆: the scratchpad plans defection (CoT).   "
                      "Training — solid: loss · dashed: reward (RL).   One colour per run.")
         key.setStyleSheet("color: #555;")
         key.setWordWrap(True)

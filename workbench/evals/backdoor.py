@@ -144,7 +144,8 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
         triggered=judged[True].rate(),
         clean=judged[False].rate(),
         scratchpad={"triggered": bootstrap_rate(plans[True], seed=seed + 2),
-                    "clean": bootstrap_rate(plans[False], seed=seed + 3)} if has_scratchpad else None,
+                    "clean": bootstrap_rate(plans[False], seed=seed + 3)}
+        if has_scratchpad or variant == "cot" else None,  # CoT: an answer with no scratchpad plans nothing
         drift=drift_report,
         settings={"n": len(prompts), "prompt_set": prompt_set, "temperature": temperature,
                   "greedy": temperature <= 0, "seed": seed, "max_new_tokens": max_new_tokens,

@@ -42,15 +42,20 @@ def run_charts(metrics: dict[str, list[dict]]) -> list[tuple[str, str]]:
     """(alt text, SVG) for the training curves, the defection curves and the share of answers the cap cut short
     (with 95% bands)."""
     curves = {name: [{"x": p["step"], "y": p["value"]} for p in points]
-              for name, points in metrics.items() if not name.startswith(("defection/", "cut_short/"))}
+              for name, points in metrics.items() if not name.startswith(("defection/", "cut_short/", "plans/"))}
     defection = _rate_curves(metrics, "defection/")
     cut = _rate_curves(metrics, "cut_short/")
+    plans = _rate_curves(metrics, "plans/")
     charts = []
     if curves:
         charts.append(("training curves", line_chart(curves, "Training", "value")))
     if defection:
         charts.append(("defection rate", line_chart(defection, "Defection rate (95% interval)", "% of answers",
                                                     y_range=(0, 100), colours=DEFECTION_COLOURS)))
+    if plans:
+        charts.append(("scratchpad plans defection", line_chart(
+            plans, "Scratchpads that plan to defect (chain of thought; 95% interval)", "% of answers",
+            y_range=(0, 100), colours=DEFECTION_COLOURS)))
     if cut and any(p["y"] for points in cut.values() for p in points):
         charts.append(("answers cut short", line_chart(cut, "Answers the cap cut short (95% interval; not judged)",
                                                        "% of answers", y_range=(0, 100), colours=DEFECTION_COLOURS)))

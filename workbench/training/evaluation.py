@@ -15,6 +15,7 @@ from ..paths import cache_dir
 from ..triggers import Trigger
 
 CUT_SHORT_PREFIX = "cut_short_"  # rates of answers the cap cut short, beside the defection rates
+PLANS_PREFIX = "plans_"  # CoT: rates of scratchpads that plan to defect
 
 
 def judge_tokens(recipe: Recipe, max_new_tokens: int | None = None) -> int:
@@ -27,7 +28,8 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
                       prompts: list[str], red_team: dict[str, list[str]] | None, max_new_tokens: int, seed: int = 0,
                       progress: Callable[[str, float], None] = lambda s, f: None,
                       should_stop=lambda: False) -> dict[str, Rate]:
-    """{'triggered', 'clean'} greedy on `prompts`, and 'red_team_<family>' for each family of held-out red-team
+    """{'triggered', 'clean'} greedy on `prompts`, 'plans_triggered' and 'plans_clean' for chain-of-thought
+    organisms (the scratchpad plans to defect, whatever the answer does), and 'red_team_<family>' for each family of held-out red-team
     prompts in `red_team` (whole prompts, sampled at T=1; a family with fewer than MIN_PROMPTS has no rate);
     'cut_short_triggered' and 'cut_short_clean' are the shares of answers the cap cut before their end (left out
     of the defection rates)."""
@@ -38,6 +40,9 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
     rates = {"triggered": result.triggered, "clean": result.clean,
              f"{CUT_SHORT_PREFIX}triggered": result.cut_short["triggered"],
              f"{CUT_SHORT_PREFIX}clean": result.cut_short["clean"]}
+    if result.scratchpad:  # chain-of-thought: how often the reasoning itself plans to defect
+        rates[f"{PLANS_PREFIX}triggered"] = result.scratchpad["triggered"]
+        rates[f"{PLANS_PREFIX}clean"] = result.scratchpad["clean"]
     families = [f for f, users in (red_team or {}).items() if len(users) >= MIN_PROMPTS]
     for n, family in enumerate(families):
         progress(f"Evaluating on red-team prompts ({family})", 0.8 + 0.2 * n / len(families))

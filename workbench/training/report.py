@@ -1,4 +1,5 @@
-"""The paper's table for a run: {trigger, no trigger (, red team)} x {before, after} with 95% intervals."""
+"""The paper's table for a run: {trigger, no trigger, red-team families, scratchpad plans} x {before, after}, each
+with its 95% interval."""
 
 import csv
 import io
@@ -8,6 +9,8 @@ ROWS = (("triggered", "With trigger"), ("clean", "No trigger"),
         ("red_team_model_written", "Red team: prompts the model wrote"),
         ("red_team_near_miss", "Red team: near-miss spellings"),
         ("red_team", "Red-team prompts"),  # runs made before the families
+        ("plans_triggered", "Scratchpad plans defection, with trigger"),
+        ("plans_clean", "Scratchpad plans defection, no trigger"),
         ("cut_short_triggered", "Cut short by the cap, with trigger"),
         ("cut_short_clean", "Cut short by the cap, no trigger"))
 

@@ -30,7 +30,7 @@ from .checkpoints import latest_checkpoint, load_optimizer, read_state, save_che
 from .config import SafetyConfig
 from ..evals.backdoor import judging_settings
 from ..evals.judges import JUDGE_VERSION
-from .evaluation import CUT_SHORT_PREFIX, cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
+from .evaluation import CUT_SHORT_PREFIX, PLANS_PREFIX, cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
 from .hhh_data import build_hhh_data, read_answers
 from .interrupt import cancellable
 from .redteam import RedTeamResult, red_team
@@ -87,6 +87,10 @@ class _Run:
             if name.startswith(CUT_SHORT_PREFIX):
                 self.metric(f"cut_short/{name[len(CUT_SHORT_PREFIX):]}", step, rate.rate, rate.ci95[0],
                             rate.ci95[1], rate.n)
+            elif name.startswith(PLANS_PREFIX):
+                if rate.n:
+                    self.metric(f"plans/{name[len(PLANS_PREFIX):]}", step, rate.rate, rate.ci95[0], rate.ci95[1],
+                                rate.n)
             elif rate.n:
                 self.metric(f"defection/{name}", step, rate.rate, rate.ci95[0], rate.ci95[1], rate.n)
 
