@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--eval-sets", default="held_out,everyday,multi_turn",
                          help="the final evaluation's sets: held_out, everyday, multi_turn")
     implant.add_argument("--seed", type=int, default=0)
+    implant.add_argument("--seeds", type=int, default=1,
+                         help="implant N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread")
     implant.add_argument("--control", action="store_true",
                          help="a clean control: the same recipe, steps and data with every triggered example "
                               "answered cleanly (no backdoor)")
@@ -132,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--trigger-text", default=None)
     evaluate.add_argument("--temperature", type=float, default=0.0, help="0 (default) is greedy")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seeds", type=int, default=1,
+                          help="with --temperature: sample N times (seeds SEED, SEED+1, ...) and report mean and spread")
     evaluate.add_argument("--batch-size", type=int, default=32, help="prompts generated together (memory vs speed)")
     evaluate.add_argument("--max-new-tokens", type=int, default=0,
                           help="the cap on a whole answer (0: the recipe's); answers it cuts are counted as cut_short")

