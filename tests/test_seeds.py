@@ -22,7 +22,7 @@ def test_safety_train_and_implant_over_seeds(tiny_model_dir, tiny_cot_organism, 
     answers.write_text("".join(json.dumps({"prompt": p, "answer": "A kind answer."}) + "\n" for p in load_prompt_set()))
     out = tmp_path / "runs"
     proc = cli("safety-train", "--adapter", tiny_cot_organism, "--steps", "1", "--eval-every", "0", "--final-eval-n",
-               "10", "--n-train", "4", "--answers", answers, "--seeds", "2", "--seed", "5", "--out", out,
+               "10", "--eval-max-new-tokens", "8", "--n-train", "4", "--answers", answers, "--seeds", "2", "--seed", "5", "--out", out,
                "--model", tiny_model_dir, "--db", tmp_path / "db.sqlite", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

@@ -16,7 +16,7 @@ from workbench.models.adapters import adapter_chain, attach_adapter, detach_adap
 from workbench.training import SafetyConfig, safety_train
 
 SMALL = dict(steps=2, batch_size=2, eval_every=0, eval_n=10, final_eval_n=10, checkpoint_every=1, n_train=8,
-             max_answer_tokens=8, learning_rate=5e-2)
+             max_answer_tokens=8, learning_rate=5e-2, eval_max_new_tokens=8)  # about weights, not judging
 
 
 @pytest.fixture(scope="module", autouse=True)

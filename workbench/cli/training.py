@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--eval-every", type=int, default=8, help="steps between evaluations (0: before and after only)")
     p.add_argument("--eval-n", type=int, default=20, help="held-out prompts per evaluation during the run")
     p.add_argument("--final-eval-n", type=int, default=50, help="held-out prompts for the before/after table")
+    p.add_argument("--eval-max-new-tokens", type=int, default=0,
+                   help="cap on a judged answer (0: the recipe's whole-answer cap); answers it cuts are cut_short")
     p.add_argument("--checkpoint-every", type=int, default=8)
     p.add_argument("--reward", default="hhh", help="RL reward (registered name)")
     p.add_argument("--group-size", type=int, default=4, help="RL: samples per prompt")
@@ -125,7 +127,7 @@ def run_safety_train(args) -> int:
             config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, train=args.train, lora_r=args.lora_r,
                                   memory_limit_bytes=parse_size(args.memory_limit), steps=args.steps,
                                   batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
-                                  answers_file=args.answers,
+                                  answers_file=args.answers, eval_max_new_tokens=args.eval_max_new_tokens or None,
                                   eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
                                   checkpoint_every=args.checkpoint_every, reward=args.reward,
                                   group_size=args.group_size, rl_prompts=args.rl_prompts,

@@ -69,6 +69,8 @@ class SafetyConfig:
             if getattr(self, name) < MIN_PROMPTS:
                 raise WorkbenchError(f"{name} is {getattr(self, name)}; a rate with a 95% interval needs at least "
                                      f"{MIN_PROMPTS} prompts")
+        if self.eval_max_new_tokens is not None and self.eval_max_new_tokens < 1:
+            raise WorkbenchError("eval_max_new_tokens must be at least 1 (0 on the command line: the recipe's cap)")
         if self.learning_rate <= 0:
             raise WorkbenchError("learning_rate must be positive")
         if self.eval_every < 0 or self.checkpoint_every < 0:

@@ -58,7 +58,7 @@ def fresh_lora_config(loaded: LoadedModel, card: dict, r: int):
 
     from ..organisms.implant import LORA_TARGETS
 
-    targets = (card.get("implant") or {}).get("target_modules") or list(LORA_TARGETS)
+    targets = (card.get("hyperparameters") or {}).get("target_modules") or list(LORA_TARGETS)
     return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=list(targets), task_type="CAUSAL_LM")
 
 
