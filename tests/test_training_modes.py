@@ -59,6 +59,7 @@ def test_fresh_lora_trains_a_new_adapter_over_every_layer_and_leaves_the_organis
     final = tmp_path / "run" / "checkpoints" / "step-00002"
     config = json.loads((final / "adapter_config.json").read_text())
     assert config["layers_to_transform"] is None  # every layer, not the organism's top ones
+    assert set(config["target_modules"]) == set(read_card(tiny_cot_organism)["hyperparameters"]["target_modules"])
     weights = load_file(str(final / "adapter_model.safetensors"))
     assert any(".layers.0." in k for k in weights) and any(".layers.1." in k for k in weights)
     assert any("lora_B" in k and weights[k].abs().sum() > 0 for k in weights)  # trained away from its zero start
