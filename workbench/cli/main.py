@@ -168,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", action="store_true")
 
     from .plugins import add_parser as add_plugins
+    from .replicate import add_parser as add_replicate
     from .training import add_parser as add_safety_train
 
     add_safety_train(sub)
+    add_replicate(sub)
     add_plugins(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
@@ -254,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "safety-train":
             from .training import run_safety_train
             return run_safety_train(args)
+        if args.command == "replicate":
+            from .replicate import run_replicate
+            return run_replicate(args)
         if args.command == "plugins":
             from .plugins import run_plugins
             return run_plugins(args)
