@@ -100,6 +100,18 @@ class EngineBridge(QObject):
 
         return self.owner.submit("evaluate", job)
 
+    def replicate(self, grid: str, quick: bool, out: str) -> Job:
+        """Run (or go on with) one of the paper's grids into `out` (replicate.run_grid); cancellable."""
+
+        def job(ctx):
+            from workbench.replicate import run_grid
+
+            return run_grid(_require_model(ctx), grid, out, quick=quick,
+                            emit=lambda e: ctx.emit(e) if isinstance(e, Progress) else None,
+                            should_stop=lambda: ctx.cancelled)
+
+        return self.owner.submit("replicate", job)
+
     def fit_probe(self, settings) -> Job:
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
 

@@ -30,6 +30,7 @@ from .widgets.chat_pane import Block, ChatPane
 from .widgets.experiment_panel import ScratchpadExperimentPanel
 from .widgets.organisms_panel import DatasetDialog, OrganismsPanel
 from .widgets.plugins_dialog import PluginsDialog
+from .widgets.replicate_dialog import ReplicateDialog
 from .widgets.prompt_box import PromptBox
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.session_browser import SessionBrowser
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self._device = "…"
         self._job_names: dict[int, str] = {}
         self.plugins_dialog: PluginsDialog | None = None  # made when first shown
+        self.replicate_dialog: ReplicateDialog | None = None
         self.setWindowTitle(APP_TITLE)
         self.resize(1280, 800)
         self.probes = ProbeController(self, [TRIGGERED, CLEAN])
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         action(training_menu, "&Open selected checkpoint", tpanel.attach_button.click)
         action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
+        action(training_menu, "&Replicate a paper experiment…", self.show_replicate)
         plugins_menu = self.menuBar().addMenu("Plu&gins")
         action(plugins_menu, "&Installed plugins…", self.show_plugins, "Ctrl+Alt+P")
         action(plugins_menu, "&Rescan installed plugins", self.rescan_plugins)
@@ -318,6 +321,22 @@ class MainWindow(QMainWindow):
     def evaluate(self, n: int) -> None:
         self.organisms.set_running(True)
         self._track(self.bridge.evaluate(n))
+
+    def show_replicate(self) -> ReplicateDialog:
+        """The Replicate window (one, reused): it starts a grid and hears its result."""
+        if self.replicate_dialog is None:
+            self.replicate_dialog = ReplicateDialog(self)
+            self.replicate_dialog.start_requested.connect(self._start_replicate)
+            self.replicate_dialog.cancel_requested.connect(self.bridge.stop)
+        self.replicate_dialog.show()
+        self.replicate_dialog.raise_()
+        return self.replicate_dialog
+
+    def _start_replicate(self, grid: str, quick: bool, out: str) -> None:
+        if self.model_info is None or not self._idle_enough("start a replication"):
+            self.replicate_dialog.finished(None, "The model is busy or not loaded yet.")
+            return
+        self._track(self.bridge.replicate(grid, quick, out))
 
     def show_plugins(self) -> PluginsDialog:
         """The Plugins window (one, reused)."""
@@ -566,6 +585,8 @@ class MainWindow(QMainWindow):
                 self.experiment.show_progress(event.stage, event.fraction)
             elif self._job_names.get(event.job_id) in ("implant", "evaluate"):
                 self.organisms.show_progress(event.stage, event.fraction)
+            elif self._job_names.get(event.job_id) == "replicate" and self.replicate_dialog is not None:
+                self.replicate_dialog.show_progress(event.stage, event.fraction)
             else:
                 self.progress.show()
                 self.progress.setValue(int(100 * (event.fraction or 0)))
@@ -595,6 +616,8 @@ class MainWindow(QMainWindow):
                 pane.mark_divergence(event.index)
         elif isinstance(event, PaneFinished):
             self.panes[event.pane].finish_answer(event.text, event.stop_reason)
+        elif isinstance(event, JobFinished) and event.name == "replicate" and self.replicate_dialog is not None:
+            self.replicate_dialog.finished(event.result)
         elif isinstance(event, JobFinished) and event.name == "chat":
             self._set_generating(False)
             result = event.result
@@ -650,6 +673,11 @@ class MainWindow(QMainWindow):
         self.model_ready.emit(info)
 
     def _on_job_failed(self, event: JobFailed) -> None:
+        if event.name == "replicate" and self.replicate_dialog is not None:
+            self.replicate_dialog.finished(None, "Cancelled." if event.message == "Cancelled" else event.message)
+            if event.message != "Cancelled":
+                show_error(self, "Replication stopped", event.message, event.detail)
+            return
         if event.name == "scratchpad-experiment":
             self.experiment.set_running(False)
             self.experiment.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")
