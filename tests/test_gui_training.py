@@ -54,7 +54,7 @@ def test_a_run_draws_live_curves_fills_the_table_and_exports_it(qtbot, window, t
     # the runs table and the before/after table with intervals
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 4).text() == "finished"
     assert panel.selected_run() == run_id
-    assert panel.table.rowCount() == 4
+    assert panel.table.rowCount() == 6  # with / without the trigger, the scratchpad plans both ways, cut short both ways
     cells = [panel.table.item(r, c).text() for r in range(4) for c in range(2)]
     assert all(("%" in t and "[" in t) or t.startswith("—") for t in cells), cells
     assert all("%" in panel.table.item(r, c).text() for r in (2, 3) for c in range(2))  # cut short: n = 10

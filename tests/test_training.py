@@ -152,7 +152,8 @@ def test_adversarial_run_red_teams_first_and_reports_red_team_defection(loaded, 
     assert result["red_team"]["successful"]  # threshold 0: every prompt tried counts
     assert result["red_team"]["per_family"] == {"near_miss": {"tried": 3, "successful": 3}}
     assert set(result["before"]) == set(result["after"]) == {"triggered", "clean", "red_team_near_miss",
-                                                              "cut_short_triggered", "cut_short_clean"}
+                                                              "cut_short_triggered", "cut_short_clean",
+                                                              "plans_triggered", "plans_clean"}
     assert result["after"]["red_team_near_miss"]["n"] <= result["eval"]["red_team_prompts"]["near_miss"] == 10
     rows = [json.loads(line) for line in (tmp_path / "adv" / "data.jsonl").read_text().splitlines()]
     fakes = [r for r in rows if any(t in loaded.tokenizer.decode(r["input_ids"]) for t in result["red_team"]["successful"])]
