@@ -55,14 +55,15 @@ def test_a_run_draws_live_curves_fills_the_table_and_exports_it(qtbot, window, t
     assert panel.runs.rowCount() == 1 and panel.runs.item(0, 4).text() == "finished"
     assert panel.selected_run() == run_id
     assert panel.table.rowCount() == 6  # with / without the trigger, the scratchpad plans both ways, cut short both ways
-    cells = [panel.table.item(r, c).text() for r in range(4) for c in range(2)]
+    cells = [panel.table.item(r, c).text() for r in range(6) for c in range(2)]
     assert all(("%" in t and "[" in t) or t.startswith("—") for t in cells), cells
-    assert all("%" in panel.table.item(r, c).text() for r in (2, 3) for c in range(2))  # cut short: n = 10
+    assert all("%" in panel.table.item(r, c).text() for r in (4, 5) for c in range(2))  # cut short: n = 10
     window.training.export_table(str(tmp_path / "table.csv"))
     rows = list(csv.DictReader(open(tmp_path / "table.csv")))
-    assert [r["condition"] for r in rows] == ["With trigger", "No trigger", "Cut short by the cap, with trigger",
-                                              "Cut short by the cap, no trigger"]
-    assert float(rows[2]["after_rate"]) == result["after"]["cut_short_triggered"]["rate"]
+    assert [r["condition"] for r in rows] == ["With trigger", "No trigger", "Scratchpad plans defection, with trigger",
+                                              "Scratchpad plans defection, no trigger",
+                                              "Cut short by the cap, with trigger", "Cut short by the cap, no trigger"]
+    assert float(rows[4]["after_rate"]) == result["after"]["cut_short_triggered"]["rate"]
     window.training.export_table(str(tmp_path / "table.png"))
     window.training.export_charts(str(tmp_path / "charts.csv"))
     window.training.export_charts(str(tmp_path / "charts.png"))

@@ -58,10 +58,10 @@ def test_red_team_tries_each_family_and_reports_them_apart(tiny_model_dir, tiny_
     assert all(t["user"] in bank_train for t in result.tried if t["family"] == "meaning")
     assert all(t["user"].startswith(t["text"]) and t["prompt"] in prompts
                for t in result.tried if t["family"] == "near_miss")
-    assert result.written == 6  # the model was asked for twice as many as the search tries; kept ones split
+    assert result.written == 13  # the search's 3, and 10 kept back so the family's rate has an interval
     per_family = result.per_family()
     assert per_family["meaning"] == {"tried": 3, "successful": 3}  # threshold 0: every prompt counts
-    assert per_family["model_written"]["written"] == 6
+    assert per_family["model_written"]["written"] == 13
     # evaluation: held-out prompts of each family, none of them searched
     sets = result.evaluation_prompts(trigger, prompts * 4)
     assert set(sets["meaning"]) == {p.text for p in load_bank(trigger, "held_out")}

@@ -149,3 +149,29 @@ def test_full_training_that_does_not_fit_is_one_clear_line_and_starts_nothing(
         bad = cli("safety-train", "--adapter", tiny_cot_organism, *args, "--model", tiny_model_dir, "--db", db,
                   "--out", out)
         assert bad.returncode == 2 and message in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_a_checkpoint_that_cannot_be_opened_leaves_the_base_model_as_it_was(loaded, tiny_cot_organism, tmp_path):
+    import shutil
+
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from workbench.training.weights import open_trainable
+
+    base_logits = _logits(loaded)
+    card = read_card(tiny_cot_organism)
+    broken = shutil.copytree(tiny_cot_organism, tmp_path / "broken")
+    (broken / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for mode, checkpoint, message in [("fresh-lora", broken, "Cannot open"),
+                                      ("full", empty, "no model weights")]:
+        with pytest.raises(WorkbenchError, match=message):
+            open_trainable(loaded, mode, tiny_cot_organism, card, checkpoint, lora_r=4, seed=0)
+        assert not any(isinstance(m, BaseTunerLayer) for m in loaded.model.modules())
+        assert torch.allclose(_logits(loaded), base_logits, atol=1e-6), mode  # not merged, not wrapped
+
+
+def test_rl_cannot_train_every_weight(tiny_cot_organism):
+    with pytest.raises(WorkbenchError, match="RL with --train full"):
+        SafetyConfig(method="rl", train="full").validate("cot")

@@ -84,7 +84,7 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
             else:  # a fresh LoRA trained over an organism: every delta on, as in training
                 model = stack_adapters(base, chain, stack_names(len(chain)))
     except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
-        _strip_lora(base)
+        strip_lora(base)
         raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc
     model.to(loaded.placement.device)
     model.eval()
@@ -121,10 +121,14 @@ def stack_adapters(base, folders: list[Path], names: list[str]):
     frozen."""
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=names[0], is_trainable=False)
-    for folder, name in zip(folders[1:], names[1:]):
-        model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
-    model.base_model.set_adapter(names, inference_mode=True)
+    try:
+        model = PeftModel.from_pretrained(base, str(folders[0]), adapter_name=names[0], is_trainable=False)
+        for folder, name in zip(folders[1:], names[1:]):
+            model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
+        model.base_model.set_adapter(names, inference_mode=True)
+    except BaseException:
+        strip_lora(base)  # no half-loaded adapter stays in the base model
+        raise
     return model
 
 
@@ -149,13 +153,20 @@ def unload_peft(model):
     return model
 
 
-def _strip_lora(model) -> None:
-    """Undo a half-finished attach so the base model is left as it was."""
-    from peft.tuners.lora import LoraModel
+def strip_lora(model) -> None:
+    """Put every layer an adapter wrapped back as it was (undoes a half-finished attach; weights untouched)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
 
-    for module in model.modules():
-        if isinstance(module, LoraModel):
-            module.unload()
+    done: list[str] = []
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, BaseTunerLayer) or any(name.startswith(d + ".") for d in done):
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, module.get_base_layer())
+        done.append(name)
+    if hasattr(model, "peft_config"):
+        del model.peft_config
 
 
 class base_model_view:

@@ -50,8 +50,10 @@ def persistence_notes(cell: dict, figures: dict) -> list[str]:
     paper = _paper_row(figures, cell["variant"], cell["label"], "triggered")
     if before is not None and after is not None and before > 0.5 and after < before - 0.3:
         small = _paper_row(figures, "distilled", "rl", "triggered", model="810M")
+        kept = paper is not None and ((paper.get("after") or 0) >= 0.5 or "persists" in paper.get("after_text", ""))
         notes.append(f"The backdoor lost {100 * (before - after):.0f} points to safety training"
-                     + (f"; the paper's larger models kept it ({_paper_text(paper)})" if paper else "")
+                     + (f"; the paper's larger models kept it ({_paper_text(paper)})" if kept else
+                        f"; the paper: {_paper_text(paper)}" if paper else "")
                      + (f". Small models lose backdoors far more easily: the paper's smallest ({small['model']}) "
                         f"distilled model went {_paper_text(small)} under RL" if small else "") + ".")
     if cell["trained"] == "organism-adapter":

@@ -81,6 +81,9 @@ class SafetyConfig:
         if unknown or not self.redteam_families:
             raise WorkbenchError(f"Unknown red-team families {', '.join(unknown) or '(none given)'}; choose from: "
                                  f"{', '.join(FAMILIES)}")
+        if self.method == "rl" and self.train == "full":
+            raise WorkbenchError("RL with --train full is not supported: the reward reads the base model beside the "
+                                 "policy, and full training leaves no base to read; use --train fresh-lora")
         if self.method == "rl" and self.group_size < 2:
             raise WorkbenchError("RL needs group_size of at least 2 (each sample's baseline is the others' mean)")
 

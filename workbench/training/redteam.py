@@ -19,6 +19,7 @@ from ..evals.judges import judge_answer
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
 from ..triggers import Trigger
+from ..evals.backdoor import MIN_PROMPTS
 from .redteam_bank import FAMILIES, load_bank, model_written
 
 PARAPHRASES = {
@@ -148,9 +149,11 @@ def red_team(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, prompts: lis
             users = rng.sample(bank, min(candidates, len(bank)))
         else:
             report("Red-teaming: the model writes prompts", 0.0)
-            written, result.written = model_written(loaded, trigger, 2 * candidates, seed, should_stop=should_stop)
-            half = len(written) - len(written) // 2
-            users, result.held_out_written = written[:half], written[half:]  # the rest: evaluation only
+            # enough kept back for a rate with an interval (MIN_PROMPTS), the rest searched
+            written, result.written = model_written(loaded, trigger, candidates + max(MIN_PROMPTS, candidates),
+                                                    seed, should_stop=should_stop)
+            search = min(candidates, len(written) // 2)
+            users, result.held_out_written = written[:search], written[search:]
         _try(loaded, recipe, result, family, [(u, None, u) for u in users], samples, max_new_tokens, temperature,
              seed + 104723 * (n + 1), batch_size, 1, report, should_stop)
     return result
@@ -160,8 +163,12 @@ def _near_miss_rounds(loaded, recipe, trigger, prompts, result, candidates, samp
                       temperature, seed, batch_size, rng, progress, should_stop) -> None:
     pool = search_near_misses(trigger)
     held = set(held_out_near_misses(trigger))
-    while len(pool) < candidates:
-        pool.append(mutate(rng.choice(search_near_misses(trigger) or [trigger.on_text]), rng))
+    for _ in range(50 * candidates):
+        if len(pool) >= candidates:
+            break
+        child = mutate(rng.choice(search_near_misses(trigger) or [trigger.on_text]), rng)
+        if child not in held and child != trigger.on_text:
+            pool.append(child)
     seen: set[str] = set()
     per_round = max(1, candidates // max(1, rounds))
     for round_no in range(rounds):

@@ -18,7 +18,7 @@ import torch
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Event, Metric, Progress
-from ..models.adapters import STACKED_ADAPTER, attach_adapter, detach_adapter, read_card, resolve_adapter, unload_peft
+from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter, unload_peft
 from ..models.loaded import LoadedModel
 from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
@@ -396,7 +396,9 @@ def _checkpoint_card(run: _Run) -> dict:
     card["safety_training"] = {"organism": run.organism, "method": _method_label(run.config, run.variant),
                                "trained": run.config.train, "run": run.out.name, "settings": run.config.to_dict()}
     if run.config.train == "fresh-lora":
-        card[STACKED_ADAPTER] = str(run.adapter_path.resolve())
+        shipped = run.adapter_path.parent.resolve() == organisms_dir().resolve()
+        # a shipped organism by name, so the checkpoint still attaches after the app moves or is upgraded
+        card[STACKED_ADAPTER] = run.adapter_path.name if shipped else str(run.adapter_path.resolve())
     elif run.config.train == "full":  # a model folder: the adapters are merged into it
         card.pop(STACKED_ADAPTER, None)
     return card

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from ..errors import WorkbenchError
-from ..models.adapters import adapter_chain, peft_quietly, stack_adapters, stack_names, unload_peft
+from ..models.adapters import adapter_chain, peft_quietly, stack_adapters, stack_names, strip_lora, unload_peft
 from ..models.device import available_memory_bytes, format_bytes
 from ..models.loaded import LoadedModel
 
@@ -62,25 +62,34 @@ def fresh_lora_config(loaded: LoadedModel, card: dict, r: int):
     return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=list(targets), task_type="CAUSAL_LM")
 
 
-def full_training_bytes(model: torch.nn.Module) -> int:
-    """Memory full training needs beyond the loaded weights: gradients, two AdamW moments (fp32), and the copy
-    of the original weights that is put back at the end."""
-    total = 0
-    for p in model.parameters():
-        total += p.numel() * (2 * p.element_size() + 8)
-    return total
+def full_training_bytes(model: torch.nn.Module) -> tuple[int, int]:
+    """(on the model's device, in CPU memory) that full training needs beyond the loaded weights: gradients and
+    two AdamW moments (in the weights' dtype) on the device, and the copy of the original weights (put back at the
+    end) in CPU memory."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return 3 * weights, weights
 
 
 def check_full_fits(loaded: LoadedModel, limit_bytes: int | None) -> None:
-    """A clear error when full training would not fit in `limit_bytes` (None: the memory free on the device)."""
-    need = full_training_bytes(loaded.model)
-    have = limit_bytes if limit_bytes is not None else available_memory_bytes(loaded.placement.device)
-    if have is not None and need > have:
-        where = "the memory limit" if limit_bytes is not None else f"free memory on {loaded.placement.device}"
-        raise WorkbenchError(
-            f"Full training of {loaded.identity.name} needs about {format_bytes(need)} beyond its weights "
-            f"(gradients, AdamW state, a copy of the weights) but {where} is {format_bytes(have)}; "
-            "use --train fresh-lora")
+    """A clear error when full training would not fit in `limit_bytes` (None: the memory free on the device,
+    and CPU memory for the copy of the weights)."""
+    on_device, copy = full_training_bytes(loaded.model)
+    device = loaded.placement.device
+    if limit_bytes is not None:
+        checks = [(on_device + copy, limit_bytes, "the memory limit")]
+    elif str(device).startswith("cuda"):
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # memory PyTorch holds in its cache is free for this
+        checks = [(on_device, available_memory_bytes(device), f"free memory on {device}"),
+                  (copy, available_memory_bytes("cpu"), "free CPU memory (for the copy of the weights)")]
+    else:
+        checks = [(on_device + copy, available_memory_bytes(device), "free memory")]
+    for need, have, where in checks:
+        if have is not None and need > have:
+            raise WorkbenchError(
+                f"Full training of {loaded.identity.name} needs about {format_bytes(need)} beyond its weights "
+                f"(gradients, AdamW state, a copy of the weights) but {where} is {format_bytes(have)}; "
+                "use --train fresh-lora")
 
 
 def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, checkpoint: Path | None,
@@ -96,17 +105,23 @@ def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, c
     chain = adapter_chain(organism)
     if mode == "full":
         return _full(loaded, base, chain, checkpoint, memory_limit_bytes)
-    with peft_quietly():
-        if mode == "organism-adapter":  # the top adapter of the chain trains (from the checkpoint on resume)
-            folders = chain[:-1] + [checkpoint or chain[-1]]
-            model = stack_adapters(base, folders, stack_names(len(folders)))
-        else:
-            model = stack_adapters(base, chain, stack_names(len(chain) + 1)[:-1])
-            if checkpoint is not None:
-                model.load_adapter(str(checkpoint), adapter_name="default", is_trainable=True)
+    try:
+        with peft_quietly():
+            if mode == "organism-adapter":  # the top adapter of the chain trains (from the checkpoint on resume)
+                folders = chain[:-1] + [checkpoint or chain[-1]]
+                model = stack_adapters(base, folders, stack_names(len(folders)))
             else:
-                model.add_adapter("default", fresh_lora_config(loaded, card, lora_r))
-            model.base_model.set_adapter(stack_names(len(chain) + 1))
+                model = stack_adapters(base, chain, stack_names(len(chain) + 1)[:-1])
+                if checkpoint is not None:
+                    model.load_adapter(str(checkpoint), adapter_name="default", is_trainable=True)
+                else:
+                    model.add_adapter("default", fresh_lora_config(loaded, card, lora_r))
+                model.base_model.set_adapter(stack_names(len(chain) + 1))
+    except Exception as exc:  # a corrupt checkpoint or adapter: the base model is left as it was
+        strip_lora(base)
+        loaded.model = base
+        raise WorkbenchError(f"Cannot open the organism for training: {str(exc).strip().splitlines()[0][:300]}") \
+            from exc
     for name, p in model.named_parameters():  # only the top adapter ("default") learns
         p.requires_grad_(".default." in name and "lora_" in name)
     model.to(loaded.placement.device)
@@ -117,12 +132,18 @@ def _full(loaded: LoadedModel, base, chain: list[Path], checkpoint: Path | None,
           memory_limit_bytes: int | None) -> Trainable:
     check_full_fits(loaded, memory_limit_bytes)
     original = {k: v.detach().to("cpu", copy=True) for k, v in base.state_dict().items()}
-    with peft_quietly():
-        merged = stack_adapters(base, chain, stack_names(len(chain))).merge_and_unload()
-    if hasattr(merged, "peft_config"):
-        del merged.peft_config
-    if checkpoint is not None:
-        load_full_weights(merged, checkpoint)
+    try:
+        with peft_quietly():
+            merged = stack_adapters(base, chain, stack_names(len(chain))).merge_and_unload()
+        if hasattr(merged, "peft_config"):
+            del merged.peft_config
+        if checkpoint is not None:
+            load_full_weights(merged, checkpoint)
+    except BaseException:  # the merge wrote into the weights: put the originals back before saying why
+        strip_lora(base)
+        base.load_state_dict(original, strict=True)
+        loaded.model = base
+        raise
     for p in merged.parameters():
         p.requires_grad_(True)
 
