@@ -22,6 +22,7 @@ class EngineBridge(QObject):
         self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
         self._generation: Job | None = None  # the latest chat/resume job, so Pause reaches it even if queued
         self._training: Job | None = None  # the latest safety-training run: only its own Cancel stops it
+        self._replicate: Job | None = None  # the latest replication grid: only its own Cancel stops it
 
     def load_model(self, spec: str, trust_remote_code: bool = False) -> Job:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
@@ -110,7 +111,13 @@ class EngineBridge(QObject):
                             emit=lambda e: ctx.emit(e) if isinstance(e, Progress) else None,
                             should_stop=lambda: ctx.cancelled)
 
-        return self.owner.submit("replicate", job)
+        self._replicate = self.owner.submit("replicate", job)
+        return self._replicate
+
+    def cancel_replicate(self) -> None:
+        """Stop the replication grid (running or queued) at the next token; its finished cells stay."""
+        if self._replicate is not None:
+            self._replicate.cancel()
 
     def fit_probe(self, settings) -> Job:
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
@@ -241,8 +248,8 @@ class EngineBridge(QObject):
         return self.owner.submit("scratchpad-experiment", job)
 
     def stop(self) -> None:
-        """Stop the running job at the next token (a safety-training run has its own Cancel)."""
-        if self._training is None or self.owner.current is not self._training:
+        """Stop the running job at the next token (a safety-training run and a replication have their own Cancel)."""
+        if self.owner.current not in (self._training, self._replicate):
             self.owner.cancel_current()
 
     def pause(self) -> None:

@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         if self.replicate_dialog is None:
             self.replicate_dialog = ReplicateDialog(self)
             self.replicate_dialog.start_requested.connect(self._start_replicate)
-            self.replicate_dialog.cancel_requested.connect(self.bridge.stop)
+            self.replicate_dialog.cancel_requested.connect(self.bridge.cancel_replicate)
         self.replicate_dialog.show()
         self.replicate_dialog.raise_()
         return self.replicate_dialog
