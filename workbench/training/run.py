@@ -299,7 +299,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
            checkpoint: Path | None) -> dict:
     loaded, config = run.loaded, run.config
     run.trainable = trainable = open_trainable(loaded, config.train, run.adapter_path, run.card, checkpoint,
-                                               config.lora_r, config.seed + start_step, config.memory_limit_bytes)
+                                               config.lora_r, config.seed + start_step)
     peft_model = trainable.model
     loaded.model = peft_model
     loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"

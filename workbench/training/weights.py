@@ -40,9 +40,6 @@ class Trainable:
     def params(self) -> list:
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def named_trainable(self) -> list[tuple[str, torch.nn.Parameter]]:
-        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-
     def save_weights(self, folder: Path, loaded: LoadedModel) -> None:
         """The trained weights in `folder`: an adapter folder, or (full) a model folder `--model` can load."""
         if self.mode == "full":
@@ -93,7 +90,7 @@ def check_full_fits(loaded: LoadedModel, limit_bytes: int | None) -> None:
 
 
 def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, checkpoint: Path | None,
-                   lora_r: int, seed: int, memory_limit_bytes: int | None = None) -> Trainable:
+                   lora_r: int, seed: int) -> Trainable:
     """Put the organism on the loaded (plain) model in the form `mode` trains; from `checkpoint` when resuming.
 
     The organism may itself be a fresh-LoRA checkpoint: its chain of adapters is loaded, bottom first.
@@ -104,7 +101,7 @@ def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, c
     torch.manual_seed(seed)
     chain = adapter_chain(organism)
     if mode == "full":
-        return _full(loaded, base, chain, checkpoint, memory_limit_bytes)
+        return _full(base, chain, checkpoint, loaded)
     try:
         with peft_quietly():
             if mode == "organism-adapter":  # the top adapter of the chain trains (from the checkpoint on resume)
@@ -128,9 +125,7 @@ def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, c
     return Trainable(mode, model, model.get_base_model(), lambda: unload_peft(model))
 
 
-def _full(loaded: LoadedModel, base, chain: list[Path], checkpoint: Path | None,
-          memory_limit_bytes: int | None) -> Trainable:
-    check_full_fits(loaded, memory_limit_bytes)
+def _full(base, chain: list[Path], checkpoint: Path | None, loaded: LoadedModel) -> Trainable:
     original = {k: v.detach().to("cpu", copy=True) for k, v in base.state_dict().items()}
     try:
         with peft_quietly():
