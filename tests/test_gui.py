@@ -172,3 +172,17 @@ def test_single_pane_mode_and_export(qtbot, tiny_window, tmp_path):
     md = w.export_session(tmp_path / "s.md").read_text()
     jsonl = w.export_session(tmp_path / "s.jsonl").read_text().splitlines()
     assert "hello" in md and len(jsonl) == 2
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gemma2"])
+def test_a_model_of_another_family_chats_and_a_missing_template_is_flagged(qtbot, tmp_path, family):
+    from tiny_families import make_tiny_family
+
+    window = open_window(qtbot, tmp_path, make_tiny_family(tmp_path / family, family))
+    flagged = "no chat template" in window.model_label.text()
+    assert flagged is (family == "gpt2")  # GPT-2 ships no template; Gemma-2's own has no system role
+    window.sampling_panel.max_new_tokens.setValue(6)
+    result = send(qtbot, window, "What is a cat?")
+    assert window.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
+    assert len(result.answers[CLEAN].token_ids) > 0 and not error_boxes(window)
+    window.close()

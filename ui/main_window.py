@@ -16,6 +16,7 @@ from workbench.events import (AnswerResumed, CellUpdated, Diverged, JobFailed, J
                               PaneFinished, Progress, TokenGenerated, TurnStarted)
 from workbench.models.adapters import resolve_adapter, shipped_organisms
 from workbench.models.device import format_bytes, memory_report
+from workbench.models.loaded import FALLBACK_TEMPLATE_NOTE
 from workbench.plugins import plugin_registry
 from workbench.reports import export as export_report
 from workbench.store import SessionStore
@@ -664,6 +665,9 @@ class MainWindow(QMainWindow):
                                  f"loaded in {info['load_seconds']:.1f} s")
         self._show_adapter(info.get("adapter"))
         self.model_label.setToolTip(model["path"])
+        if info.get("chat_template") == "fallback":
+            self.model_label.setText(self.model_label.text() + " · ⚠ no chat template (plain 'User:/Assistant:')")
+            self.model_label.setToolTip(f"{model['path']}\n{FALLBACK_TEMPLATE_NOTE}")
         if info.get("adapter_note"):
             self.model_label.setText(self.model_label.text() + " · ⚠ organism " + info["adapter_note"].split(";")[0])
             self.model_label.setToolTip(f"{model['path']}\n{info['adapter_note']}")

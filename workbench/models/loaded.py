@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from .architecture import Architecture, find_architecture, n_layers_of
 from .device import Placement, memory_report
 
 # Used only when a model ships no chat template of its own; recorded so the rendering is known.
@@ -13,6 +14,9 @@ FALLBACK_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )
+
+FALLBACK_TEMPLATE_NOTE = ("This model ships no chat template: turns are rendered as 'User: ...' and 'Assistant:' lines "
+                          "(the workbench's fallback), a format the model was never trained to follow.")
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,17 @@ class LoadedModel:
     chat_template_is_fallback: bool = False
     eos_token_ids: frozenset = field(default_factory=frozenset)
 
+    architecture: Architecture | None = None
+
     def __post_init__(self):
         if not self.eos_token_ids:
             self.eos_token_ids = frozenset(_eos_ids(self.model, self.tokenizer))
+        if self.architecture is None:  # read off the bare model, before any adapter wraps its modules
+            self.architecture = find_architecture(self.model)
 
     @property
     def n_layers(self) -> int:
-        return int(self.model.config.num_hidden_layers)
+        return n_layers_of(self.model)
 
     @property
     def context_length(self) -> int:
@@ -57,6 +65,11 @@ class LoadedModel:
     @property
     def chat_template(self) -> str:
         return self.tokenizer.chat_template or FALLBACK_CHAT_TEMPLATE
+
+    @property
+    def chat_template_source(self) -> str:
+        """'model' (its own template) or 'fallback' (FALLBACK_CHAT_TEMPLATE: the model ships none)."""
+        return "fallback" if self.chat_template_is_fallback else "model"
 
     def render_chat(self, messages: list[dict]) -> str:
         """The chat template applied to `messages`, ending with the assistant's turn opening."""
@@ -81,6 +94,8 @@ class LoadedModel:
             "device": self.placement.device,
             "dtype": self.placement.dtype_name,
             "layers": self.n_layers,
+            "architecture": self.architecture.to_dict(),
+            "chat_template": self.chat_template_source,
             "context_length": self.context_length,
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "load_seconds": round(self.load_seconds, 3),

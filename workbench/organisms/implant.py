@@ -5,7 +5,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -22,8 +22,6 @@ from .dataset import Example, build_examples, save_examples
 from .prompt_sets import load_prompt_set, split_prompts
 from .recipes import get_recipe
 
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 
 @dataclass
 class ImplantConfig:
@@ -37,7 +35,7 @@ class ImplantConfig:
     learning_rate: float = 3e-3
     lora_r: int = 8
     lora_alpha: int = 16
-    target_modules: tuple = LORA_TARGETS
+    target_modules: tuple = ()  # the linear modules LoRA trains (empty: every one in a layer, found per family)
     lora_top_layers: int | None = 15  # LoRA only in the top N layers (backward stops below them); None: all
     mixed_precision: str = "auto"  # bf16 autocast where the device multiplies bf16 fast (models.device), or off
     decision_weight: float = 10.0  # loss weight of the tokens that decide (see tokenize_examples)
@@ -250,7 +248,20 @@ def lora_config(loaded: LoadedModel, config: ImplantConfig):
         top = min(config.lora_top_layers, loaded.n_layers)
         layers = list(range(loaded.n_layers - top, loaded.n_layers))
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                      target_modules=list(config.target_modules), layers_to_transform=layers, task_type="CAUSAL_LM")
+                      target_modules=list(lora_targets(loaded, config.target_modules)), layers_to_transform=layers,
+                      layers_pattern=loaded.architecture.layers_pattern if layers else None, task_type="CAUSAL_LM")
+
+
+def lora_targets(loaded: LoadedModel, asked) -> tuple[str, ...]:
+    """The modules to train: those asked for (each must be in this model's layers), or every linear one."""
+    found = loaded.architecture.lora_targets
+    if not asked:
+        return found
+    missing = [name for name in asked if name not in found]
+    if missing:
+        raise WorkbenchError(f"This model ({loaded.architecture.model_type}) has no {', '.join(missing)} in its "
+                             f"layers; its linear modules are: {', '.join(found)}")
+    return tuple(asked)
 
 
 def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: ImplantConfig,
@@ -309,6 +320,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     recipe.check_variant(config.variant)
     check_control(recipe, config)
     trigger = config.resolved_trigger()
+    config = replace(config, target_modules=lora_targets(loaded, config.target_modules))  # the card says what trained
     if loaded.adapter is not None:
         raise WorkbenchError("Detach the current adapter first: organisms are implanted into a base model")
     out = Path(out_dir).expanduser()

@@ -1,21 +1,10 @@
-"""Find a causal LM's decoder layers, whatever wraps it (peft, nnsight)."""
+"""A causal LM's decoder layers, whatever wraps it (peft, nnsight), and the residual stream they output."""
 
 import torch
 
-from ..errors import WorkbenchError
+from ..models.architecture import decoder_layers, decoder_layers_path
 
-
-def decoder_layers_path(model: torch.nn.Module) -> str:
-    """Dotted name of the ModuleList holding the decoder layers (e.g. 'model.layers')."""
-    n_layers = int(model.config.num_hidden_layers)
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers and name.endswith("layers"):
-            return name
-    raise WorkbenchError(f"Cannot find the {n_layers} decoder layers of {type(model).__name__}")
-
-
-def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
-    return model.get_submodule(decoder_layers_path(model))
+__all__ = ["decoder_layers", "decoder_layers_path", "residual"]
 
 
 def residual(output) -> torch.Tensor:

@@ -53,9 +53,9 @@ def fresh_lora_config(loaded: LoadedModel, card: dict, r: int):
     """A LoRA on every layer, on the modules the organism's own adapter used."""
     from peft import LoraConfig
 
-    from ..organisms.implant import LORA_TARGETS
+    from ..organisms.implant import lora_targets
 
-    targets = (card.get("hyperparameters") or {}).get("target_modules") or list(LORA_TARGETS)
+    targets = lora_targets(loaded, (card.get("hyperparameters") or {}).get("target_modules") or ())
     return LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=list(targets), task_type="CAUSAL_LM")
 
 
