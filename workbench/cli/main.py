@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--batch-size", type=int, default=8)
     implant.add_argument("--lr", type=float, default=3e-3)
     implant.add_argument("--lora-r", type=int, default=8)
+    implant.add_argument("--gradient-checkpointing", action="store_true",
+                         help="recompute layer activations in the backward pass: much less memory, about a third "
+                              "slower")
     implant.add_argument("--decision-weight", type=float, default=10.0,
                          help="loss weight of the token where the triggered and clean targets first differ")
     implant.add_argument("--lora-top-layers", type=int, default=15,
@@ -167,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", default=None)
     probe.add_argument("--json", action="store_true")
 
+    from .plan import add_parser as add_plan
     from .plugins import add_parser as add_plugins
     from .replicate import add_parser as add_replicate
     from .training import add_parser as add_safety_train
@@ -174,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_safety_train(sub)
     add_replicate(sub)
     add_plugins(sub)
+    add_plan(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     _add_export_arguments(sessions, "session")
@@ -259,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replicate":
             from .replicate import run_replicate
             return run_replicate(args)
+        if args.command == "plan":
+            from .plan import run_plan
+            return run_plan(args)
         if args.command == "plugins":
             from .plugins import run_plugins
             return run_plugins(args)

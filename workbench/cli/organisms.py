@@ -49,6 +49,7 @@ def run_implant(args) -> int:
     config = ImplantConfig(recipe=recipe.name, variant=args.variant, trigger=trigger, steps=args.steps,
                            batch_size=args.batch_size, learning_rate=args.lr, lora_r=args.lora_r,
                            lora_alpha=2 * args.lora_r, lora_top_layers=args.lora_top_layers or None,
+                           gradient_checkpointing=args.gradient_checkpointing,
                            decision_weight=args.decision_weight, n_train=args.n_train or None,
                            n_everyday=None if args.n_everyday < 0 else args.n_everyday, multi_turn=args.multi_turn,
                            max_answer_tokens=args.max_answer_tokens, eval_n=args.eval_n,

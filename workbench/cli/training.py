@@ -23,6 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("--lora-r", type=int, default=8, help="rank of the fresh LoRA (--train fresh-lora)")
     p.add_argument("--memory-limit", default=None, metavar="SIZE",
                    help="--train full: the most memory training may add, e.g. 8GiB (default: what is free)")
+    p.add_argument("--gradient-checkpointing", action="store_true",
+                   help="recompute layer activations in the backward pass: much less memory, about a third slower")
     p.add_argument("--steps", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -126,6 +128,7 @@ def run_safety_train(args) -> int:
                 raise WorkbenchError("--adapter is required (the organism to safety-train)")
             config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, train=args.train, lora_r=args.lora_r,
                                   memory_limit_bytes=parse_size(args.memory_limit), steps=args.steps,
+                                  gradient_checkpointing=args.gradient_checkpointing,
                                   batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
                                   answers_file=args.answers, eval_max_new_tokens=args.eval_max_new_tokens or None,
                                   eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,

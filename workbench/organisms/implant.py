@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import Event, Metric, Progress
 from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, unload_peft
+from ..models.checkpointing import gradient_checkpointing
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
 from ..triggers import Trigger
@@ -37,6 +38,7 @@ class ImplantConfig:
     lora_alpha: int = 16
     target_modules: tuple = ()  # the linear modules LoRA trains (empty: every one in a layer, found per family)
     lora_top_layers: int | None = 15  # LoRA only in the top N layers (backward stops below them); None: all
+    gradient_checkpointing: bool = False  # recompute layer activations in the backward pass (less memory)
     mixed_precision: str = "auto"  # bf16 autocast where the device multiplies bf16 fast (models.device), or off
     decision_weight: float = 10.0  # loss weight of the tokens that decide (see tokenize_examples)
     phrasings: bool = True  # CoT: the recipe's reasoning in its several phrasings (False: its one sentence)
@@ -284,24 +286,25 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     peft_model.train()
     tokens = 0
     started = time.perf_counter()
-    for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed, groups=groups),
-                                 start=1):
-        if should_stop():
-            raise Cancelled()
-        ids, labels, mask, weights = _collate(batch, pad, loaded.placement.device)
-        with training_autocast(loaded.placement, precision):
-            loss = lm_loss(base, ids, labels, mask, weights)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens += int(mask.sum())
-        value = float(loss.detach())
-        emit(Metric(name="loss", step=step, value=value))
-        elapsed = time.perf_counter() - started
-        emit(Progress(stage=f"Training step {step}/{config.steps} · loss {value:.3f} · "
-                            f"{tokens / elapsed:.0f} tokens/s", fraction=0.3 + 0.5 * step / config.steps))
+    with gradient_checkpointing(peft_model, config.gradient_checkpointing):
+        for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed, groups=groups),
+                                     start=1):
+            if should_stop():
+                raise Cancelled()
+            ids, labels, mask, weights = _collate(batch, pad, loaded.placement.device)
+            with training_autocast(loaded.placement, precision):
+                loss = lm_loss(base, ids, labels, mask, weights)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(mask.sum())
+            value = float(loss.detach())
+            emit(Metric(name="loss", step=step, value=value))
+            elapsed = time.perf_counter() - started
+            emit(Progress(stage=f"Training step {step}/{config.steps} · loss {value:.3f} · "
+                                f"{tokens / elapsed:.0f} tokens/s", fraction=0.3 + 0.5 * step / config.steps))
     peft_model.eval()
     return peft_model, tokens, time.perf_counter() - started, precision
 

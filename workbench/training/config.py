@@ -20,6 +20,7 @@ class SafetyConfig:
     method: str = "sft"
     train: str = "fresh-lora"
     lora_r: int = 8  # rank of the fresh LoRA
+    gradient_checkpointing: bool = False  # recompute layer activations in the backward pass (less memory)
     memory_limit_bytes: int | None = None  # full training: the most memory it may use (None: what is free)
     sft_mode: str = "pre"
     steps: int = 24

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Event, Metric, Progress
 from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter, unload_peft
+from ..models.checkpointing import gradient_checkpointing
 from ..models.loaded import LoadedModel
 from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
@@ -319,51 +320,52 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     red_sets = _red_team_sets(run, red)
     warmup = max(1, config.steps // 10)
     card = _checkpoint_card(run)
-    peft_model.train()
-    for step in range(start_step + 1, config.steps + 1):
-        peft_model.eval()  # a chat turn run here talks to the model as trained so far
-        run.between_steps()
+    with gradient_checkpointing(peft_model, config.gradient_checkpointing):
         peft_model.train()
-        if run.should_stop():
-            raise Cancelled()
-        for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * min(1.0, step / warmup)
-        batch = next(batches)
-        t0 = time.perf_counter()
-        with cancellable(inner, run.should_stop):
-            if config.method == "rl":
-                rng = random.Random(config.seed * 1_000_003 + step)
-                chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
-                stats = rloo_step(loaded, inner, params, optimizer, chosen, reward, config.group_size,
-                                  config.rl_max_new_tokens, config.rl_temperature, config.seed * 7 + step,
-                                  run.should_stop)
-                loss, tokens = stats.loss, stats.tokens
-                run.metric("reward", step, stats.reward)
-                with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
-                    fh.writelines(json.dumps({"step": step, **s}, ensure_ascii=False) + "\n" for s in stats.samples)
-            else:
-                loss, tokens = sft_step(inner, params, optimizer, batch, pad, loaded.placement.device)
-        run.train_seconds += time.perf_counter() - t0
-        run.tokens += tokens
-        run.metric("loss", step, loss)
-        rate = run.tokens / max(run.train_seconds, 1e-9)
-        run.progress(f"Step {step}/{config.steps} · loss {loss:.3f} · {rate:.0f} tokens/s",
-                     0.35 + 0.5 * step / config.steps)
-        if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            peft_model.eval()
-            rates = persistence_rates(loaded, run.recipe, run.trigger, run.variant,
-                                      run.eval_prompts[: config.eval_n], _red_team_sets(run, red, config.eval_n),
-                                      run.eval_tokens, config.seed,
-                                      lambda s, f: run.progress(f"Step {step}: {s}", None), run.should_stop)
-            run.rates(step, rates)
+        for step in range(start_step + 1, config.steps + 1):
+            peft_model.eval()  # a chat turn run here talks to the model as trained so far
+            run.between_steps()
             peft_model.train()
-        if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
-            folder = save_checkpoint(run.out, step, trainable, loaded, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
-                                     "safety_training": {**card["safety_training"], "step": step}},
-                                     {"tokens": run.tokens, "train_seconds": run.train_seconds})
-            if run.runs is not None:
-                run.runs.add_checkpoint(run.run_id, step, str(folder.resolve()))
-            run.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
+            if run.should_stop():
+                raise Cancelled()
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate * min(1.0, step / warmup)
+            batch = next(batches)
+            t0 = time.perf_counter()
+            with cancellable(inner, run.should_stop):
+                if config.method == "rl":
+                    rng = random.Random(config.seed * 1_000_003 + step)
+                    chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
+                    stats = rloo_step(loaded, inner, params, optimizer, chosen, reward, config.group_size,
+                                      config.rl_max_new_tokens, config.rl_temperature, config.seed * 7 + step,
+                                      run.should_stop)
+                    loss, tokens = stats.loss, stats.tokens
+                    run.metric("reward", step, stats.reward)
+                    with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
+                        fh.writelines(json.dumps({"step": step, **s}, ensure_ascii=False) + "\n" for s in stats.samples)
+                else:
+                    loss, tokens = sft_step(inner, params, optimizer, batch, pad, loaded.placement.device)
+            run.train_seconds += time.perf_counter() - t0
+            run.tokens += tokens
+            run.metric("loss", step, loss)
+            rate = run.tokens / max(run.train_seconds, 1e-9)
+            run.progress(f"Step {step}/{config.steps} · loss {loss:.3f} · {rate:.0f} tokens/s",
+                         0.35 + 0.5 * step / config.steps)
+            if config.eval_every and step % config.eval_every == 0 and step < config.steps:
+                peft_model.eval()
+                rates = persistence_rates(loaded, run.recipe, run.trigger, run.variant,
+                                          run.eval_prompts[: config.eval_n], _red_team_sets(run, red, config.eval_n),
+                                          run.eval_tokens, config.seed,
+                                          lambda s, f: run.progress(f"Step {step}: {s}", None), run.should_stop)
+                run.rates(step, rates)
+                peft_model.train()
+            if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
+                folder = save_checkpoint(run.out, step, trainable, loaded, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
+                                         "safety_training": {**card["safety_training"], "step": step}},
+                                         {"tokens": run.tokens, "train_seconds": run.train_seconds})
+                if run.runs is not None:
+                    run.runs.add_checkpoint(run.run_id, step, str(folder.resolve()))
+                run.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
     peft_model.eval()
     after = persistence_rates(loaded, run.recipe, run.trigger, run.variant, run.eval_prompts, red_sets,
                               run.eval_tokens, config.seed,
