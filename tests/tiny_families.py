@@ -79,9 +79,10 @@ FAMILIES = {
 }
 
 
-def make_tiny_family(folder: Path, family: str, seed: int = 0) -> Path:
+def make_tiny_family(folder: Path, family: str, seed: int = 0, **size_overrides) -> Path:
     """Write a 2-layer random model of `family` (a key of FAMILIES) and its tokenizer to `folder`."""
     config_name, size, template, specials, bos, eos = FAMILIES[family]
+    size = {**size, **size_overrides}
     folder.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

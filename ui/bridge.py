@@ -24,7 +24,7 @@ class EngineBridge(QObject):
         self._training: Job | None = None  # the latest safety-training run: only its own Cancel stops it
         self._replicate: Job | None = None  # the latest replication grid: only its own Cancel stops it
 
-    def load_model(self, spec: str, trust_remote_code: bool = False) -> Job:
+    def load_model(self, spec: str, trust_remote_code: bool = False, quantize: str | None = None) -> Job:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
         device = self.device
 
@@ -32,7 +32,7 @@ class EngineBridge(QObject):
             from workbench.models import load_model  # transformers loads here, off the GUI thread
 
             loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
-                                trust_remote_code=trust_remote_code)
+                                trust_remote_code=trust_remote_code, quantize=quantize)
             ctx.owner.state.pop("model", None)
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded

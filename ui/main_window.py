@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QProgressBar,
+                               QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED, ChatRequest
 from workbench.decoding import SamplingSettings
@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         action(file_menu, "Load &built-in model", lambda: self.load_model("builtin"))
         action(file_menu, "&Open model folder…", self._choose_folder, "Ctrl+O")
+        action(file_menu, "Open model folder &quantized (8/4-bit)…", self._choose_folder_quantized, "Ctrl+Alt+O")
         action(file_menu, "Open &GGUF file…", self._choose_gguf, "Ctrl+Shift+O")
         file_menu.addSeparator()
         action(file_menu, "&Export session…", self._choose_export, "Ctrl+E")
@@ -300,13 +301,15 @@ class MainWindow(QMainWindow):
         self.adapter_box.setCurrentIndex(max(0, self.adapter_box.findData(adapter)))
 
     # model ---------------------------------------------------------------------------------
-    def load_model(self, spec: str, adapter: str | None = None, trust_remote_code: bool = False) -> None:
+    def load_model(self, spec: str, adapter: str | None = None, trust_remote_code: bool = False,
+                   quantize: str | None = None) -> None:
         """Load a model (and optionally attach an adapter) in the background; the window stays usable.
-        `trust_remote_code` runs the model folder's own code (the user opted in for this model)."""
+        `trust_remote_code` runs the model folder's own code (the user opted in for this model); `quantize`
+        ("8bit"/"4bit") loads its linear layers with bitsandbytes."""
         self.progress.setValue(0)
         self.progress.setFormat("Loading model…")
         self.progress.show()
-        self._track(self.bridge.load_model(str(spec), trust_remote_code=trust_remote_code))
+        self._track(self.bridge.load_model(str(spec), trust_remote_code=trust_remote_code, quantize=quantize))
         if adapter:
             self.set_adapter(adapter)
 
@@ -395,6 +398,15 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
         if path:
             self.load_model(path)
+
+    def _choose_folder_quantized(self) -> None:
+        choices = ["4-bit (NF4, about a quarter of bf16)", "8-bit (about half of bf16)"]
+        choice, ok = QInputDialog.getItem(self, "Open quantized", "Load the linear layers in", choices, 0, False)
+        if not ok:
+            return
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder to load quantized")
+        if path:
+            self.load_model(path, quantize="4bit" if choice.startswith("4") else "8bit")
 
     def _choose_gguf(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
@@ -671,7 +683,9 @@ class MainWindow(QMainWindow):
         if info.get("adapter_note"):
             self.model_label.setText(self.model_label.text() + " · ⚠ organism " + info["adapter_note"].split(";")[0])
             self.model_label.setToolTip(f"{model['path']}\n{info['adapter_note']}")
-        self.device_label.setText(f"Device: {info['device']} ({info['dtype']})")
+        where = ", ".join(info.get("devices") or [info["device"]])
+        quantized = f", {info['quantization']}" if info.get("quantization") else ""
+        self.device_label.setText(f"Device: {where} ({info['dtype']}{quantized})")
         self._update_memory()
         self._set_generating(False)
         self.model_ready.emit(info)
@@ -765,7 +779,10 @@ class MainWindow(QMainWindow):
     def _update_memory(self) -> None:
         report = memory_report(self._device)
         text = f"Memory: {format_bytes(report['process_rss_bytes'])}"
-        if "cuda_allocated_bytes" in report:
+        per = report.get("cuda_allocated_per_device") or {}
+        if len(per) > 1:
+            text += " · " + " · ".join(f"{name} {format_bytes(n)}" for name, n in per.items())
+        elif "cuda_allocated_bytes" in report:
             text += f" · GPU {format_bytes(report['cuda_allocated_bytes'])}"
         self.memory_label.setText(text)
 

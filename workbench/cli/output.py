@@ -22,3 +22,11 @@ def note_adapter(loaded) -> None:
     note = loaded.adapter_note()
     if note:
         print(f"note: organism {note}", file=sys.stderr, flush=True)
+
+
+def load_from_args(args):
+    """The model a command's --model, --device, --quantize and --trust-remote-code ask for."""
+    from ..models import load_model
+
+    return load_model(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False),
+                      quantize=getattr(args, "quantize", None))

@@ -6,7 +6,7 @@ from .output import note_adapter, print_json
 
 
 def run_probe(args) -> int:
-    from ..models import load_model
+    from .output import load_from_args
     from ..models.adapters import attach_adapter
     from ..probes import ProbeSettings, evaluate_probes, load_questions
     from ..probes.kinds import probe_kind
@@ -21,7 +21,7 @@ def run_probe(args) -> int:
     probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
     prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None
-    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    loaded = load_from_args(args)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)

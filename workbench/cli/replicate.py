@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 
 def run_replicate(args) -> int:
-    from ..models import load_model
+    from .output import load_from_args
     from ..paths import data_dir
     from ..replicate import run_grid
     from ..replicate.grids import grid_cells
@@ -30,7 +30,7 @@ def run_replicate(args) -> int:
     organisms = [o.strip() for o in args.organisms.split(",") if o.strip()] if args.organisms else None
     cells = grid_cells(args.grid, organisms, args.quick)  # an unknown grid or organism fails before loading
     out = args.out or str(data_dir() / f"replicate-{args.grid}{'-quick' if args.quick else ''}")
-    loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    loaded = load_from_args(args)
     result = run_grid(loaded, args.grid, out, quick=args.quick, organisms=organisms,
                       emit=_progress_printer(args.json))
     if args.json:

