@@ -186,3 +186,21 @@ def test_a_model_of_another_family_chats_and_a_missing_template_is_flagged(qtbot
     assert window.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
     assert len(result.answers[CLEAN].token_ids) > 0 and not error_boxes(window)
     window.close()
+
+
+def test_file_menu_opens_a_model_from_the_hugging_face_cache(qtbot, tiny_window, tmp_path, tiny_model_dir,
+                                                             monkeypatch):
+    import huggingface_hub.constants
+    from PySide6.QtWidgets import QInputDialog
+
+    from test_model_loading import _hub_cache
+
+    cache = _hub_cache(tmp_path / "hub", "acme/tiny-chat", tiny_model_dir)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    offered = []
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (offered.extend(a[3]), (a[3][0], True))[1])
+    action = next(a for a in tiny_window.menuBar().actions()[0].menu().actions() if "Hugging Face" in a.text())
+    with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
+        action.trigger()
+    assert offered and offered[0].startswith("acme/tiny-chat") and "KiB" in offered[0]
+    assert tiny_window.model_info["model"]["name"] == "acme/tiny-chat"

@@ -96,3 +96,47 @@ def test_gguf_of_unsupported_architecture(tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError, match="Cannot load GGUF file alien.gguf"):
         load_model(path)
     assert not list((tmp_path / "cache").rglob("*.safetensors"))  # no half-written cache left behind
+
+
+def _hub_cache(root, name, source):
+    """`source` laid out as the Hugging Face hub cache keeps a downloaded model: blobs, a snapshot of links,
+    refs/main."""
+    import hashlib
+    import os
+
+    repo = root / f"models--{name.replace('/', '--')}"
+    commit = "c0ffee" * 6 + "c0ff"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for f in source.iterdir():
+        blob = repo / "blobs" / hashlib.sha256(f.read_bytes()).hexdigest()
+        blob.write_bytes(f.read_bytes())
+        os.symlink(os.path.relpath(blob, snapshot), snapshot / f.name)
+    return root
+
+
+def test_a_model_by_its_hub_name_loads_from_the_local_cache_and_never_downloads(tmp_path, tiny_model_dir,
+                                                                                  monkeypatch):
+    import json
+
+    import huggingface_hub.constants
+
+    from conftest import cli
+    from workbench.models.hub_cache import cached_causal_lms
+
+    cache = _hub_cache(tmp_path / "hub", "acme/tiny-chat", tiny_model_dir)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    [listed] = cached_causal_lms()
+    assert listed.name == "acme/tiny-chat" and listed.size_bytes > 0 and listed.architecture == "LlamaForCausalLM"
+    loaded = load_model("acme/tiny-chat", device="cpu")
+    assert loaded.identity.name == "acme/tiny-chat" and loaded.identity.source == "hf-cache"
+    with pytest.raises(WorkbenchError, match="not found: acme/elsewhere, nor is .* in the local Hugging Face cache"):
+        load_model("acme/elsewhere", device="cpu")
+    done = cli("chat", "hi", "--model", "acme/tiny-chat", "--max-new-tokens", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(cli("info", "--json").stdout)
+    assert [m["name"] for m in info["cached_models"]] == ["acme/tiny-chat"]

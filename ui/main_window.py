@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QProgressBar,
-                               QSplitter, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED, ChatRequest
 from workbench.decoding import SamplingSettings
@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         action(file_menu, "Load &built-in model", lambda: self.load_model("builtin"))
         action(file_menu, "&Open model folder…", self._choose_folder, "Ctrl+O")
         action(file_menu, "Open model folder &quantized (8/4-bit)…", self._choose_folder_quantized, "Ctrl+Alt+O")
+        action(file_menu, "Open from the &Hugging Face cache…", self._choose_cached, "Ctrl+Shift+H")
         action(file_menu, "Open &GGUF file…", self._choose_gguf, "Ctrl+Shift+O")
         file_menu.addSeparator()
         action(file_menu, "&Export session…", self._choose_export, "Ctrl+E")
@@ -398,6 +399,19 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
         if path:
             self.load_model(path)
+
+    def _choose_cached(self) -> None:
+        from workbench.models.hub_cache import cached_causal_lms, hub_cache_dir
+
+        models = cached_causal_lms()
+        if not models:
+            QMessageBox.information(self, "Hugging Face cache", "No causal language models with safetensors "
+                                    f"weights in {hub_cache_dir()} (the workbench never downloads).")
+            return
+        labels = [f"{m.name}  ·  {format_bytes(m.size_bytes)}  ·  {m.architecture}" for m in models]
+        choice, ok = QInputDialog.getItem(self, "Open from the Hugging Face cache", "Model", labels, 0, False)
+        if ok:
+            self.load_model(models[labels.index(choice)].name)
 
     def _choose_folder_quantized(self) -> None:
         choices = ["4-bit (NF4, about a quarter of bf16)", "8-bit (about half of bf16)"]

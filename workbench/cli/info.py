@@ -8,6 +8,7 @@ from .. import __version__
 from ..models import builtin_gguf_path, pick_placement
 from ..models.adapters import shipped_organisms
 from ..models.gguf_cache import cached_folder_for
+from ..models.hub_cache import cached_causal_lms
 from ..paths import cache_dir, default_db_path, resources_dir
 from ..plugins import plugin_registry
 from ..triggers import triggers
@@ -46,6 +47,8 @@ def collect_info() -> dict:
             "cache_ready": bool(gguf and (cached_folder_for(gguf) / "model.safetensors").exists()),
         },
         "organisms": organisms,
+        "cached_models": [{"name": m.name, "size_bytes": m.size_bytes, "architecture": m.architecture}
+                          for m in cached_causal_lms()],
         "organism_cards": {name: _card_summary(name) for name in organisms},
         "triggers": triggers().names(),
         "plugins": {p.name: p.status for p in plugin_registry().plugins()},
@@ -75,6 +78,9 @@ def run_info(args) -> int:
     print(f"Device: {d['device']} ({d['dtype']}){' — ' + d['cuda_device'] if d['cuda_device'] else ''}")
     b = info["builtin_model"]
     print(f"Built-in model: {b['name']} — {'found at ' + b['gguf'] if b['found'] else 'NOT INSTALLED'}")
+    cached = info["cached_models"]
+    print(f"Hugging Face cache: {', '.join(m['name'] for m in cached) or 'no causal LMs'} "
+          "(open one with --model NAME)")
     print(f"Organisms: {', '.join(info['organisms']) or 'none yet'}")
     for name, summary in info["organism_cards"].items():
         if summary["note"]:

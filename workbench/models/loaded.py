@@ -24,7 +24,7 @@ class ModelIdentity:
     """Which weights these are: enough to tell two models apart in the session database."""
 
     name: str
-    source: str  # "builtin", "hf-folder" or "gguf"
+    source: str  # "builtin", "hf-folder", "hf-cache" (a model name found in the Hugging Face cache) or "gguf"
     path: str
     fingerprint: str
 

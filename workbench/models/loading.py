@@ -44,7 +44,10 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
         folder = _gguf_folder(gguf, progress)
         identity = ModelIdentity(f"{BUILTIN_NAME} (built-in)", "builtin", str(gguf), _file_fingerprint(gguf))
     else:
-        path = Path(spec).expanduser()
+        from .hub_cache import cached_snapshot, looks_like_hub_name
+
+        hub_name = str(spec) if looks_like_hub_name(str(spec)) else None
+        path = cached_snapshot(hub_name) if hub_name else Path(spec).expanduser()
         if not path.exists():
             raise WorkbenchError(f"Model path not found: {path}")
         if path.is_file():
@@ -57,7 +60,8 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
         else:
             folder = path
             _check_hf_folder(folder, trust_remote_code)
-            identity = ModelIdentity(folder.name, "hf-folder", str(folder.resolve()), _folder_fingerprint(folder))
+            identity = ModelIdentity(hub_name or folder.name, "hf-cache" if hub_name else "hf-folder",
+                                     str(folder.resolve()), _folder_fingerprint(folder))
     if trust_remote_code:
         logging.getLogger("workbench").warning(REMOTE_CODE_WARNING, folder)
         progress(f"Running the model's own code from {folder}", 0.85)

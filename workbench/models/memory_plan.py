@@ -52,7 +52,12 @@ def read_config(spec: str | Path):
     from . import BUILTIN
     from .builtin import require_builtin_gguf
 
-    path = require_builtin_gguf() if str(spec) == BUILTIN else Path(spec).expanduser()
+    from .hub_cache import cached_snapshot, looks_like_hub_name
+
+    if str(spec) == BUILTIN:
+        path = require_builtin_gguf()
+    else:
+        path = cached_snapshot(str(spec)) if looks_like_hub_name(str(spec)) else Path(spec).expanduser()
     if not path.exists():
         raise WorkbenchError(f"Model path not found: {path}")
     try:
