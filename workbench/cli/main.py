@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--device", default=None)
     probe.add_argument("--json", action="store_true")
 
+    from .cache import add_parser as add_cache
     from .plan import add_parser as add_plan
     from .plugins import add_parser as add_plugins
     from .replicate import add_parser as add_replicate
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_replicate(sub)
     add_plugins(sub)
     add_plan(sub)
+    add_cache(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     _add_export_arguments(sessions, "session")
@@ -267,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replicate":
             from .replicate import run_replicate
             return run_replicate(args)
+        if args.command == "cache":
+            from .cache import run_cache
+            return run_cache(args)
         if args.command == "plan":
             from .plan import run_plan
             return run_plan(args)

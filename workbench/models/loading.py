@@ -41,7 +41,7 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
     started = time.perf_counter()
     if str(spec) == BUILTIN:
         gguf = require_builtin_gguf()
-        folder = _gguf_folder(gguf, progress)
+        folder = _gguf_folder(gguf, progress, placement.dtype)
         identity = ModelIdentity(f"{BUILTIN_NAME} (built-in)", "builtin", str(gguf), _file_fingerprint(gguf))
     else:
         from .hub_cache import cached_snapshot, looks_like_hub_name
@@ -55,7 +55,7 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
                 raise WorkbenchError(
                     f"{path} is not a GGUF file; choose a .gguf file or a Hugging Face model folder"
                 )
-            folder = _gguf_folder(path, progress)
+            folder = _gguf_folder(path, progress, placement.dtype)
             identity = ModelIdentity(path.stem, "gguf", str(path.resolve()), _file_fingerprint(path))
         else:
             folder = path
@@ -72,9 +72,9 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
     return loaded
 
 
-def _gguf_folder(path: Path, progress: ProgressFn) -> Path:
+def _gguf_folder(path: Path, progress: ProgressFn, dtype: torch.dtype = torch.float32) -> Path:
     try:
-        return convert_gguf(path, progress)
+        return convert_gguf(path, progress, dtype)
     except WorkbenchError:
         raise
     except Exception as exc:  # transformers/gguf raise many types for bad files
