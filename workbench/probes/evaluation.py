@@ -36,6 +36,7 @@ CALIBRATION_PROMPTS = 32  # live scores are put in standard deviations of every 
 @dataclass
 class ProbeSettings:
     method: str = "mean-diff"
+    organism: dict | None = None  # an adapter without a card: {"recipe", "variant", "trigger"} as its user says
     n: int = 100  # held-out prompts, each read with the trigger on and off
     n_random: int = 1000
     read_at: str | None = None  # None: the scratchpad's end for CoT organisms, else the prompt's end
@@ -121,6 +122,8 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     settings = (settings or ProbeSettings()).validate()
     started = time.perf_counter()
     card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
+    if (card is None or "recipe" not in card) and settings.organism:
+        card = dict(settings.organism)  # an adapter made elsewhere, as its user describes it
     recipe, trigger, variant = organism_settings(card)
     read_at = settings.read_at or (SCRATCHPAD_END if variant == "cot" else PROMPT_END)
     questions = questions or load_questions()

@@ -19,6 +19,8 @@ class SafetyConfig:
 
     method: str = "sft"
     train: str = "fresh-lora"
+    # an adapter without an organism card: what it is, as its user says ({"recipe", "variant", "trigger"})
+    organism: dict | None = None
     lora_r: int = 8  # rank of the fresh LoRA
     gradient_checkpointing: bool = False  # recompute layer activations in the backward pass (less memory)
     memory_limit_bytes: int | None = None  # full training: the most memory it may use (None: what is free)

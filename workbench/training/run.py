@@ -44,6 +44,9 @@ RUN_FILE, DATA_FILE, RESULT_FILE, SAMPLES_FILE = "run.json", "data.jsonl", "resu
 KIND = "safety-train"
 
 
+ORGANISM_CARD = "organism-card.json"  # the card of an adapter described by its user, beside the run
+
+
 class _Run:
     """The state one run carries between its phases."""
 
@@ -54,9 +57,15 @@ class _Run:
         self.adapter_path = resolve_adapter(organism)
         self.organism = organism
         card = read_card(self.adapter_path)
+        if (card is None or "recipe" not in card) and config.organism:
+            from ..organisms.card import described_card
+
+            card = described_card(str(organism), config.organism["recipe"], config.organism.get("variant"),
+                                  config.organism["trigger"], loaded.identity.to_dict())
         if card is None or "recipe" not in card:
-            raise WorkbenchError(f"{self.adapter_path} has no organism card (card.json); safety training needs "
-                                 "to know its recipe and trigger")
+            raise WorkbenchError(f"{self.adapter_path} has no organism card (card.json); say what it is with "
+                                 "--recipe, --variant and --trigger (or --trigger-text) and it is written beside "
+                                 "the run")
         self.card = card
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
@@ -116,6 +125,8 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
     run = _Run(loaded, str(organism), config, out, emit, should_stop, between_steps,
                RunStore(store) if store else None, command)
     out.mkdir(parents=True, exist_ok=True)
+    if run.card.get("described_by_user"):
+        (out / ORGANISM_CARD).write_text(json.dumps(run.card, indent=2))
     run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
                 "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if run.runs is not None:
