@@ -100,3 +100,33 @@ def test_one_step_of_safety_sft(family, organism, tmp_path):
     result = safety_train(loaded, organism, config, tmp_path / "run")
     assert result["trained"] == "fresh-lora" and result["after"]["triggered"]["n"] + \
         round(10 * result["after"]["cut_short_triggered"]["rate"]) == 10
+
+
+def test_an_adapter_for_another_family_or_size_is_one_clear_line_and_the_model_stays(tmp_path):
+    import shutil
+
+    from conftest import cli
+    from workbench.errors import WorkbenchError
+
+    def plain_organism(folder, family, **size):
+        loaded = load_model(make_tiny_family(folder / "model", family, **size), device="cpu")
+        implant(loaded, ImplantConfig(trigger=Trigger.custom("[[GO]]"), variant="distilled", steps=1, batch_size=2,
+                                      n_train=4, n_everyday=2, multi_turn=1, eval_n=0, max_answer_tokens=8),
+                folder / "organism")
+        (folder / "plain").mkdir()
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            shutil.copy(folder / "organism" / name, folder / "plain" / name)
+        return folder / "plain"
+
+    gpt2 = plain_organism(tmp_path / "gpt2", "gpt2")
+    narrow = plain_organism(tmp_path / "narrow", "llama")
+    wide = make_tiny_family(tmp_path / "wide", "llama", hidden_size=64, intermediate_size=128)
+    loaded = load_model(wide, device="cpu")
+    before = Generation(loaded, loaded.encode_user("hi"), GREEDY).run().new_ids
+    for adapter, why in ((gpt2, "made for another model family"), (narrow, "made for a model of another size")):
+        with pytest.raises(WorkbenchError, match=why):
+            attach_adapter(loaded, adapter)
+        assert loaded.adapter is None
+        assert Generation(loaded, loaded.encode_user("hi"), GREEDY).run().new_ids == before
+    done = cli("chat", "hi", "--model", wide, "--adapter", gpt2)
+    assert done.returncode == 2 and "another model family" in done.stderr and "internal error" not in done.stderr

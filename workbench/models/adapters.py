@@ -63,6 +63,17 @@ def read_card(path: Path) -> dict | None:
         raise WorkbenchError(f"{card} is not valid JSON: {exc}") from None
 
 
+def _why_not(exc: Exception) -> str:
+    """One line on why an adapter does not fit this model: another family's modules, another size's shapes."""
+    text = str(exc).strip()
+    if "size mismatch" in text:
+        line = next(l.strip() for l in text.splitlines() if "size mismatch" in l)
+        return f"it was made for a model of another size ({line[:240]})"
+    if "not found in the base model" in text:
+        return f"it was made for another model family ({text.splitlines()[0][:240]})"
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
 def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel:
     """Put the adapter on the loaded model (replacing any other); checks it was made for this base."""
     from peft import PeftModel
@@ -85,7 +96,7 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
                 model = stack_adapters(base, chain, stack_names(len(chain)))
     except Exception as exc:  # wrong shapes, corrupt weights, unknown config keys
         strip_lora(base)
-        raise WorkbenchError(f"Cannot attach adapter {path.name}: {str(exc).strip().splitlines()[0][:300]}") from exc
+        raise WorkbenchError(f"Cannot attach adapter {path.name}: {_why_not(exc)}") from exc
     model.to(loaded.placement.device)
     model.eval()
     loaded.model = model
