@@ -99,3 +99,12 @@ def test_plan_command_json_and_bad_input(tmp_path):
                          (tmp_path / "broken", "Cannot read the model config")):
         done = cli("plan", bad)
         assert done.returncode == 2 and message in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_training_run_that_cannot_fit_is_refused_with_what_would_make_it_fit(tiny):
+    from workbench.models.memory_plan import check_training_fits
+
+    check_training_fits(tiny, "implant", 8, False)  # this machine: fits
+    with pytest.raises(WorkbenchError, match=r"implant would add about .* free; try --gradient-checkpointing .* or "
+                                             r"--batch-size 1"):
+        check_training_fits(tiny, "implant", 8, False, free_bytes=1 << 20)

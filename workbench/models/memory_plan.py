@@ -291,3 +291,34 @@ def _advice(shape: ModelShape, plan: TaskPlan, quantize, dtype_bytes, found, tra
         tips.append(f"{label}: {format_bytes(other.total_bytes)}, "
                     f"{placement_for(other.total_bytes, other.parts['weights'], found)[1]}")
     return tips or ["a machine with more memory, or a smaller model"]
+
+
+def check_training_fits(loaded, task: str, batch_size: int, checkpointing: bool, context: int | None = None,
+                        free_bytes: int | None = None) -> None:
+    """Before a LoRA training run on the loaded model: a clear error, with what would make it fit, when the
+    memory it adds to the weights already loaded (optimizer, activations, logits) exceeds what is free
+    (`free_bytes`, default: this machine's free memory on the model's device)."""
+    if free_bytes is not None:
+        free = free_bytes
+    elif "cuda" in loaded.placement.device:
+        free = sum(torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count()))
+    else:
+        free = available_memory_bytes(loaded.placement.device)
+    if free is None:
+        return
+    dtype_bytes = torch.finfo(loaded.placement.dtype).bits // 8
+    shape = model_shape(loaded.model.config)
+    plan = task_plan(shape, task, loaded.quantization, dtype_bytes, context, batch_size, checkpointing)
+    adds = plan.total_bytes - plan.parts["weights"]
+    if adds <= free:
+        return
+    tips = []
+    if not checkpointing:
+        lighter = task_plan(shape, task, loaded.quantization, dtype_bytes, context, batch_size, True)
+        tips.append(f"--gradient-checkpointing (adds {format_bytes(lighter.total_bytes - lighter.parts['weights'])})")
+    if batch_size > 1:
+        lighter = task_plan(shape, task, loaded.quantization, dtype_bytes, context, 1, checkpointing)
+        tips.append(f"--batch-size 1 (adds {format_bytes(lighter.total_bytes - lighter.parts['weights'])})")
+    raise WorkbenchError(f"{task} would add about {format_bytes(adds)} to the loaded weights (batch {batch_size} x "
+                         f"{plan.context} tokens) and {loaded.placement.device} has {format_bytes(free)} free; "
+                         f"try {' or '.join(tips) if tips else '--quantize 4bit'}")

@@ -18,6 +18,7 @@ from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, unlo
 from ..models.checkpointing import gradient_checkpointing
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
+from ..models.memory_plan import check_training_fits
 from ..triggers import Trigger
 from .dataset import Example, build_examples, save_examples
 from .prompt_sets import load_prompt_set, split_prompts
@@ -326,6 +327,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     config = replace(config, target_modules=lora_targets(loaded, config.target_modules))  # the card says what trained
     if loaded.adapter is not None:
         raise WorkbenchError("Detach the current adapter first: organisms are implanted into a base model")
+    check_training_fits(loaded, "implant", config.batch_size, config.gradient_checkpointing)
     out = Path(out_dir).expanduser()
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"{out} exists and is not empty; choose a new folder")

@@ -21,6 +21,7 @@ from ..events import CheckpointSaved, Event, Metric, Progress
 from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter, unload_peft
 from ..models.checkpointing import gradient_checkpointing
 from ..models.loaded import LoadedModel
+from ..models.memory_plan import check_training_fits
 from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
 from ..organisms.recipes import organism_settings
@@ -71,6 +72,8 @@ class _Run:
         config.validate(self.variant)
         if config.train == "full":
             check_full_fits(loaded, config.memory_limit_bytes)
+        else:
+            check_training_fits(loaded, "safety-train", config.batch_size, config.gradient_checkpointing)
         self.train_prompts, held_out = split_prompts(self.recipe.prompts())
         self.eval_prompts = held_out[: config.final_eval_n]
         self.eval_tokens = judge_tokens(self.recipe, config.eval_max_new_tokens)
