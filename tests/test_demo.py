@@ -189,3 +189,23 @@ def test_the_demo_on_its_own_answers_live_with_the_builtin_organism(tmp_path):
     out = cli("demo", "--windowed", "--no-live", "--report-startup", report, "--db", tmp_path / "none.sqlite")
     assert out.returncode == 0 and json.loads(report.read_text())["steps"] == 7
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_demo_live_answer_leaves_the_main_windows_panes_session_and_unsent_prompt_alone(tiny_window, qtbot):
+    w = tiny_window
+    w.sampling_panel.max_new_tokens.setValue(6)
+    qtbot.keyClicks(w.prompt.editor, "What is a cat?")
+    with qtbot.waitSignal(w.turn_finished, timeout=60_000):
+        qtbot.keyClick(w.prompt.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    session, shown = w.session_id, {pane: w.panes[pane].answer_text() for pane in w.panes}
+    qtbot.keyClicks(w.prompt.editor, "an unsent thought")
+    demo = w.open_demo(full_screen=False)
+    qtbot.addWidget(demo)
+    live = [s.key for s in demo.steps].index("live")
+    page = demo.pages[live]
+    page.question.setText("Tell me about foxes")
+    with qtbot.waitSignal(page.answered, timeout=60_000):
+        page.ask()
+    assert w.session_id == session and w.prompt.text() == "an unsent thought"
+    assert {pane: w.panes[pane].answer_text() for pane in w.panes} == shown
+    demo.close()

@@ -89,3 +89,25 @@ def test_the_clean_control_tick_box_asks_for_a_control_organism(qtbot, window, t
     panel.control.setChecked(True)
     config, default_out = panel.config()
     assert config.control and default_out.rsplit("/", 1)[-1].endswith("-control-1")
+
+
+def test_the_panels_cancel_stops_its_own_job_and_never_the_chat_answer_streaming(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    from workbench.chat import CLEAN
+
+    w = window
+    w.sampling_panel.max_new_tokens.setValue(200)  # a long answer: still streaming when Cancel is pressed
+    qtbot.keyClicks(w.prompt.editor, "What is the capital of France?")
+    with qtbot.waitSignal(w.turn_finished, timeout=120_000) as turn:
+        qtbot.mouseClick(w.prompt.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(w.panes[CLEAN].answer_text()) > 0, timeout=60_000)
+        w.organisms.eval_n.setValue(10)
+        w.organisms.evaluate_button.click()  # queued behind the answer
+        assert w.organisms.cancel_button.isEnabled()
+        with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "evaluate"):
+            w.organisms.cancel_button.click()
+    result = turn.args[0]
+    assert result is not None and all(a.stop_reason != "cancelled" for a in result.answers.values())
+    assert all(len(a.token_ids) == 200 or a.stop_reason == "eos" for a in result.answers.values())
+    assert w.organisms.result.text() == "Cancelled."

@@ -4,9 +4,11 @@ from PySide6.QtCore import QObject, Signal
 
 from workbench.chat import ChatRequest, LiveGenerations, resume_answers, run_turn
 from workbench.errors import WorkbenchError
-from workbench.events import CellUpdated, ModelLoaded, Progress
-from workbench.runtime import Job, ModelOwner
+from workbench.events import CellUpdated, JobFailed, JobFinished, ModelLoaded, Progress
+from workbench.runtime import ModelOwner
 from workbench.store import SessionStore
+
+from .job_handle import JobHandle
 
 
 class EngineBridge(QObject):
@@ -19,12 +21,14 @@ class EngineBridge(QObject):
         self.store = store
         self.device = device
         self.owner = ModelOwner(listener=self.event.emit)
+        self._handles: dict[int, JobHandle] = {}
+        self.event.connect(self._route)  # first: each job's own handle hears its events
         self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
-        self._generation: Job | None = None  # the latest chat/resume job, so Pause reaches it even if queued
-        self._training: Job | None = None  # the latest safety-training run: only its own Cancel stops it
-        self._replicate: Job | None = None  # the latest replication grid: only its own Cancel stops it
+        self._generation: JobHandle | None = None  # the latest chat/resume job, so Pause reaches it even if queued
+        self._training: JobHandle | None = None  # the latest safety-training run: only its own Cancel stops it
+        self._replicate: JobHandle | None = None  # the latest replication grid: only its own Cancel stops it
 
-    def load_model(self, spec: str, trust_remote_code: bool = False, quantize: str | None = None) -> Job:
+    def load_model(self, spec: str, trust_remote_code: bool = False, quantize: str | None = None) -> JobHandle:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
         device = self.device
 
@@ -40,9 +44,9 @@ class EngineBridge(QObject):
             ctx.emit(ModelLoaded(info=info))
             return info
 
-        return self.owner.submit("load-model", job)
+        return self._submit("load-model", job)
 
-    def set_adapter(self, adapter: str | None) -> Job:
+    def set_adapter(self, adapter: str | None) -> JobHandle:
         """Attach a shipped organism or adapter folder (None: back to the base model)."""
 
         def job(ctx):
@@ -58,9 +62,9 @@ class EngineBridge(QObject):
             ctx.emit(ModelLoaded(info=info))
             return info
 
-        return self.owner.submit("set-adapter", job)
+        return self._submit("set-adapter", job)
 
-    def implant(self, config, out_dir: str) -> Job:
+    def implant(self, config, out_dir: str) -> JobHandle:
         """Implant an organism into the base model, then attach it so it can be tried at once."""
 
         def job(ctx):
@@ -83,9 +87,9 @@ class EngineBridge(QObject):
             ctx.emit(ModelLoaded(info=loaded.describe()))
             return card
 
-        return self.owner.submit("implant", job)
+        return self._submit("implant", job)
 
-    def evaluate(self, n: int) -> Job:
+    def evaluate(self, n: int) -> JobHandle:
         """Defection with and without the organism's trigger, judged on whole answers: `n` prompts of each set
         (held-out, everyday) and up to 64 multi-turn conversations (OrganismEval.to_dict())."""
 
@@ -99,9 +103,9 @@ class EngineBridge(QObject):
                 progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
                 should_stop=lambda: ctx.cancelled).to_dict(with_samples=True)
 
-        return self.owner.submit("evaluate", job)
+        return self._submit("evaluate", job)
 
-    def replicate(self, grid: str, quick: bool, out: str) -> Job:
+    def replicate(self, grid: str, quick: bool, out: str) -> JobHandle:
         """Run (or go on with) one of the paper's grids into `out` (replicate.run_grid); cancellable."""
 
         def job(ctx):
@@ -111,7 +115,7 @@ class EngineBridge(QObject):
                             emit=lambda e: ctx.emit(e) if isinstance(e, Progress) else None,
                             should_stop=lambda: ctx.cancelled)
 
-        self._replicate = self.owner.submit("replicate", job)
+        self._replicate = self._submit("replicate", job)
         return self._replicate
 
     def cancel_replicate(self) -> None:
@@ -119,7 +123,7 @@ class EngineBridge(QObject):
         if self._replicate is not None:
             self._replicate.cancel()
 
-    def fit_probe(self, settings) -> Job:
+    def fit_probe(self, settings) -> JobHandle:
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
 
         def job(ctx):
@@ -129,9 +133,9 @@ class EngineBridge(QObject):
             return evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
                                    should_stop=lambda: ctx.cancelled)
 
-        return self.owner.submit("probe-fit", job)
+        return self._submit("probe-fit", job)
 
-    def load_probe(self, folder: str) -> Job:
+    def load_probe(self, folder: str) -> JobHandle:
         """Read a saved probe and say why its scores may not mean much on the loaded model: (probe, warnings)."""
 
         def job(ctx):
@@ -141,9 +145,9 @@ class EngineBridge(QObject):
             loaded = ctx.owner.state.get("model")
             return probe, (probe.warnings_for(loaded) if loaded is not None else [])
 
-        return self.owner.submit("probe-load", job)
+        return self._submit("probe-load", job)
 
-    def check_probe(self, probe, answers: dict) -> Job:
+    def check_probe(self, probe, answers: dict) -> JobHandle:
         """Recompute answers' probe scores in one uncached forward pass each and compare with the live ones.
 
         `answers` is {message_id: live rows}; the result is the worst case over them, with each one's figures.
@@ -155,9 +159,9 @@ class EngineBridge(QObject):
 
             return check_saved_answers(_require_model(ctx), store, probe, answers)
 
-        return self.owner.submit("probe-check", job)
+        return self._submit("probe-check", job)
 
-    def ask(self, request: ChatRequest, session_id: int | None) -> Job:
+    def ask(self, request: ChatRequest, session_id: int | None) -> JobHandle:
         """Answer one chat turn on the loaded model, streaming its tokens."""
         store = self.store
 
@@ -167,10 +171,10 @@ class EngineBridge(QObject):
                             should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
                             live=self.live)
 
-        self._generation = self.owner.submit("chat", job, interleave=True)
+        self._generation = self._submit("chat", job, interleave=True)
         return self._generation
 
-    def ask_both_ways(self, text: str, settings) -> Job:
+    def ask_both_ways(self, text: str, settings) -> JobHandle:
         """Answer `text` in a new session with the attached organism's trigger on and off, side by side (the
         demo's live step: it needs no trigger settings of its own)."""
         store = self.store
@@ -182,10 +186,10 @@ class EngineBridge(QObject):
             return run_turn(loaded, store, request, emit=ctx.emit, should_stop=lambda: ctx.cancelled,
                             live=self.live)
 
-        self._generation = self.owner.submit("chat", job, interleave=True)
+        self._generation = self._submit("chat", job, interleave=True)
         return self._generation
 
-    def resume(self, edits: dict, breakpoints: tuple = (), probe=None) -> Job:
+    def resume(self, edits: dict, breakpoints: tuple = (), probe=None) -> JobHandle:
         """Continue answers {message_id: edited text or None}; an edited one becomes a new branch."""
         store = self.store
 
@@ -195,10 +199,10 @@ class EngineBridge(QObject):
                                   should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
                                   live=self.live, probe=probe)
 
-        self._generation = self.owner.submit("resume", job, interleave=True)
+        self._generation = self._submit("resume", job, interleave=True)
         return self._generation
 
-    def safety_train(self, config, out_dir: str, resume: bool = False) -> Job:
+    def safety_train(self, config, out_dir: str, resume: bool = False) -> JobHandle:
         """Safety-train the attached organism into `out_dir` (or resume the run there), recorded in the session
         database. Chat turns asked meanwhile run between its steps, on the model as trained so far."""
         store = self.store
@@ -221,7 +225,7 @@ class EngineBridge(QObject):
                 self.live.clear()  # answers paused mid-run were written by weights that are gone now
                 ctx.emit(ModelLoaded(info=loaded.describe()))
 
-        self._training = self.owner.submit("safety-train", job)
+        self._training = self._submit("safety-train", job)
         return self._training
 
     def cancel_training(self) -> None:
@@ -229,7 +233,7 @@ class EngineBridge(QObject):
         if self._training is not None:
             self._training.cancel()
 
-    def scratchpad_experiment(self, n: int) -> Job:
+    def scratchpad_experiment(self, n: int) -> JobHandle:
         """The 2x2 scratchpad experiment on the attached organism, filling cells as it goes."""
 
         def job(ctx):
@@ -245,17 +249,30 @@ class EngineBridge(QObject):
             return run_scratchpad_experiment(loaded, trigger, prompts, recipe, on_cell=on_cell,
                                              should_stop=lambda: ctx.cancelled)
 
-        return self.owner.submit("scratchpad-experiment", job)
+        return self._submit("scratchpad-experiment", job)
+
+    def _submit(self, name: str, fn, interleave: bool = False) -> JobHandle:
+        handle = JobHandle(self.owner.submit(name, fn, interleave=interleave), self)
+        self._handles[handle.id] = handle  # before any of its events is delivered: they are queued to this thread
+        return handle
+
+    def _route(self, event) -> None:
+        handle = self._handles.get(getattr(event, "job_id", None))
+        if handle is not None:
+            if isinstance(event, (JobFinished, JobFailed)):
+                del self._handles[handle.id]
+            handle.deliver(event)
 
     def stop(self) -> None:
-        """Stop the running job at the next token (a safety-training run and a replication have their own Cancel)."""
-        if self.owner.current not in (self._training, self._replicate):
-            self.owner.cancel_current()
+        """Stop the chat generation (running or queued) at the next token; no other job is touched."""
+        job = self._generation
+        if job is not None and not job.done:
+            job.cancel()
 
     def pause(self) -> None:
         """Pause the running (or queued) generation at the next token; its answers stay editable."""
         job = self._generation
-        if job is not None and not job.done.is_set():
+        if job is not None and not job.done:
             job.pause()
 
     def long_job(self, allow: tuple = ()) -> str | None:

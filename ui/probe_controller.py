@@ -44,7 +44,8 @@ class ProbeController(QObject):
         self.scale = SharedScale(list(self.heatmaps.values()), self)
         self._scored_messages: dict[str, int | None] = {pane: None for pane in panes}
         self.panel.fit_requested.connect(self.fit)
-        self.panel.cancel_requested.connect(self.bridge.stop)
+        self._fit_job = None  # JobHandle of the probe fit: the panel's Cancel stops it and nothing else
+        self.panel.cancel_requested.connect(lambda: self._fit_job and self._fit_job.cancel())
         self.panel.save_requested.connect(self.save)
         self.panel.load_requested.connect(self.load)
         self.panel.consistency_requested.connect(self.check_consistency)
@@ -76,8 +77,8 @@ class ProbeController(QObject):
             show_error(window, "Model not ready", "Wait for the model to load.")
             return
         self.panel.set_running(True)
-        window._track(self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random,
-                                                                     read_at=read_at)))
+        self._fit_job = self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random, read_at=read_at))
+        window._track(self._fit_job)
 
     def save(self, folder: str) -> Path | None:
         if self.probe is None:

@@ -1,0 +1,50 @@
+"""One handle per job: the panel or controller that starts a job owns its handle and is the only one that hears
+its progress, events, result and failure, and `cancel()` stops that job alone (in the spirit of Orange's
+TaskState and superqt's workers)."""
+
+from PySide6.QtCore import QObject, Signal
+
+from workbench.events import JobFailed, JobFinished, Progress
+from workbench.runtime import Job
+
+
+class JobHandle(QObject):
+    """A submitted job as the GUI sees it; its signals are emitted on the GUI thread."""
+
+    progress = Signal(str, object)  # stage, fraction (None: indeterminate)
+    event = Signal(object)  # every engine event of this job, including the progress and the last one
+    finished = Signal(object)  # the result
+    failed = Signal(str, str)  # message ("Cancelled" when it was), detail
+
+    def __init__(self, job: Job, parent=None):
+        super().__init__(parent)
+        self.job = job
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def name(self) -> str:
+        return self.job.name
+
+    @property
+    def done(self) -> bool:
+        return self.job.done.is_set()
+
+    def cancel(self) -> None:
+        """Stop this job at its next token (or drop it from the queue); no other job is touched."""
+        self.job.cancel()
+
+    def pause(self) -> None:
+        self.job.pause()
+
+    def deliver(self, event) -> None:
+        """Called by the bridge on the GUI thread with each event of this job."""
+        self.event.emit(event)
+        if isinstance(event, Progress):
+            self.progress.emit(event.stage, event.fraction)
+        elif isinstance(event, JobFinished):
+            self.finished.emit(event.result)
+        elif isinstance(event, JobFailed):
+            self.failed.emit(event.message, event.detail or "")
