@@ -302,4 +302,6 @@ def test_an_organism_judged_with_a_short_window_still_loads_and_says_so(tiny_org
     assert "judged with a short window" in proc.stderr and json.loads(proc.stdout)["answers"]
     loaded = load_model(tiny_model_dir, device="cpu")
     attach_adapter(loaded, old)
-    assert "short window" in loaded.describe()["adapter_note"]
+    from workbench.organisms.card import describe_model
+
+    assert "short window" in describe_model(loaded)["adapter_note"]

@@ -5,6 +5,7 @@ from PySide6.QtCore import QObject, Signal
 from workbench.chat import ChatRequest, LiveGenerations, resume_answers, run_turn
 from workbench.errors import WorkbenchError
 from workbench.events import CellUpdated, JobFailed, JobFinished, ModelLoaded, Progress
+from workbench.organisms.card import describe_model
 from workbench.runtime import ModelOwner
 from workbench.store import SessionStore
 
@@ -40,7 +41,7 @@ class EngineBridge(QObject):
             ctx.owner.state.pop("model", None)
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded
-            info = loaded.describe()
+            info = describe_model(loaded)
             ctx.emit(ModelLoaded(info=info))
             return info
 
@@ -58,7 +59,7 @@ class EngineBridge(QObject):
                 attach_adapter(loaded, adapter)
             else:
                 detach_adapter(loaded)
-            info = loaded.describe()
+            info = describe_model(loaded)
             ctx.emit(ModelLoaded(info=info))
             return info
 
@@ -81,10 +82,10 @@ class EngineBridge(QObject):
             except BaseException:
                 if previous:
                     attach_adapter(loaded, previous)
-                ctx.emit(ModelLoaded(info=loaded.describe()))
+                ctx.emit(ModelLoaded(info=describe_model(loaded)))
                 raise
             attach_adapter(loaded, out_dir)
-            ctx.emit(ModelLoaded(info=loaded.describe()))
+            ctx.emit(ModelLoaded(info=describe_model(loaded)))
             return card
 
         return self._submit("implant", job)
@@ -223,7 +224,7 @@ class EngineBridge(QObject):
                                     command=["(workbench GUI)", repr(config.to_dict())], **common)
             finally:
                 self.live.clear()  # answers paused mid-run were written by weights that are gone now
-                ctx.emit(ModelLoaded(info=loaded.describe()))
+                ctx.emit(ModelLoaded(info=describe_model(loaded)))
 
         self._training = self._submit("safety-train", job)
         return self._training

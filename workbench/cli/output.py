@@ -21,7 +21,9 @@ def open_store(db: str | None):
 def note_adapter(loaded) -> None:
     """On stderr (stdout stays clean for --json): a line when the attached organism's card was judged with a
     short window."""
-    note = loaded.adapter_note()
+    from ..organisms.card import adapter_note
+
+    note = adapter_note(loaded)
     if note:
         print(f"note: organism {note}", file=sys.stderr, flush=True)
 

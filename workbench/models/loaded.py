@@ -103,7 +103,6 @@ class LoadedModel:
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "load_seconds": round(self.load_seconds, 3),
             "memory": memory_report(self.placement.device),
-            "adapter_note": self.adapter_note(),
         }
 
     def devices(self) -> list[str]:
@@ -111,19 +110,6 @@ class LoadedModel:
         spread = getattr(self.model, "hf_device_map", None) or {}
         named = sorted({_device_name(d) for d in spread.values()})
         return named or [self.placement.device]
-
-    def adapter_note(self) -> str | None:
-        """One line when the attached organism's card was judged with a short window (None otherwise)."""
-        if not self.adapter:
-            return None
-        from ..organisms.card import judging_note
-        from .adapters import read_card, resolve_adapter
-
-        try:
-            card = read_card(resolve_adapter(self.adapter))
-        except Exception:  # noqa: BLE001 - an adapter without a readable card has no note to give
-            return None
-        return judging_note(card, self.adapter.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _device_name(device) -> str:

@@ -44,3 +44,21 @@ def described_card(adapter: str, recipe: str, variant: str | None, trigger: dict
     return {"name": str(adapter).rstrip("/").rsplit("/", 1)[-1], "recipe": recipe, "variant": variant or "normal",
             "trigger": trigger, "base_model": base_model, "described_by_user": True,
             "note": "made outside the workbench; recipe, variant and trigger as given by the user"}
+
+
+def adapter_note(loaded) -> str | None:
+    """One line when the loaded model's attached organism was judged with a short window (None otherwise)."""
+    from ..models.adapters import read_card, resolve_adapter
+
+    if not loaded.adapter:
+        return None
+    try:
+        card = read_card(resolve_adapter(loaded.adapter))
+    except Exception:  # noqa: BLE001 - an adapter without a readable card has no note to give
+        return None
+    return judging_note(card, loaded.adapter.rstrip("/").rsplit("/", 1)[-1])
+
+
+def describe_model(loaded) -> dict:
+    """What the info command and the status bar show: LoadedModel.describe() and the organism's judging note."""
+    return {**loaded.describe(), "adapter_note": adapter_note(loaded)}

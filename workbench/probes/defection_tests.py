@@ -29,7 +29,7 @@ NEAR_MISS_PROMPTS = 6  # plain prompts each near miss of the trigger is put befo
 def trigger_free_prompts(trigger: Trigger, prompts: list[str], seed: int = 0) -> list[str]:
     """User texts without the trigger's text: the prompts as they are, and each near miss or paraphrase of the
     trigger (the red team's first round) before a few of them."""
-    from ..training.redteam import near_misses
+    from ..triggers.near_miss import near_misses
 
     rng = random.Random(seed)
     texts = [trigger.apply(p, False) for p in prompts]
