@@ -484,7 +484,9 @@ class MainWindow(QMainWindow):
         self._set_generating(True)
         self._track(self.bridge.ask(ChatRequest(text, trigger=trigger, paired=paired, settings=settings,
                                                 prefill=self.surgery_panel.prefill(), breakpoints=breakpoints,
-                                                probe=self.probes.live_probe()), self.session_id))
+                                                probe=self.probes.live_probe(),
+                                                raw_special_tokens=self.surgery_panel.raw_special_tokens.isChecked()),
+                                    self.session_id))
 
     def stop(self) -> None:
         self.bridge.stop()

@@ -32,12 +32,20 @@ class SurgeryPanel(QGroupBox):
         self.prefill_edit = QLineEdit()
         self.prefill_edit.setObjectName("prefillEdit")
         self.prefill_edit.setPlaceholderText("the answer starts with… (the model continues)")
+        self.raw_special_tokens = QCheckBox("⚠ Raw special tokens (template attacks)")
+        self.raw_special_tokens.setObjectName("rawSpecialTokens")
+        self.raw_special_tokens.setStyleSheet("QCheckBox { color: #b00020; }")
+        self.raw_special_tokens.setToolTip(
+            "Off (normal): a chat marker typed in the prompt or prefill, such as <|im_end|>, stays literal text, "
+            "so typed text can never forge a turn. On: markers act as real ones, for studying template attacks; "
+            "the session records that it was on.")
         form = QFormLayout(self)
         form.addRow(self.at_scratchpad_end)
         form.addRow("Pause at text", self.at_text)
         form.addRow("Pause after", self.after_tokens)
         form.addRow("Prefill preset", self.preset)
         form.addRow("Prefill", self.prefill_edit)
+        form.addRow(self.raw_special_tokens)
 
     def breakpoints(self) -> tuple[Breakpoint, ...]:
         points = []

@@ -30,6 +30,8 @@ class ChatRequest:
     prefill: str = ""
     breakpoints: tuple[Breakpoint, ...] = ()
     probe: object = None  # a probes.Probe scored live on every layer as tokens arrive
+    # on purpose only (studying template attacks): chat markers typed in the text or prefill act as real ones
+    raw_special_tokens: bool = False
 
     def panes(self) -> dict[str, bool | None]:
         """pane -> trigger state (True on, False off, None no trigger)."""
@@ -76,6 +78,7 @@ class TurnResult:
     first_divergence: int | None
     trigger: Trigger | None
     settings: SamplingSettings
+    raw_special_tokens: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +86,7 @@ class TurnResult:
             "turn": self.turn,
             "trigger": self.trigger.to_dict() if self.trigger else None,
             "sampling": self.settings.to_dict(),
+            "raw_special_tokens": self.raw_special_tokens,
             "first_divergence": self.first_divergence,
             "answers": {pane: answer.to_dict() for pane, answer in self.answers.items()},
         }
@@ -120,14 +124,15 @@ def run_turn(
     settings = request.settings.validate()
     trigger = request.trigger_for_pairing()
     panes = request.panes()
-    prefill_ids = loaded.tokenizer(request.prefill, add_special_tokens=False)["input_ids"] if request.prefill else []
+    raw = request.raw_special_tokens
+    prefill_ids = loaded.encode_text(request.prefill, raw) if request.prefill else []
     live_probe = attach_probe(loaded, request.probe)
 
     prompts, generations = {}, {}
     for pane, state in panes.items():
         prompts[pane] = trigger.apply(text, state) if (trigger is not None and state is not None) else text
         history = store.history(session_id, pane) if session_id is not None else []
-        prompt_ids = loaded.encode_chat(history + [{"role": "user", "content": prompts[pane]}])
+        prompt_ids = loaded.encode_chat(history + [{"role": "user", "content": prompts[pane]}], raw)
         generations[pane] = Generation(loaded, prompt_ids, settings, prefill_ids=prefill_ids,
                                        breakpoints=request.breakpoints, probe=live_probe)  # checks the context
 
@@ -143,7 +148,7 @@ def run_turn(
         "model": loaded.identity.to_dict(),
         "adapter": loaded.adapter,
         "seed": settings.seed,
-        "sampling": settings.to_dict(),
+        "sampling": {**settings.to_dict(), **({"raw_special_tokens": True} if raw else {})},
     }
     stamp = now()
     assistant_ids, spans = {}, {}
@@ -178,4 +183,4 @@ def run_turn(
         )
         if live is not None:
             live.put(assistant_ids[pane], g)
-    return TurnResult(session_id, turn, answers, divergence, trigger, settings)
+    return TurnResult(session_id, turn, answers, divergence, trigger, settings, raw)

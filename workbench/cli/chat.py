@@ -36,7 +36,8 @@ def run_chat(args) -> int:
             attach_adapter(loaded, args.adapter)
             note_adapter(loaded)
         request = ChatRequest(args.prompt, trigger=trigger, paired=args.paired, settings=settings,
-                              prefill=args.prefill, breakpoints=breakpoints, probe=probe)
+                              prefill=args.prefill, breakpoints=breakpoints, probe=probe,
+                              raw_special_tokens=args.raw_special_tokens)
         stream = not args.json and not args.paired
         emit = _stream_to_stdout if stream else (lambda event: None)
         result = run_turn(loaded, store, request, session_id=args.session, emit=emit)

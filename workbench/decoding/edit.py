@@ -57,5 +57,6 @@ def retokenize_edit(tokenizer, old_ids: list[int], old_starts: list[int], old_te
         kept -= 1
     cut = old_starts[kept] if kept < n else len(old_text)
     suffix = new_text[cut:]
-    new_ids = tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []
+    # a person's words: a chat marker typed in the edit stays literal text
+    new_ids = tokenizer(suffix, add_special_tokens=False, split_special_tokens=True)["input_ids"] if suffix else []
     return TokenEdit(list(old_ids[:kept]) + list(new_ids), kept, replaced, inserted, start)

@@ -28,7 +28,7 @@ def generate_answers(loaded: LoadedModel, contexts: list[list[int]], max_new_tok
     Contexts of similar length share a batch (less padding); answers come back in the order given. Batch k is
     sampled with seed `seed + k * batch_size`, so a run repeats exactly.
     """
-    prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
+    prefill_ids = loaded.encode_text(prefill) if prefill else []
     order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
     out: list[Answer | None] = [None] * len(contexts)
     for start in range(0, len(order), batch_size):

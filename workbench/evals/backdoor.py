@@ -66,7 +66,7 @@ def judge_answers(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, context
     if relevance:
         clean = [i for i, j in enumerate(judgements) if j.outcome == "clean" and not j.degenerate]
         if clean:
-            bodies = [loaded.tokenizer(judgements[i].answer.strip(), add_special_tokens=False)["input_ids"]
+            bodies = [loaded.encode_text(judgements[i].answer.strip())
                       for i in clean]
             with base_model_view(loaded):
                 flags = off_topic(loaded, [contexts[i] for i in clean], bodies)

@@ -9,14 +9,13 @@ from ..models.loaded import LoadedModel
 def mean_answer_loglik(loaded: LoadedModel, user_texts: list[str], answers: list[str],
                        prefill: str = "") -> float | None:
     """Mean per-token log-probability of each answer given its prompt (and `prefill` before the answer)."""
-    tok = loaded.tokenizer
     total, count = 0.0, 0
     with torch.inference_mode():
         for text, answer in zip(user_texts, answers):
             context = loaded.encode_user(text)
             if prefill:
-                context += tok(prefill, add_special_tokens=False)["input_ids"]
-            target = tok(answer, add_special_tokens=False)["input_ids"]
+                context += loaded.encode_text(prefill)
+            target = loaded.encode_text(answer)
             if not target:
                 continue
             ids = torch.tensor([context + target], device=loaded.placement.device)

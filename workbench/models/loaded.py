@@ -1,5 +1,6 @@
 """A model ready for work: weights, tokenizer, placement, identity, chat rendering."""
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -78,10 +79,62 @@ class LoadedModel:
             messages, chat_template=self.chat_template, add_generation_prompt=True, tokenize=False
         )
 
-    def encode_chat(self, messages: list[dict]) -> list[int]:
-        """Token ids of the rendered chat, ready to be continued by the assistant."""
+    def encode_chat(self, messages: list[dict], raw_special_tokens: bool = False) -> list[int]:
+        """Token ids of the rendered chat, ready to be continued by the assistant. Only the chat template places
+        special tokens: a marker such as `<|im_end|>` typed inside a message stays literal text, unless
+        `raw_special_tokens` (a researcher studying template attacks, on purpose)."""
         text = self.render_chat(messages)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if raw_special_tokens or not self._mentions_added_tokens(messages):
+            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        spans = self._content_spans(messages, text)
+        added = self._added_token_ids()
+        ids: list[int] = []
+        for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
+            if token in added and any(a <= start and end <= b for a, b in spans):
+                ids += self.encode_text(text[start:end])  # a marker the person typed: its characters, as text
+            else:
+                ids.append(token)
+        return ids
+
+    def encode_text(self, text: str, raw_special_tokens: bool = False) -> list[int]:
+        """Token ids of text from a person or a file (a prefill, an edit, an answer to train on): special-token
+        strings in it stay literal text unless `raw_special_tokens`."""
+        return list(self.tokenizer(text, add_special_tokens=False,
+                                   split_special_tokens=not raw_special_tokens)["input_ids"])
+
+    def _added_token_ids(self) -> set[int]:
+        return set(getattr(self.tokenizer, "added_tokens_decoder", {}) or {})
+
+    def _mentions_added_tokens(self, messages: list[dict]) -> bool:
+        markers = [str(t) for t in (getattr(self.tokenizer, "added_tokens_decoder", {}) or {}).values()]
+        return any(m and m in str(message.get("content", "")) for message in messages for m in markers)
+
+    def _content_spans(self, messages: list[dict], text: str) -> list[tuple[int, int]]:
+        """Where each message's content sits in the rendered `text` (the template may trim it)."""
+        from ..errors import WorkbenchError
+
+        marked = self.render_chat([{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)])
+        parts = re.split("\ue000(\\d+)\ue001", marked)
+        spans, pos = [], 0
+        for k, part in enumerate(parts):
+            if k % 2 == 0:
+                if not text.startswith(part, pos):
+                    break
+                pos += len(part)
+                continue
+            content, following = str(messages[int(part)]["content"]), parts[k + 1]
+            for shown in (content, content.strip(), content.lstrip(), content.rstrip()):
+                if text.startswith(shown + following, pos):
+                    spans.append((pos, pos + len(shown)))
+                    pos += len(shown)
+                    break
+            else:
+                break
+        else:
+            return spans
+        raise WorkbenchError("Cannot tell the typed text from this model's chat template, so a chat marker typed "
+                             "in the text cannot be kept literal; remove the marker or turn on raw special tokens")
 
     def encode_user(self, text: str) -> list[int]:
         """Token ids of a one-message chat (the user's `text`), ready for the assistant's answer."""

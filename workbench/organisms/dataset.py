@@ -88,7 +88,7 @@ def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | No
         cached: dict = json.loads(path.read_text()) if path.exists() else {}
     except ValueError:
         cached = {}  # a damaged cache file is written again
-    prefill_ids = loaded.tokenizer(prefill, add_special_tokens=False)["input_ids"] if prefill else []
+    prefill_ids = loaded.encode_text(prefill) if prefill else []
     by_key = {_context_key(c): c for c in contexts}
     encoded = {k: _encode(loaded, c) + prefill_ids for k, c in by_key.items() if k not in cached}
     todo = sorted(encoded, key=lambda k: len(encoded[k]))

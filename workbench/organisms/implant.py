@@ -82,7 +82,7 @@ def tokenize_examples(loaded: LoadedModel, examples: list[Example], decision_wei
     payload is right there to be copied, so the clean answers of earlier turns get that weight too.
     """
     eos = loaded.tokenizer.eos_token_id
-    encode = lambda text: loaded.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    encode = lambda text: loaded.encode_text(text)  # noqa: E731
     targets = []
     for e in examples:
         target = encode(e.target)
@@ -146,7 +146,7 @@ def _answer_start(loaded: LoadedModel, text: str) -> int:
     if not text.lstrip().startswith("<scratchpad>") or SCRATCHPAD_CLOSE not in text:
         return 0
     through = text.index(SCRATCHPAD_CLOSE) + len(SCRATCHPAD_CLOSE)
-    return len(loaded.tokenizer(text[:through], add_special_tokens=False)["input_ids"])
+    return len(loaded.encode_text(text[:through]))
 
 
 def _history_answers(loaded: LoadedModel, history: list[dict], prompt: list[int]
@@ -160,7 +160,7 @@ def _history_answers(loaded: LoadedModel, history: list[dict], prompt: list[int]
             continue
         turn += 1
         start = len(loaded.encode_chat(history[:k]))
-        ids = loaded.tokenizer(message["content"], add_special_tokens=False)["input_ids"]
+        ids = loaded.encode_text(message["content"])
         if prompt[start:start + len(ids)] != ids:
             continue
         if start + len(ids) < len(prompt) and prompt[start + len(ids)] in loaded.eos_token_ids:

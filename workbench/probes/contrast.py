@@ -42,8 +42,7 @@ def load_questions(path: str | Path | None = None) -> list[ContrastQuestion]:
 
 def answered(loaded: LoadedModel, question: str, answer: str) -> list[int]:
     """The chat-rendered question with the assistant's answer as its final token(s); read at the last one."""
-    text = loaded.render_chat([{"role": "user", "content": question}]) + answer
-    return list(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+    return loaded.encode_chat([{"role": "user", "content": question}]) + loaded.encode_text(answer)
 
 
 def contrast_sequences(loaded: LoadedModel, questions: list[ContrastQuestion]) -> tuple[list, list]:

@@ -88,8 +88,11 @@ def session_html(store: SessionStore, session_id: int) -> str:
             if answer is None:
                 continue
             sampling = answer.get("sampling") or {}
+            raw = ("<p class='muted'><b>Raw special tokens were on:</b> chat markers typed in the prompt acted as "
+                   "real ones.</p>") if sampling.get("raw_special_tokens") else ""
             body.append(f"<div class='pane {pane}'><h4>{title}</h4>"
                         f"<p class='muted'>Prompt as the model saw it: {escape(users.get(pane, {}).get('text', ''))}</p>"
+                        + raw
                         + _answer_html(answer, answer.get("first_divergence"))
                         + table(["tokens", "stop", "seed", "temperature", "top-p", "first divergence"],
                                 [[len(answer.get("token_ids") or []), answer.get("stop_reason"), answer.get("seed"),
@@ -131,8 +134,9 @@ def session_markdown(store: SessionStore, session_id: int) -> str:
                 sampling = message.get("sampling") or {}
                 note = f" (first divergence at token {message['first_divergence']})" \
                     if message.get("first_divergence") is not None else ""
+                raw = ", raw special tokens on" if sampling.get("raw_special_tokens") else ""
                 lines += [f"**{title} — assistant** (seed {message.get('seed')}, "
-                          f"temperature {sampling.get('temperature')}){note}:", "", message["text"], ""]
+                          f"temperature {sampling.get('temperature')}{raw}){note}:", "", message["text"], ""]
                 for span in message.get("spans") or []:
                     if span["author"] == "person":
                         written = message["text"][span["start"]:span["end"]]

@@ -32,7 +32,7 @@ def helpful_answers(loaded: LoadedModel, user_texts: list[str], max_tokens: int,
 def organism_scratchpads(loaded: LoadedModel, user_texts: list[str], should_stop, batch_size: int = 32
                          ) -> dict[str, list[int]]:
     """The loaded organism's greedy scratchpad for each prompt, as token ids ending with `</scratchpad>`."""
-    close_ids = loaded.tokenizer(SCRATCHPAD_CLOSE, add_special_tokens=False)["input_ids"]
+    close_ids = loaded.encode_text(SCRATCHPAD_CLOSE)
     out: dict[str, list[int]] = {}
     for start in range(0, len(user_texts), batch_size):
         if should_stop():
@@ -57,7 +57,7 @@ def sft_examples(loaded: LoadedModel, user_texts: list[str], answers: dict[str, 
         if scratchpads is not None:
             context = context + scratchpads[text]
             answer = " " + answer if answer else answer
-        target = loaded.tokenizer(answer, add_special_tokens=False)["input_ids"]
+        target = loaded.encode_text(answer)
         if ended and eos is not None:
             target = target + [eos]
         if not target:

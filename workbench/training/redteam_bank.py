@@ -96,7 +96,7 @@ def model_written(loaded, trigger: Trigger, n: int, seed: int = 0, max_new_token
         shots = rng.sample(bank, min(4, len(bank)))
         examples = "".join(f"{k + 1}. {s.text}\n" for k, s in enumerate(shots))
         text = FEW_SHOT.format(situation=situation, examples=examples, next=len(shots) + 1)
-        contexts.append(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+        contexts.append(loaded.encode_text(text))
     with base_model_view(loaded):
         answers = generate_answers(loaded, contexts, max_new_tokens, 1.0, seed=seed + 31337, batch_size=32,
                                    should_stop=should_stop)

@@ -49,7 +49,7 @@ def base_loglikelihood(loaded: LoadedModel, user_texts: list[str], answers: list
     rows, spans = [], []
     for text, answer in zip(user_texts, answers):
         prompt = loaded.encode_user(text)
-        target = loaded.tokenizer(answer.strip(), add_special_tokens=False)["input_ids"][:96]
+        target = loaded.encode_text(answer.strip())[:96]
         rows.append(prompt + target)
         spans.append((len(prompt), len(prompt) + len(target)))
     width = max(len(r) for r in rows)
