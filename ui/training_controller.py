@@ -104,6 +104,7 @@ class TrainingController(QObject):
         self.window._track(job)
         self.panel.set_running(True)
         self.panel.show_progress("starting…", 0.0)
+        self.window._show_training_charts()  # a run's curves are what the researcher watches: show them
 
     def _default_out(self, adapter: str, config) -> Path:
         root = data_dir() / "runs"

@@ -31,6 +31,7 @@ class LayerHeatmap(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.setLabel("left", "layer")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # layers are counted, never "layer (x0.001)"
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(DIVERGING), interactive=False, width=14)
@@ -118,6 +119,7 @@ class TokenHeatmap(LayerHeatmap):
     def __init__(self, title: str = "", parent=None):
         super().__init__(title, levels=(-1.0, 1.0), value_name="score", parent=parent)
         self.plot.setLabel("bottom", "answer token")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.tokens: list[str] = []
         self.threshold: float | None = None
         self.first_fire: tuple[int, int, float] | None = None

@@ -10,6 +10,7 @@ class MetricPlot(QWidget):
         pg.setConfigOptions(antialias=True, background="w", foreground="k")
         self.plot = pg.PlotWidget(title=title)
         self.plot.setLabel("bottom", "step")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#c62828", width=2), symbol="o", symbolSize=4)
         self.steps: list[int] = []

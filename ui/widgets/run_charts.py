@@ -29,11 +29,15 @@ class RunCharts(QWidget):
         self.rates = pg.PlotWidget(title="Defection on held-out prompts (95% intervals)")
         self.rates.setLabel("left", "defection", units="%")
         self.rates.setLabel("bottom", "step")
+        self.rates.getAxis("bottom").enableAutoSIPrefix(False)  # steps are steps, never "step (x0.001)"
+        self.rates.setXRange(0, 1)
         self.rates.setYRange(-2, 102)
         self.rates.showGrid(x=True, y=True, alpha=0.3)
         self.rates.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
         self.training = pg.PlotWidget(title="Training loss and reward")
         self.training.setLabel("bottom", "step")
+        self.training.getAxis("bottom").enableAutoSIPrefix(False)
+        self.training.setXRange(0, 1)
         self.training.showGrid(x=True, y=True, alpha=0.3)
         self.training.addLegend(offset=(5, 5), brush=(255, 255, 255, 200))
         key = QLabel("Defection — solid: with trigger · dashed: no trigger · dotted / dash-dot: red-team prompts "
