@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
         action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
         action(training_menu, "&Replicate a paper experiment…", self.show_replicate)
+        action(training_menu, "&Follow run folder…", self.training.choose_follow)
         plugins_menu = self.menuBar().addMenu("Plu&gins")
         action(plugins_menu, "&Installed plugins…", self.show_plugins, "Ctrl+Alt+P")
         action(plugins_menu, "&Rescan installed plugins", self.rescan_plugins)

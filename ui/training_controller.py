@@ -36,6 +36,7 @@ class TrainingController(QObject):
         self.job_id: int | None = None
         self.live_run: int | None = None
         self._tables: dict[int, dict] = {}
+        self._followed: dict[int, tuple] = {}  # charts key -> (folder, bytes of metrics.jsonl read, poll timer)
         self._pending_select: int | None = None
         self._reselect = QTimer(self)
         self._reselect.setSingleShot(True)
@@ -52,6 +53,55 @@ class TrainingController(QObject):
         p.export_charts_button.clicked.connect(self._choose_charts_export)
         p.export_report_button.clicked.connect(self._choose_report_export)
         self.refresh()
+
+    # following a run folder (another process's, or a cluster node's on a shared filesystem) ---------------------
+    def follow_folder(self, folder: str) -> int:
+        """Show the run in `folder` live in the charts, read from its files every two seconds until it ends;
+        returns the charts key it is drawn under (negative: not a run of this database)."""
+        from workbench.training.follow import read_run_folder
+
+        state, offset = read_run_folder(folder)  # a clear error now for a folder that is not a run
+        key = -(len(self._followed) + 1)
+        label = f"{Path(folder).name} (followed)"
+        self.charts.set_run(key, label, {})
+        timer = QTimer(self)
+        timer.setInterval(2000)
+        self._followed[key] = (folder, offset, timer)
+
+        def draw(state):
+            for m in state.metrics:
+                self.charts.add(key, m["name"], m["step"], m["value"], m.get("lo"), m.get("hi"), label=label)
+            done = "finished" if state.finished else f"step {max([m['step'] for m in state.metrics] or [0])}"
+            self.window.statusBar().showMessage(f"Following {folder}: {done}; checkpoints: "
+                                                f"{', '.join(state.checkpoints) or 'none yet'}", 5000)
+            if state.finished:
+                timer.stop()
+
+        def poll():
+            folder_, offset_, _ = self._followed[key]
+            try:
+                state_, offset_ = read_run_folder(folder_, offset_)
+            except WorkbenchError as exc:
+                timer.stop()
+                show_error(self.window, "Cannot follow the run", str(exc))
+                return
+            self._followed[key] = (folder_, offset_, timer)
+            draw(state_)
+
+        timer.timeout.connect(poll)
+        draw(state)
+        if not state.finished:
+            timer.start()
+        self.window._show_training_charts()
+        return key
+
+    def choose_follow(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Follow a run folder (run.json, metrics.jsonl)")
+        if folder:
+            try:
+                self.follow_folder(folder)
+            except WorkbenchError as exc:
+                show_error(self.window, "Cannot follow the run", str(exc))
 
     # actions ----------------------------------------------------------------------------------
     def start(self, config, out: str = "") -> None:

@@ -198,8 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--device", default=None)
     selftest.add_argument("--json", action="store_true")
 
-    runs = sub.add_parser("runs", help="list recorded runs (safety training), or export one as a report")
+    runs = sub.add_parser("runs", help="list recorded runs (safety training), export one as a report, or follow a "
+                                       "run folder live")
     _add_export_arguments(runs, "run")
+    runs.add_argument("--follow", default=None, metavar="DIR",
+                      help="follow the run in DIR (started here, by another process or on a cluster node writing "
+                           "to a shared folder): print its metrics as they are recorded, until it ends")
     runs.add_argument("--json", action="store_true")
 
     demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs and a live "

