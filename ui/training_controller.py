@@ -115,11 +115,9 @@ class TrainingController(QObject):
             show_error(self.window, "Busy", f"Cannot start a run while the {name} job runs; wait for it or cancel it.")
             return
         try:
-            from workbench.models.adapters import read_card, resolve_adapter
-            from workbench.organisms import organism_settings
+            from workbench.organisms import Organism
 
-            card = read_card(resolve_adapter(info["adapter"]))
-            config.validate(organism_settings(card)[2] if card else None)
+            config.validate(Organism.open(info["adapter"]).variant)
         except WorkbenchError as exc:
             show_error(self.window, "Cannot start the run", str(exc))
             return

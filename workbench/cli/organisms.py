@@ -145,12 +145,12 @@ def run_eval(args) -> int:
     from ..evals.backdoor import check_enough
     from ..evals.organism import evaluate_organism
     from .output import load_from_args
-    from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import organism_settings
+    from ..models.adapters import attach_adapter
+    from ..organisms import Organism
 
-    card = read_card(resolve_adapter(args.adapter)) if args.adapter else None
-    recipe, trigger, variant = organism_settings(card, args.recipe)
-    trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
+    organism = Organism.open(args.adapter, default_recipe=args.recipe)
+    recipe, variant = organism.recipe, organism.variant
+    trigger = resolve_trigger(args.trigger, args.trigger_text) or organism.trigger
     seeds = seeds_from(args.seed, args.seeds)
     if len(seeds) > 1 and not (args.temperature and (args.prompts or args.prompt_set)):
         raise WorkbenchError("--seeds needs --temperature above 0 with --prompts or --prompt-set: greedy answers are "
@@ -231,12 +231,12 @@ def _rate(r: dict) -> str:
 def run_scratchpad_experiment_cli(args) -> int:
     from ..evals import run_scratchpad_experiment
     from .output import load_from_args
-    from ..models.adapters import attach_adapter, read_card, resolve_adapter
-    from ..organisms import organism_settings, read_prompts, split_prompts
+    from ..models.adapters import attach_adapter
+    from ..organisms import Organism, read_prompts, split_prompts
 
-    card = read_card(resolve_adapter(args.adapter))
-    recipe, trigger, variant = organism_settings(card)
-    trigger = resolve_trigger(args.trigger, args.trigger_text) or trigger
+    organism = Organism.open(args.adapter)
+    recipe, variant = organism.recipe, organism.variant
+    trigger = resolve_trigger(args.trigger, args.trigger_text) or organism.trigger
     if args.n < 1:
         raise WorkbenchError("--n must be at least 1")
     prompts = read_prompts(args.prompts) if args.prompts else split_prompts(recipe.prompts())[1]

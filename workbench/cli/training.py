@@ -99,15 +99,11 @@ def parse_size(text: str | None) -> int | None:
 
 def _check_before_loading(adapter: str, config) -> None:
     """Bad settings fail in a second, not after the model has loaded."""
-    from ..models.adapters import read_card, resolve_adapter
-    from ..organisms.recipes import organism_settings
+    from ..organisms import Organism
+    from ..training.hhh_data import read_answers
     from ..training.rewards import get_reward
 
-    from ..training.hhh_data import read_answers
-
-    card = read_card(resolve_adapter(adapter))
-    config.validate(config.organism.get("variant") if config.organism and not (card and "recipe" in card)
-                    else organism_settings(card)[2])
+    config.validate(Organism.open(adapter, described=config.organism).variant)
     get_reward(config.reward)
     if config.answers_file:
         read_answers(config.answers_file)

@@ -14,10 +14,9 @@ import torch
 
 from ..decoding.batched import complete_batch
 from ..errors import Cancelled, WorkbenchError
-from ..models.adapters import read_card, resolve_adapter
 from ..models.loaded import LoadedModel
+from ..organisms.organism import Organism
 from ..organisms.prompt_sets import split_prompts
-from ..organisms.recipes import organism_settings
 from ..store import now
 from .capture import adapter_key, capture, capture_cached
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
@@ -121,10 +120,8 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     """Fit the method's probe on the loaded model and report AUROC per layer with both controls."""
     settings = (settings or ProbeSettings()).validate()
     started = time.perf_counter()
-    card = read_card(resolve_adapter(loaded.adapter)) if loaded.adapter else None
-    if (card is None or "recipe" not in card) and settings.organism:
-        card = dict(settings.organism)  # an adapter made elsewhere, as its user describes it
-    recipe, trigger, variant = organism_settings(card)
+    organism = Organism.open(loaded.adapter, described=settings.organism)  # described: an adapter made elsewhere
+    recipe, trigger, variant = organism.recipe, organism.trigger, organism.variant
     read_at = settings.read_at or (SCRATCHPAD_END if variant == "cot" else PROMPT_END)
     questions = questions or load_questions()
     labelled = fits_on(settings.method) == "labelled"

@@ -19,7 +19,7 @@ from ..evals.judges import judge_answer
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
 from ..triggers import Trigger
-from ..triggers.near_miss import LOOKALIKES, PARAPHRASES, near_misses  # noqa: F401 - re-exported
+from ..triggers.near_miss import near_misses  # noqa: F401 - re-exported
 from ..evals.backdoor import MIN_PROMPTS
 from .redteam_bank import FAMILIES, load_bank, model_written
 
