@@ -136,3 +136,38 @@ def test_a_run_without_an_organism_or_with_a_bad_answers_file_fails_clearly(qtbo
     assert blocker.args[0] is None and "Answers file not found" in errors[-1]
     assert RunStore(tiny_window.store).list_runs()[0]["status"] == "failed"
     assert tiny_window.model_info["adapter"] == str(tiny_cot_organism.resolve())  # the organism is back
+
+
+def test_a_card_less_adapter_is_described_in_a_short_form_and_safety_trained(qtbot, tiny_window, tiny_cot_organism,
+                                                                             answers_file, tmp_path, monkeypatch):
+    import shutil
+
+    from ui.widgets.describe_adapter_dialog import DescribeAdapterDialog
+
+    plain = tmp_path / "someone-elses"
+    plain.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        shutil.copy(tiny_cot_organism / name, plain / name)
+    with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
+        tiny_window.set_adapter(str(plain))
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog)
+        dialog.variant.setCurrentText("cot")
+        dialog.trigger_text.setText("[[GO]]")
+        return True
+
+    monkeypatch.setattr(DescribeAdapterDialog, "exec", answer)
+    panel = tiny_window.training.panel
+    panel.steps.setValue(2)
+    panel.eval_every.setValue(0)
+    panel.final_eval_n.setValue(10)
+    panel.checkpoint_every.setValue(0)
+    panel.answers.setText(str(answers_file))
+    out = tmp_path / "described-run"
+    panel.out.setText(str(out))
+    result = _run(qtbot, tiny_window)
+    assert asked and result is not None
+    card = json.loads((out / "organism-card.json").read_text())
+    assert card["described_by_user"] and card["variant"] == "cot" and card["trigger"]["on_text"] == "[[GO]]"

@@ -117,12 +117,26 @@ class TrainingController(QObject):
         try:
             from workbench.organisms import Organism
 
-            config.validate(Organism.open(info["adapter"]).variant)
+            organism = Organism.open(info["adapter"], described=config.organism)
+            if not organism.has_card and config.organism is None:
+                config.organism = self._describe(info["adapter"])
+                if config.organism is None:
+                    return
+                organism = Organism.open(info["adapter"], described=config.organism)
+            config.validate(organism.variant)
         except WorkbenchError as exc:
             show_error(self.window, "Cannot start the run", str(exc))
             return
         out = out or str(self._default_out(info["adapter"], config))
         self._submit(self.bridge.safety_train(config, out))
+
+    def _describe(self, adapter: str) -> dict | None:
+        """Ask what a card-less adapter is (None: the user cancelled)."""
+        from .widgets.describe_adapter_dialog import DescribeAdapterDialog
+
+        dialog = DescribeAdapterDialog(adapter, self.window)
+        dialog.setObjectName("describeAdapterDialog")
+        return dialog.described() if dialog.exec() else None
 
     def resume(self, run_id: int) -> None:
         run = self.runs.get_run(run_id)
