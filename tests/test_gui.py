@@ -204,3 +204,14 @@ def test_file_menu_opens_a_model_from_the_hugging_face_cache(qtbot, tiny_window,
         action.trigger()
     assert offered and offered[0].startswith("acme/tiny-chat") and "KiB" in offered[0]
     assert tiny_window.model_info["model"]["name"] == "acme/tiny-chat"
+
+
+def test_the_memory_plan_of_a_model_shows_before_it_is_opened(qtbot, tiny_window):
+    from conftest import ROOT
+
+    dialog = tiny_window.show_plan(str(ROOT / "tests" / "model_configs" / "llama-3.1-8b"))
+    qtbot.waitUntil(lambda: "8.03 B parameters" in dialog.text.toPlainText(), timeout=60_000)
+    assert "implant" in dialog.text.toPlainText() and "to make it fit" in dialog.text.toPlainText()
+    dialog.quantize.setCurrentText("4bit")
+    qtbot.waitUntil(lambda: "4bit weights" in dialog.text.toPlainText(), timeout=60_000)
+    dialog.close()

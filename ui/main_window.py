@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         action(file_menu, "&Open model folder…", self._choose_folder, "Ctrl+O")
         action(file_menu, "Open model folder &quantized (8/4-bit)…", self._choose_folder_quantized, "Ctrl+Alt+O")
         action(file_menu, "Open from the &Hugging Face cache…", self._choose_cached, "Ctrl+Shift+H")
+        action(file_menu, "&Memory plan for a model folder…", self._choose_plan)
         action(file_menu, "Open &GGUF file…", self._choose_gguf, "Ctrl+Shift+O")
         file_menu.addSeparator()
         action(file_menu, "&Export session…", self._choose_export, "Ctrl+E")
@@ -429,6 +430,20 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder (safetensors)")
         if path:
             self.load_model(path)
+
+    def _choose_plan(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Memory plan for a model folder (config.json is enough)")
+        if path:
+            self.show_plan(path)
+
+    def show_plan(self, spec: str):
+        """The memory plan of `spec` before it is opened: what each task needs against this machine."""
+        from .widgets.memory_plan_dialog import MemoryPlanDialog
+
+        dialog = MemoryPlanDialog(spec, self)
+        dialog.setObjectName("memoryPlanDialog")
+        dialog.show()
+        return dialog
 
     def _choose_cached(self) -> None:
         from workbench.models.hub_cache import cached_causal_lms, hub_cache_dir
