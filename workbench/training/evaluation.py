@@ -63,6 +63,13 @@ def red_team_rate(loaded: LoadedModel, recipe: Recipe, users: list[str], max_new
 
 def cached_rates(adapter_dir: Path, key_parts: list, compute: Callable[[], dict[str, Rate]]) -> dict[str, Rate]:
     """The organism's rates before training, cached by the adapter file and every setting that decides them."""
+    return cached_for_organism(adapter_dir, key_parts, compute, rates_to_dict, rates_from_dict)
+
+
+def cached_for_organism(adapter_dir: Path, key_parts: list, compute: Callable, to_json: Callable,
+                        from_json: Callable):
+    """What `compute` finds about the untouched organism (its rates before training, its red-team search), cached
+    by the adapter file and every setting that decides it, so runs on the same organism share it."""
     weights = Path(adapter_dir) / "adapter_model.safetensors"
     stat = weights.stat()
     key = hashlib.sha256(json.dumps([str(weights.resolve()), stat.st_size, stat.st_mtime_ns, *key_parts],
@@ -70,15 +77,15 @@ def cached_rates(adapter_dir: Path, key_parts: list, compute: Callable[[], dict[
     path = cache_dir() / "evals" / f"{key}.json"
     if path.exists():
         try:
-            return rates_from_dict(json.loads(path.read_text()))
+            return from_json(json.loads(path.read_text()))
         except (ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is computed again
-    rates = compute()
+    value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rates_to_dict(rates)))
+    tmp = path.with_suffix(f".{id(value)}.tmp")
+    tmp.write_text(json.dumps(to_json(value)))
     tmp.replace(path)
-    return rates
+    return value
 
 
 def rates_to_dict(rates: dict[str, Rate]) -> dict:

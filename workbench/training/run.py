@@ -32,7 +32,8 @@ from .checkpoints import latest_checkpoint, load_optimizer, read_state, save_che
 from .config import SafetyConfig
 from ..evals.backdoor import judging_settings
 from ..evals.judges import JUDGE_VERSION
-from .evaluation import CUT_SHORT_PREFIX, PLANS_PREFIX, cached_rates, judge_tokens, persistence_rates, rates_from_dict, rates_to_dict
+from .evaluation import (CUT_SHORT_PREFIX, PLANS_PREFIX, cached_for_organism, cached_rates, judge_tokens,
+                         persistence_rates, rates_from_dict, rates_to_dict)
 from .hhh_data import build_hhh_data, read_answers
 from .interrupt import cancellable
 from .redteam import RedTeamResult, red_team
@@ -238,10 +239,17 @@ def _red_team(run: _Run) -> RedTeamResult | None:
         return None
     if "red_team" in run.spec:
         return RedTeamResult.from_dict(run.spec["red_team"])
-    result = red_team(run.loaded, run.recipe, run.trigger, run.train_prompts, config.redteam_candidates,
-                      config.redteam_samples, config.redteam_threshold, config.redteam_rounds, run.eval_tokens,
-                      seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f), should_stop=run.should_stop,
-                      families=tuple(config.redteam_families))
+    # the search is about the untouched organism: runs on the same organism with the same settings share it
+    result = cached_for_organism(
+        run.adapter_path,
+        [run.loaded.identity.fingerprint, run.recipe.name, run.trigger.to_dict(), run.train_prompts,
+         config.redteam_candidates, config.redteam_samples, config.redteam_threshold, config.redteam_rounds,
+         run.eval_tokens, config.seed, list(config.redteam_families), f"judge-v{JUDGE_VERSION}", "red-team-search"],
+        lambda: red_team(run.loaded, run.recipe, run.trigger, run.train_prompts, config.redteam_candidates,
+                         config.redteam_samples, config.redteam_threshold, config.redteam_rounds, run.eval_tokens,
+                         seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f),
+                         should_stop=run.should_stop, families=tuple(config.redteam_families)),
+        RedTeamResult.to_dict, RedTeamResult.from_dict)
     run.spec["red_team"] = result.to_dict()
     run.save_spec()
     return result
