@@ -260,8 +260,8 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
         rates = rates_from_dict(run.spec["before"])
         run.rates(0, rates)
         return rates
-    texts = _red_team_sets(run, red)
     config = run.config
+    texts = _red_team_sets(run, red, config.final_eval_n)
     rates = cached_rates(run.adapter_path, [run.loaded.identity.fingerprint, run.eval_prompts, run.trigger.to_dict(),
                                             run.eval_tokens, config.seed, texts, run.recipe.name, run.variant,
                                             f"judge-v{JUDGE_VERSION}", "red-team-families"],
@@ -343,7 +343,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     batches = _batches(data, config.batch_size, config.steps, config.seed)
     for _ in range(start_step):  # the same data order as an uninterrupted run
         next(batches)
-    red_sets = _red_team_sets(run, red)
+    red_sets = _red_team_sets(run, red, config.final_eval_n)  # held-out red-team prompts: as many as the others
     warmup = max(1, config.steps // 10)
     card = _checkpoint_card(run)
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
