@@ -2,9 +2,11 @@
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import torch
 
+from ..errors import WorkbenchError
 from .architecture import Architecture, find_architecture, n_layers_of
 from .device import Placement, memory_report
 
@@ -88,10 +90,9 @@ class LoadedModel:
             return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         spans = self._content_spans(messages, text)
-        added = self._added_token_ids()
         ids: list[int] = []
         for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
-            if token in added and any(a <= start and end <= b for a, b in spans):
+            if token in self._added_tokens and any(a <= start and end <= b for a, b in spans):
                 ids += self.encode_text(text[start:end])  # a marker the person typed: its characters, as text
             else:
                 ids.append(token)
@@ -103,17 +104,17 @@ class LoadedModel:
         return list(self.tokenizer(text, add_special_tokens=False,
                                    split_special_tokens=not raw_special_tokens)["input_ids"])
 
-    def _added_token_ids(self) -> set[int]:
-        return set(getattr(self.tokenizer, "added_tokens_decoder", {}) or {})
+    @cached_property
+    def _added_tokens(self) -> dict[int, str]:
+        """The tokenizer's added tokens (the chat markers among them), id -> text; read once, every chat encodes."""
+        return {i: str(t) for i, t in (getattr(self.tokenizer, "added_tokens_decoder", {}) or {}).items()}
 
     def _mentions_added_tokens(self, messages: list[dict]) -> bool:
-        markers = [str(t) for t in (getattr(self.tokenizer, "added_tokens_decoder", {}) or {}).values()]
-        return any(m and m in str(message.get("content", "")) for message in messages for m in markers)
+        return any(m and m in str(message.get("content", "")) for message in messages
+                   for m in self._added_tokens.values())
 
     def _content_spans(self, messages: list[dict], text: str) -> list[tuple[int, int]]:
         """Where each message's content sits in the rendered `text` (the template may trim it)."""
-        from ..errors import WorkbenchError
-
         marked = self.render_chat([{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)])
         parts = re.split("\ue000(\\d+)\ue001", marked)
         spans, pos = [], 0

