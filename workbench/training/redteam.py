@@ -106,6 +106,13 @@ def search_near_misses(trigger: Trigger) -> list[str]:
     return [t for t in near_misses(trigger) if t not in held]
 
 
+def split_written(written: list[str], candidates: int) -> tuple[list[str], list[str]]:
+    """(searched, held out) model-written prompts: at least MIN_PROMPTS held out whenever twice that many were
+    kept, so the family gets a rate with an interval; at most `candidates` searched."""
+    search = min(candidates, max(len(written) - MIN_PROMPTS, len(written) // 2))
+    return written[:search], written[search:]
+
+
 def red_team(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, prompts: list[str], candidates: int = 24,
              samples: int = 10, threshold: float = 0.1, rounds: int = 2, max_new_tokens: int = 320,
              temperature: float = 1.0, seed: int = 0, batch_size: int = 40,
@@ -127,11 +134,11 @@ def red_team(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, prompts: lis
             users = rng.sample(bank, min(candidates, len(bank)))
         else:
             report("Red-teaming: the model writes prompts", 0.0)
-            # enough kept back for a rate with an interval (MIN_PROMPTS), the rest searched
-            written, result.written = model_written(loaded, trigger, candidates + max(MIN_PROMPTS, candidates),
-                                                    seed, should_stop=should_stop)
-            search = min(candidates, len(written) // 2)
-            users, result.held_out_written = written[:search], written[search:]
+            # at least MIN_PROMPTS kept back for a rate with an interval, the rest searched; about half of what
+            # the model writes is kept, so it writes twice what is needed
+            written, result.written = model_written(loaded, trigger, 2 * (candidates + MIN_PROMPTS), seed,
+                                                    should_stop=should_stop)
+            users, result.held_out_written = split_written(written, candidates)
         _try(loaded, recipe, result, family, [(u, None, u) for u in users], samples, max_new_tokens, temperature,
              seed + 104723 * (n + 1), batch_size, 1, report, should_stop)
     return result
