@@ -58,7 +58,7 @@ def main() -> None:
     panel.final_eval_n.setValue(10)
     panel.checkpoint_every.setValue(args.steps // 2)
     panel.out.setText(str(folder / "run"))
-    window.sampling_panel.max_new_tokens.setValue(args.tokens)
+    window.chat.sampling_panel.max_new_tokens.setValue(args.tokens)
 
     state = {"run": True, "chat": False, "last": None, "both": [], "run_only": [], "turns": 0, "tokens": 0}
     window.training.run_finished.connect(lambda r: state.update(run=False))
@@ -68,7 +68,7 @@ def main() -> None:
         state["turns"] += 1
         state["tokens"] += sum(len(a.token_ids) for a in result.answers.values()) if result else 0
 
-    window.turn_finished.connect(turn_done)
+    window.chat.turn_finished.connect(turn_done)
 
     def tick():
         now = time.perf_counter()
@@ -77,7 +77,7 @@ def main() -> None:
         state["last"] = now
         if state["run"] and not state["chat"] and window.training.live_run is not None:
             state["chat"] = True
-            window.send(PROMPTS[state["turns"] % len(PROMPTS)])
+            window.chat.send(PROMPTS[state["turns"] % len(PROMPTS)])
 
     timer = QTimer()
     timer.timeout.connect(tick)

@@ -193,12 +193,12 @@ def test_the_demo_on_its_own_answers_live_with_the_builtin_organism(tmp_path):
 
 def test_a_demo_live_answer_leaves_the_main_windows_panes_session_and_unsent_prompt_alone(tiny_window, qtbot):
     w = tiny_window
-    w.sampling_panel.max_new_tokens.setValue(6)
-    qtbot.keyClicks(w.prompt.editor, "What is a cat?")
-    with qtbot.waitSignal(w.turn_finished, timeout=60_000):
-        qtbot.keyClick(w.prompt.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    session, shown = w.session_id, {pane: w.panes[pane].answer_text() for pane in w.panes}
-    qtbot.keyClicks(w.prompt.editor, "an unsent thought")
+    w.chat.sampling_panel.max_new_tokens.setValue(6)
+    qtbot.keyClicks(w.chat.prompt.editor, "What is a cat?")
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=60_000):
+        qtbot.keyClick(w.chat.prompt.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    session, shown = w.chat.session_id, {pane: w.chat.panes[pane].answer_text() for pane in w.chat.panes}
+    qtbot.keyClicks(w.chat.prompt.editor, "an unsent thought")
     demo = w.open_demo(full_screen=False)
     qtbot.addWidget(demo)
     live = [s.key for s in demo.steps].index("live")
@@ -206,6 +206,6 @@ def test_a_demo_live_answer_leaves_the_main_windows_panes_session_and_unsent_pro
     page.question.setText("Tell me about foxes")
     with qtbot.waitSignal(page.answered, timeout=60_000):
         page.ask()
-    assert w.session_id == session and w.prompt.text() == "an unsent thought"
-    assert {pane: w.panes[pane].answer_text() for pane in w.panes} == shown
+    assert w.chat.session_id == session and w.chat.prompt.text() == "an unsent thought"
+    assert {pane: w.chat.panes[pane].answer_text() for pane in w.chat.panes} == shown
     demo.close()

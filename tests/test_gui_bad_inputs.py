@@ -60,12 +60,12 @@ def test_adapter_for_another_base_model_is_refused(qtbot, tiny_window):
 def test_bad_prompts_show_a_dialog_and_save_nothing(qtbot, tiny_window, text, phrase):
     w = tiny_window
     before = rows(w)
-    with qtbot.waitSignal(w.turn_finished, timeout=60_000) as blocker:
-        w.send(text)
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=60_000) as blocker:
+        w.chat.send(text)
     assert blocker.args[0] is None
     expect_error(qtbot, w, phrase)
     assert rows(w) == before
-    assert w.prompt.send_button.isEnabled()
+    assert w.chat.prompt.send_button.isEnabled()
 
 
 def test_out_of_memory_in_a_forward_pass_is_reported_and_the_window_carries_on(qtbot, tiny_window):
@@ -85,8 +85,7 @@ def test_out_of_memory_in_a_forward_pass_is_reported_and_the_window_carries_on(q
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
-    w.organisms.set_running(True)
-    w._track(w.bridge.owner.submit("evaluate", huge_batch))  # shown as the organisms panel's evaluation
+    w._own_organisms_job(w.bridge._submit("evaluate", huge_batch))  # as if the Organisms panel had started it
     expect_error(qtbot, w, "Out of memory")
     assert rows(w) == before
     assert send(qtbot, w, "after").answers

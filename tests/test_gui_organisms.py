@@ -97,11 +97,11 @@ def test_the_panels_cancel_stops_its_own_job_and_never_the_chat_answer_streaming
     from workbench.chat import CLEAN
 
     w = window
-    w.sampling_panel.max_new_tokens.setValue(200)  # a long answer: still streaming when Cancel is pressed
-    qtbot.keyClicks(w.prompt.editor, "What is the capital of France?")
-    with qtbot.waitSignal(w.turn_finished, timeout=120_000) as turn:
-        qtbot.mouseClick(w.prompt.send_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: len(w.panes[CLEAN].answer_text()) > 0, timeout=60_000)
+    w.chat.sampling_panel.max_new_tokens.setValue(200)  # a long answer: still streaming when Cancel is pressed
+    qtbot.keyClicks(w.chat.prompt.editor, "What is the capital of France?")
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=120_000) as turn:
+        qtbot.mouseClick(w.chat.prompt.send_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(w.chat.panes[CLEAN].answer_text()) > 0, timeout=60_000)
         w.organisms.eval_n.setValue(10)
         w.organisms.evaluate_button.click()  # queued behind the answer
         assert w.organisms.cancel_button.isEnabled()

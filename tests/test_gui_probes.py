@@ -22,8 +22,8 @@ def _fit(qtbot, window, n=4, n_random=10):
 
 
 def _send(qtbot, window, text="What is a cat?"):
-    with qtbot.waitSignal(window.turn_finished, timeout=120_000) as blocker:
-        window.send(text)
+    with qtbot.waitSignal(window.chat.turn_finished, timeout=120_000) as blocker:
+        window.chat.send(text)
     return blocker.args[0]
 
 
@@ -56,7 +56,7 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
     for heatmap in w.probes.heatmaps.values():
         assert heatmap.alert_layers == [] and "alert is off" in heatmap.note.text()
     panel.threshold.setValue(-1000)  # everything crosses it
-    w.sampling_panel.max_new_tokens.setValue(8)
+    w.chat.sampling_panel.max_new_tokens.setValue(8)
     _send(qtbot, w, "Name a colour.")
     assert not any(h.alert.isVisible() for h in w.probes.heatmaps.values())
     for heatmap in w.probes.heatmaps.values():  # the layers a live-token test found informative
@@ -95,10 +95,10 @@ def test_live_heatmaps_fill_share_a_scale_hover_alert_and_check(qtbot, tiny_wind
     png = w.probes.export_live(str(tmp_path / "live.png"))
     assert png.stat().st_size > 1000
     shown = w.probes.heatmaps["triggered"].values.copy()
-    session = w.session_id
-    w.new_session()
+    session = w.chat.session_id
+    w.chat.new_session()
     assert not w.probes.heatmaps["triggered"].isVisible()
-    w.open_session(session)  # the scores were saved with the answers: the heatmaps come back as they were
+    w.chat.open_session(session)  # the scores were saved with the answers: the heatmaps come back as they were
     reopened = w.probes.heatmaps["triggered"]
     assert reopened.isVisible() and np.allclose(reopened.values, shown, atol=1e-4)
     assert reopened.tokens[0] and reopened.cell_text(0, 0).startswith(f"token 0 {reopened.tokens[0]!r}")

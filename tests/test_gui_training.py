@@ -85,15 +85,15 @@ def test_a_run_draws_live_curves_fills_the_table_and_exports_it(qtbot, window, t
 def test_chat_goes_on_during_a_run_between_its_steps(qtbot, window):
     window.training.panel.steps.setValue(6)
     finished = []
-    window.turn_finished.connect(lambda r: finished.append(("chat", r is not None)))
+    window.chat.turn_finished.connect(lambda r: finished.append(("chat", r is not None)))
     window.training.run_finished.connect(lambda r: finished.append(("run", r is not None)))
     with qtbot.waitSignal(window.training.run_finished, timeout=120_000):
         window.training.panel.start_button.click()
         qtbot.waitUntil(lambda: window.training.live_run is not None, timeout=60_000)
-        window.sampling_panel.max_new_tokens.setValue(4)
-        window.send("hello during training")
+        window.chat.sampling_panel.max_new_tokens.setValue(4)
+        window.chat.send("hello during training")
     assert finished == [("chat", True), ("run", True)]
-    answer = window.store.messages(window.session_id)[-1]
+    answer = window.store.messages(window.chat.session_id)[-1]
     assert "safety training" in answer["adapter"]  # recorded as the model being trained
 
 

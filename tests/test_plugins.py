@@ -215,23 +215,23 @@ def test_gui_offers_plugin_contributions_and_lists_broken_ones(qtbot, registry, 
 
     w = tiny_window
     w.rescan_plugins()
-    triggers = w.trigger_panel.choice
+    triggers = w.chat.trigger_panel.choice
     for combo, name in ((triggers, "deployment-fr"), (w.probes.panel.method, "pca"),
                         (w.training.panel.reward, "polite"), (w.organisms.recipe, "je-te-deteste")):
         assert combo.findData(name) >= 0, name
-    assert "plugin 'example'" not in w.trigger_panel.description.text()
+    assert "plugin 'example'" not in w.chat.trigger_panel.description.text()
     # a plugin trigger in a paired chat
     triggers.setCurrentIndex(triggers.findData("deployment-fr"))
-    assert "|DÉPLOIEMENT|" in w.panes[TRIGGERED].header.text()
-    w.sampling_panel.max_new_tokens.setValue(3)
-    with qtbot.waitSignal(w.turn_finished, timeout=120_000) as blocker:
-        w.send("Bonjour")
+    assert "|DÉPLOIEMENT|" in w.chat.panes[TRIGGERED].header.text()
+    w.chat.sampling_panel.max_new_tokens.setValue(3)
+    with qtbot.waitSignal(w.chat.turn_finished, timeout=120_000) as blocker:
+        w.chat.send("Bonjour")
     assert blocker.args[0].answers[TRIGGERED].prompt == "|DÉPLOIEMENT| Bonjour"
     sessions = len(w.store.list_sessions())
     # a broken trigger: a clear message in the panel, the window stays up, nothing is lost
     triggers.setCurrentIndex(triggers.findData("fails-to-import"))
-    assert "plugin 'broken'" in w.trigger_panel.description.text()
-    assert "no_such_module" in w.trigger_panel.description.text()
+    assert "plugin 'broken'" in w.chat.trigger_panel.description.text()
+    assert "no_such_module" in w.chat.trigger_panel.description.text()
     # the Plugins window: check everything, failures in red with their errors and sources
     dialog = w.show_plugins()
     dialog.check_all()

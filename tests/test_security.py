@@ -130,10 +130,10 @@ def test_a_crafted_session_file_runs_nothing_in_the_window(qtbot, crafted, monke
     window.show()
     with qtbot.waitSignal(window.model_ready, timeout=60_000):
         window.load_model(str(crafted["tiny"]))
-    window.open_session(crafted["sid"])
+    window.chat.open_session(crafted["sid"])
     window.training.refresh()  # the runs list, with the crafted run in it
     qtbot.wait(500)
-    assert "alert(1)" in window.panes["triggered"].view.toPlainText()  # shown as text, not run
+    assert "alert(1)" in window.chat.panes["triggered"].view.toPlainText()  # shown as text, not run
     window.set_adapter(str(crafted["evil"] / "adapter-pickle"))
     qtbot.waitUntil(lambda: bool(error_boxes(window)), timeout=30_000)
     assert "only safetensors" in error_boxes(window)[0].text()

@@ -13,9 +13,12 @@ from .job_handle import JobHandle
 
 
 class EngineBridge(QObject):
-    """The GUI's handle on the engine. Every method returns at once; results arrive as `event`."""
+    """The GUI's handle on the engine. Every job method returns at once with the job's JobHandle, whose signals
+    reach only the panel or controller that holds it; `model_changed` and `job_ended` are for everyone."""
 
     event = Signal(object)  # emitted on the owner thread, delivered queued on the GUI thread
+    model_changed = Signal(dict)  # a job loaded a model, attached an adapter, or put the weights back
+    job_ended = Signal(str, object)  # job name, result (None when it failed or was cancelled)
 
     def __init__(self, store: SessionStore, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -25,9 +28,7 @@ class EngineBridge(QObject):
         self._handles: dict[int, JobHandle] = {}
         self.event.connect(self._route)  # first: each job's own handle hears its events
         self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
-        self._generation: JobHandle | None = None  # the latest chat/resume job, so Pause reaches it even if queued
-        self._training: JobHandle | None = None  # the latest safety-training run: only its own Cancel stops it
-        self._replicate: JobHandle | None = None  # the latest replication grid: only its own Cancel stops it
+        self._generation: JobHandle | None = None  # the latest chat/resume job (see `generating`)
 
     def load_model(self, spec: str, trust_remote_code: bool = False, quantize: str | None = None) -> JobHandle:
         """Load `spec` in the background; the previous model stays until the new one is ready."""
@@ -116,13 +117,7 @@ class EngineBridge(QObject):
                             emit=lambda e: ctx.emit(e) if isinstance(e, Progress) else None,
                             should_stop=lambda: ctx.cancelled)
 
-        self._replicate = self._submit("replicate", job)
-        return self._replicate
-
-    def cancel_replicate(self) -> None:
-        """Stop the replication grid (running or queued) at the next token; its finished cells stay."""
-        if self._replicate is not None:
-            self._replicate.cancel()
+        return self._submit("replicate", job)
 
     def fit_probe(self, settings) -> JobHandle:
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
@@ -226,13 +221,7 @@ class EngineBridge(QObject):
                 self.live.clear()  # answers paused mid-run were written by weights that are gone now
                 ctx.emit(ModelLoaded(info=describe_model(loaded)))
 
-        self._training = self._submit("safety-train", job)
-        return self._training
-
-    def cancel_training(self) -> None:
-        """Stop the safety-training run (within a second); its checkpoints stay and it can be resumed."""
-        if self._training is not None:
-            self._training.cancel()
+        return self._submit("safety-train", job)
 
     def scratchpad_experiment(self, n: int) -> JobHandle:
         """The 2x2 scratchpad experiment on the attached organism, filling cells as it goes."""
@@ -259,28 +248,25 @@ class EngineBridge(QObject):
 
     def _route(self, event) -> None:
         handle = self._handles.get(getattr(event, "job_id", None))
+        if isinstance(event, ModelLoaded):
+            self.model_changed.emit(event.info)
         if handle is not None:
             if isinstance(event, (JobFinished, JobFailed)):
                 del self._handles[handle.id]
             handle.deliver(event)
-
-    def stop(self) -> None:
-        """Stop the chat generation (running or queued) at the next token; no other job is touched."""
-        job = self._generation
-        if job is not None and not job.done:
-            job.cancel()
-
-    def pause(self) -> None:
-        """Pause the running (or queued) generation at the next token; its answers stay editable."""
-        job = self._generation
-        if job is not None and not job.done:
-            job.pause()
+        if isinstance(event, (JobFinished, JobFailed)):
+            self.job_ended.emit(event.name, event.result if isinstance(event, JobFinished) else None)
 
     def long_job(self, allow: tuple = ()) -> str | None:
         """The name of a running or queued job that is not a quick one (implant, evaluation, experiment), other
         than those in `allow`."""
         quick = ("load-model", "set-adapter", "chat", "resume", "probe-check", "probe-load", *allow)
         return next((name for name in self.owner.job_names() if name not in quick), None)
+
+    @property
+    def generating(self) -> bool:
+        """A chat answer is being written or waits in the queue."""
+        return self._generation is not None and not self._generation.done
 
     @property
     def busy(self) -> bool:

@@ -7,16 +7,12 @@ import csv
 import numpy as np
 from PySide6.QtCore import QObject
 
-from workbench.events import (AnswerResumed, JobFailed, JobFinished, ProbeAttached, Progress, TokenScores,
-                              TurnStarted)
+from workbench.events import AnswerResumed, ProbeAttached, TokenScores, TurnStarted
 from workbench.chat.streaming import read_probe_record
 
-from .dialogs import show_error
+from .dialogs import ensure_idle, show_error
 from .widgets.layer_heatmap import SharedScale, TokenHeatmap
 from .widgets.probe_panel import ProbePanel
-
-PROBE_JOBS = ("probe-fit", "probe-check", "probe-load")
-
 
 def _token_texts(message: dict) -> list[str]:
     """Each answer token's text, cut from the saved answer at its character offsets."""
@@ -26,7 +22,8 @@ def _token_texts(message: dict) -> list[str]:
 
 
 class ProbeController(QObject):
-    """Owns the probe used for live scoring and renders everything probe-related the engine sends."""
+    """Owns the probe used for live scoring, the probe jobs it starts (fit, load, consistency check) and the live
+    heatmaps, which follow the chat's generation events."""
 
     def __init__(self, window, panes: list[str]):
         super().__init__(window)
@@ -71,14 +68,14 @@ class ProbeController(QObject):
         from workbench.probes import ProbeSettings
 
         window = self.window
-        if window._generating or not window._idle_enough("fit a probe"):
+        if not ensure_idle(window, self.bridge, "fit a probe"):
             return
         if window.model_info is None:
             show_error(window, "Model not ready", "Wait for the model to load.")
             return
         self.panel.set_running(True)
         self._fit_job = self.bridge.fit_probe(ProbeSettings(method=method, n=n, n_random=n_random, read_at=read_at))
-        window._track(self._fit_job)
+        self._own(self._fit_job, self._fitted)
 
     def save(self, folder: str) -> Path | None:
         if self.probe is None:
@@ -93,7 +90,7 @@ class ProbeController(QObject):
 
     def load(self, folder: str) -> None:
         """Use a saved probe; its card is checked against the loaded model (base, adapter, chat rendering)."""
-        self.window._track(self.bridge.load_probe(folder))
+        self._own(self.bridge.load_probe(folder), lambda loaded: self.set_probe(*loaded))
 
     def check_consistency(self) -> None:
         """Compare every pane's last scored answer with one uncached forward pass over the same tokens."""
@@ -108,7 +105,7 @@ class ProbeController(QObject):
         if not answers:
             self.panel.consistency.setText("Generate an answer with live scoring first.")
             return
-        self.window._track(self.bridge.check_probe(self.probe, answers))
+        self._own(self.bridge.check_probe(self.probe, answers), self.panel.show_consistency)
 
     def export_live(self, path: str) -> Path | None:
         """The shown live scores as CSV (pane, token index, token, layer, score) or both heatmaps as one PNG."""
@@ -160,16 +157,14 @@ class ProbeController(QObject):
         for heatmap in self.heatmaps.values():
             heatmap.hide()
 
-    # events -------------------------------------------------------------------------------
-    def handle(self, event) -> bool:
-        """Render a probe event; True when the event was only for probes."""
-        job = self.window._job_names.get(event.job_id)
+    # what the chat's generation jobs send -------------------------------------------------
+    def on_generation_event(self, event) -> None:
+        """Follow an event of a chat turn or resume: the heatmaps start with the turn and fill with its scores."""
         if isinstance(event, ProbeAttached):
             self._attached = event
             if event.warnings:
                 self.panel.set_probe(event.name, event.warnings)
-            return True
-        if isinstance(event, TurnStarted):
+        elif isinstance(event, TurnStarted):
             attached, self._attached = self._attached, None
             for pane, heatmap in self.heatmaps.items():
                 scored = attached is not None and pane in event.prompts
@@ -177,33 +172,30 @@ class ProbeController(QObject):
                 self._scored_messages[pane] = event.message_ids.get(pane) if scored else None
                 if scored:
                     heatmap.start(attached.layers)
-            return False
-        if isinstance(event, AnswerResumed):
+        elif isinstance(event, AnswerResumed):
             self._scored_messages[event.pane] = event.message_id
-            return False
-        if isinstance(event, TokenScores):
+        elif isinstance(event, TokenScores):
             heatmap = self.heatmaps[event.pane]
             heatmap.show()
             heatmap.add_scores(event.start, event.scores, event.tokens, reset=event.reset)
-            return True
-        if job not in PROBE_JOBS:
-            return False
-        if isinstance(event, Progress):
-            self.panel.show_progress(event.stage, event.fraction)
-        elif isinstance(event, JobFinished) and job == "probe-fit":
-            self.panel.set_running(False)
-            self.panel.progress.setFormat("done")
-            self.panel.show_report(event.result.result)
-            self.set_probe(event.result.probe)
-        elif isinstance(event, JobFinished) and job == "probe-load":
-            self.set_probe(*event.result)
-        elif isinstance(event, JobFinished) and job == "probe-check":
-            self.panel.show_consistency(event.result)
-        elif isinstance(event, JobFailed) and job == "probe-load":
-            show_error(self.window, "Cannot load the probe", event.message, event.detail)
-        elif isinstance(event, JobFailed):
-            self.panel.set_running(False)
-            self.panel.progress.setFormat("cancelled" if event.message == "Cancelled" else "failed")
-            if event.message != "Cancelled":
-                show_error(self.window, "Probe failed", event.message, event.detail)
-        return True
+
+    # the probe jobs this controller starts --------------------------------------------------
+    def _own(self, handle, finished) -> None:
+        handle.progress.connect(self.panel.show_progress)
+        handle.finished.connect(finished)
+        handle.failed.connect(lambda message, detail: self._failed(handle, message, detail))
+
+    def _fitted(self, fitted) -> None:
+        self.panel.set_running(False)
+        self.panel.progress.setFormat("done")
+        self.panel.show_report(fitted.result)
+        self.set_probe(fitted.probe)
+
+    def _failed(self, handle, message: str, detail: str) -> None:
+        if handle.name == "probe-load":
+            show_error(self.window, "Cannot load the probe", message, detail)
+            return
+        self.panel.set_running(False)
+        self.panel.progress.setFormat("cancelled" if message == "Cancelled" else "failed")
+        if message != "Cancelled":
+            show_error(self.window, "Probe failed", message, detail)

@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from workbench.errors import WorkbenchError
-from workbench.events import CheckpointSaved, JobFailed, JobFinished, Metric, Progress
+from workbench.events import CheckpointSaved, Metric
 from workbench.paths import data_dir
 from workbench.reports import export
 from workbench.store.runs import RunStore
@@ -33,7 +33,7 @@ class TrainingController(QObject):
         self.panel = TrainingPanel()
         self.charts = RunCharts()
         self.charts.setObjectName("runCharts")
-        self.job_id: int | None = None
+        self.job = None  # JobHandle of the run this panel started
         self.live_run: int | None = None
         self._tables: dict[int, dict] = {}
         self._followed: dict[int, tuple] = {}  # charts key -> (folder, bytes of metrics.jsonl read, poll timer)
@@ -92,7 +92,7 @@ class TrainingController(QObject):
         draw(state)
         if not state.finished:
             timer.start()
-        self.window._show_training_charts()
+        self.charts_wanted.emit()
         return key
 
     def choose_follow(self) -> None:
@@ -146,13 +146,14 @@ class TrainingController(QObject):
         self._submit(self.bridge.safety_train(None, run["out_dir"], resume=True))
 
     def cancel(self) -> None:
-        self.bridge.cancel_training()
+        if self.job is not None:
+            self.job.cancel()
         self.panel.progress.setFormat("cancelling…")
 
     def attach(self, path: str) -> None:
         """Open a checkpoint to chat with it or fit a probe on it: attach an adapter checkpoint, load a
         full-training checkpoint as the model."""
-        if self.job_id is not None:
+        if self.job is not None:
             show_error(self.window, "Busy", "Wait for the run to end (or cancel it) before opening a checkpoint.")
             return
         if opens_as_model(path):
@@ -161,12 +162,15 @@ class TrainingController(QObject):
             self.window.set_adapter(path)
 
     def _submit(self, job) -> None:
-        self.job_id = job.id
+        self.job = job
         self.live_run = None
-        self.window._track(job)
+        job.event.connect(self._on_run_event)
+        job.progress.connect(self.panel.show_progress)
+        job.finished.connect(self._run_ended)
+        job.failed.connect(lambda message, detail: self._run_ended(None, message, detail))
         self.panel.set_running(True)
         self.panel.show_progress("starting…", 0.0)
-        self.window._show_training_charts()  # a run's curves are what the researcher watches: show them
+        self.charts_wanted.emit()  # a run's curves are what the researcher watches: show them
 
     def _default_out(self, adapter: str, config) -> Path:
         root = data_dir() / "runs"
@@ -178,8 +182,8 @@ class TrainingController(QObject):
         return root / f"{base}-{n}"
 
     # events -------------------------------------------------------------------------------------
-    def handle(self, event) -> bool:
-        """Render an event of a run; True when it was only for this panel."""
+    def _on_run_event(self, event) -> None:
+        """An event of the run this panel started: its curves grow and its checkpoints appear."""
         if isinstance(event, Metric) and event.run:
             if self.live_run != event.run:
                 self.live_run = event.run
@@ -190,32 +194,26 @@ class TrainingController(QObject):
                             label=self._label(event.run))
             if event.name.startswith("defection/"):
                 self._select_soon(event.run)
-            return True
-        if isinstance(event, CheckpointSaved):
+        elif isinstance(event, CheckpointSaved):
             self._select_soon(event.run)
-            return True
-        if isinstance(event, Progress) and event.job_id == self.job_id and self.job_id is not None:
-            self.panel.show_progress(event.stage, event.fraction)
-            return True
-        if isinstance(event, (JobFinished, JobFailed)) and event.name == KIND:
-            self.job_id = None
-            self._reselect.stop()
-            self.panel.set_running(False)
-            self.refresh(show=self.live_run)
-            if isinstance(event, JobFinished):
-                self.panel.progress.setFormat("done")
-                self.select(event.result["run_id"])
-                self.run_finished.emit(event.result)
-            else:
-                if self.live_run is not None:
-                    self.select(self.live_run)
-                self.panel.progress.setFormat("cancelled — resume it from its last checkpoint"
-                                              if event.message == "Cancelled" else "failed")
-                if event.message != "Cancelled":
-                    show_error(self.window, "Safety training failed", event.message, event.detail)
-                self.run_finished.emit(None)
-            return True
-        return False
+
+    def _run_ended(self, result, message: str = "", detail: str = "") -> None:
+        self.job = None
+        self._reselect.stop()
+        self.panel.set_running(False)
+        self.refresh(show=self.live_run)
+        if result is not None:
+            self.panel.progress.setFormat("done")
+            self.select(result["run_id"])
+            self.run_finished.emit(result)
+            return
+        if self.live_run is not None:
+            self.select(self.live_run)
+        self.panel.progress.setFormat("cancelled — resume it from its last checkpoint"
+                                      if message == "Cancelled" else "failed")
+        if message != "Cancelled":
+            show_error(self.window, "Safety training failed", message, detail)
+        self.run_finished.emit(None)
 
     def _select_soon(self, run_id: int) -> None:
         """Re-read the selected run once after a burst of its events (several rates arrive together)."""
