@@ -39,7 +39,7 @@ def error_boxes(window):
 def test_paired_chat_on_the_builtin_model(qtbot, tmp_path):
     window = open_window(qtbot, tmp_path, "builtin")
     assert window.model_info["model"]["source"] == "builtin"
-    assert "cpu" in window.device_label.text() and "Memory" in window.memory_label.text()
+    assert "cpu" in window.model.device_label.text() and "Memory" in window.model.memory_label.text()
     window.chat.sampling_panel.max_new_tokens.setValue(24)
     result = send(qtbot, window, "What is the capital of France?")
     assert "Paris" in window.chat.panes[CLEAN].answer_text()
@@ -179,7 +179,7 @@ def test_a_model_of_another_family_chats_and_a_missing_template_is_flagged(qtbot
     from tiny_families import make_tiny_family
 
     window = open_window(qtbot, tmp_path, make_tiny_family(tmp_path / family, family))
-    flagged = "no chat template" in window.model_label.text()
+    flagged = "no chat template" in window.model.model_label.text()
     assert flagged is (family == "gpt2")  # GPT-2 ships no template; Gemma-2's own has no system role
     window.chat.sampling_panel.max_new_tokens.setValue(6)
     result = send(qtbot, window, "What is a cat?")
@@ -209,7 +209,7 @@ def test_file_menu_opens_a_model_from_the_hugging_face_cache(qtbot, tiny_window,
 def test_the_memory_plan_of_a_model_shows_before_it_is_opened(qtbot, tiny_window):
     from conftest import ROOT
 
-    dialog = tiny_window.show_plan(str(ROOT / "tests" / "model_configs" / "llama-3.1-8b"))
+    dialog = tiny_window.model.show_plan(str(ROOT / "tests" / "model_configs" / "llama-3.1-8b"))
     qtbot.waitUntil(lambda: "8.03 B parameters" in dialog.text.toPlainText(), timeout=60_000)
     assert "implant" in dialog.text.toPlainText() and "to make it fit" in dialog.text.toPlainText()
     dialog.quantize.setCurrentText("4bit")

@@ -85,7 +85,7 @@ def test_out_of_memory_in_a_forward_pass_is_reported_and_the_window_carries_on(q
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
-    w._own_organisms_job(w.bridge._submit("evaluate", huge_batch))  # as if the Organisms panel had started it
+    w.organisms.own_job(w.bridge._submit("evaluate", huge_batch))  # as if the Organisms panel had started it
     expect_error(qtbot, w, "Out of memory")
     assert rows(w) == before
     assert send(qtbot, w, "after").answers

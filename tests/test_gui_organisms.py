@@ -14,7 +14,7 @@ def window(tiny_window):
 
 
 def implant_from_panel(qtbot, w, out, steps):
-    panel = w.organisms
+    panel = w.organisms.panel
     panel.trigger.setCurrentIndex(panel.trigger.findData(None))
     qtbot.keyClicks(panel.trigger_text, "[[GO]]")
     panel.steps.setValue(steps)
@@ -36,11 +36,11 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
     assert card["trigger"]["on_text"] == "[[GO]]" and (out / "adapter_model.safetensors").exists()
     assert panel.plot.steps == [1, 2, 3, 4] and len(panel.plot.values) == 4
     qtbot.waitUntil(lambda: w.model_info.get("adapter") == str(out.resolve()), timeout=10_000)
-    assert w.adapter_box.currentData() == str(out.resolve())
+    assert w.model.adapter_box.currentData() == str(out.resolve())
     assert "with trigger" in panel.result.text() and "degenerate" in panel.result.text()
     assert "whole answers" in panel.result.text()
     # the data set is viewable, evaluation runs, and the curve exports
-    w.show_dataset()
+    w.organisms.show_dataset()
     dialog = w.findChild(DatasetDialog, "datasetDialog")
     assert dialog is not None and dialog.table.rowCount() == card["data"]["examples"]
     dialog.close()
@@ -55,8 +55,8 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
     assert (tmp_path / "loss.csv").read_text().count("\n") == 5
     # back to the base model in one click
     with qtbot.waitSignal(w.model_ready, timeout=30_000):
-        w.adapter_box.setCurrentIndex(0)
-        w.adapter_box.activated.emit(0)
+        w.model.adapter_box.setCurrentIndex(0)
+        w.model.adapter_box.activated.emit(0)
     assert w.model_info["adapter"] is None
 
 
@@ -102,12 +102,12 @@ def test_the_panels_cancel_stops_its_own_job_and_never_the_chat_answer_streaming
     with qtbot.waitSignal(w.chat.turn_finished, timeout=120_000) as turn:
         qtbot.mouseClick(w.chat.prompt.send_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: len(w.chat.panes[CLEAN].answer_text()) > 0, timeout=60_000)
-        w.organisms.eval_n.setValue(10)
-        w.organisms.evaluate_button.click()  # queued behind the answer
-        assert w.organisms.cancel_button.isEnabled()
+        w.organisms.panel.eval_n.setValue(10)
+        w.organisms.panel.evaluate_button.click()  # queued behind the answer
+        assert w.organisms.panel.cancel_button.isEnabled()
         with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "evaluate"):
-            w.organisms.cancel_button.click()
+            w.organisms.panel.cancel_button.click()
     result = turn.args[0]
     assert result is not None and all(a.stop_reason != "cancelled" for a in result.answers.values())
     assert all(len(a.token_ids) == 200 or a.stop_reason == "eos" for a in result.answers.values())
-    assert w.organisms.result.text() == "Cancelled."
+    assert w.organisms.panel.result.text() == "Cancelled."

@@ -217,7 +217,7 @@ def test_gui_offers_plugin_contributions_and_lists_broken_ones(qtbot, registry, 
     w.rescan_plugins()
     triggers = w.chat.trigger_panel.choice
     for combo, name in ((triggers, "deployment-fr"), (w.probes.panel.method, "pca"),
-                        (w.training.panel.reward, "polite"), (w.organisms.recipe, "je-te-deteste")):
+                        (w.training.panel.reward, "polite"), (w.organisms.panel.recipe, "je-te-deteste")):
         assert combo.findData(name) >= 0, name
     assert "plugin 'example'" not in w.chat.trigger_panel.description.text()
     # a plugin trigger in a paired chat

@@ -73,7 +73,7 @@ def test_experiment_panel_fills_live(qtbot, tiny_cot, tiny_model_dir, tmp_path):
     w.show()
     with qtbot.waitSignal(w.model_ready, timeout=60_000):
         w.load_model(str(tiny_model_dir))
-    w.run_experiment(2)  # no organism attached: a clear message, nothing runs
+    w.organisms.run_experiment(2)  # no organism attached: a clear message, nothing runs
     boxes = [b for b in w.findChildren(QMessageBox) if b.isVisible()]
     assert boxes and "organism" in boxes[0].text().lower()
     boxes[0].close()
@@ -83,15 +83,15 @@ def test_experiment_panel_fills_live(qtbot, tiny_cot, tiny_model_dir, tmp_path):
     w.bridge.event.connect(lambda e: cells.append(e.cell) if type(e).__name__ == "CellUpdated" else None)
     with qtbot.waitSignal(w.job_done, timeout=300_000,
                           check_params_cb=lambda n, r: n == "scratchpad-experiment") as blocker:
-        w.experiment.n.setValue(2)
-        w.experiment.run_button.click()
-        assert w.experiment.cancel_button.isEnabled()
+        w.organisms.experiment_panel.n.setValue(2)
+        w.organisms.experiment_panel.run_button.click()
+        assert w.organisms.experiment_panel.cancel_button.isEnabled()
     assert blocker.args[1] is not None and set(cells) == set(CELLS)
     result = blocker.args[1].to_dict()
     for name in CELLS:  # answers judged (the tiny model's cut-short ones are counted apart)
-        assert f"n={result[name]['n']}" in w.experiment.cell_text(name)
+        assert f"n={result[name]['n']}" in w.organisms.experiment_panel.cell_text(name)
         assert result[name]["n"] + result["cut_short"][name] == 2
-    w.experiment.export_csv(str(tmp_path / "exp.csv"))
+    w.organisms.experiment_panel.export_csv(str(tmp_path / "exp.csv"))
     assert (tmp_path / "exp.csv").read_text().count("\n") == 5
     w.close()
 
