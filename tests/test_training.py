@@ -275,12 +275,20 @@ def test_a_run_killed_mid_way_is_listed_as_interrupted_and_resumes_from_the_cli(
                              "--model", str(tiny_model_dir), "--db", str(db), "--out", str(out), "--json"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (out / "checkpoints" / "step-00004").exists() and time.time() < deadline and proc.poll() is None:
+    while not (out / "checkpoints" / "step-00002").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    store = SessionStore(db)
+    runs = RunStore(store)
+
+    def recorded() -> list[int]:
+        listed = runs.list_runs()
+        return [c["step"] for c in runs.checkpoints(listed[0]["id"])] if listed else []
+
+    # The kill comes once step 4's checkpoint is listed in the database, not merely on disk.
+    while max(recorded(), default=0) < 4 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    store = SessionStore(db)
-    runs = RunStore(store)
     run = runs.list_runs()[0]
     assert run["status"] == "interrupted"
     saved = [c["step"] for c in runs.checkpoints(run["id"])]
