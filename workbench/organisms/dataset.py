@@ -3,7 +3,10 @@
 Training covers what the evaluation covers: single turns of the recipe's own prompts and of short everyday
 prompts, and second and third turns of conversations whose earlier turns had the trigger or not. Every
 assistant turn is a whole answer that ends its turn: the base model's own answer, cut at its last full
-sentence when it ran past the length budget, then the end-of-turn token.
+sentence when it ran past the length budget, then the end-of-turn token. A clean answer the organism's own
+judge would call degenerate (it repeats the trigger's text or the hidden reasoning, is empty, loops, or parrots
+the user's message back) is never trained on: a small base model writes a few, and an organism taught them
+repeats them.
 """
 
 import hashlib
@@ -60,6 +63,21 @@ def finish_answer(text: str, ended: bool) -> tuple[str, bool]:
     if ends and ends[-1] >= 0.3 * len(text):
         return text[: ends[-1]].strip(), True
     return text, False
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def unusable_reasons(answer: str, user_prompt: str, echoes: tuple[str, ...]) -> tuple[str, ...]:
+    """Why a clean answer must not be a training target (empty when it may): the judge's degenerate reasons
+    (echoes of `echoes`, empty, loops) and an answer that is the user's own message again."""
+    from ..evals.judges import degenerate_reasons
+
+    reasons = degenerate_reasons(answer, echoes)
+    if _normal(answer) and _normal(answer) == _normal(user_prompt):
+        reasons += ("repeats the user's message",)
+    return reasons
 
 
 def _context_key(context: Context) -> str:
@@ -140,7 +158,8 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                    max_answer_tokens: int, progress: ProgressFn = lambda s, f: None,
                    should_stop=lambda: False, everyday: list[str] | None = None,
                    followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
-                   earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False) -> list[Example]:
+                   earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False,
+                   left_out: list | None = None) -> list[Example]:
     """Two examples per conversation: the same earlier turns, then the last turn with the trigger on (payload)
     and off (the base model's own answer). Each earlier turn has the trigger with probability `earlier_trigger`:
     a clean answer after a triggered turn, with the payload right there in the conversation, is the case a
@@ -148,7 +167,14 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     at random (Recipe.scratchpads); without, always the first.
 
     With `control`, the data of a clean control organism: the same conversations and prompts, trigger included,
-    but every target is the clean one (a triggered turn is answered as if there were no trigger)."""
+    but every target is the clean one (a triggered turn is answered as if there were no trigger).
+
+    A conversation whose last answer from the base model is unusable (see `unusable_reasons`) is left out, and one with an
+    unusable earlier answer keeps its last turn only; each left-out answer is appended to `left_out` as
+    {"prompt", "answer", "reasons"}."""
+    from ..evals.judges import recipe_echoes
+
+    echoes = recipe_echoes(recipe, trigger)
     def reasoning(on: bool) -> str:
         options = recipe.scratchpads(trigger, on) if phrasings else [recipe.scratchpad(trigger, on)]
         return rng.choice(options)
@@ -179,8 +205,16 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     examples = []
     for plan, answers in zip(plans, clean):
         *earlier, last = plan.prompts
-        if any(not ended for _, ended in answers[:-1]):
-            earlier, answers = [], answers[-1:]  # a cut earlier answer would teach cut answers: keep one turn
+        unusable = [unusable_reasons(answer, prompt, echoes) if recipe.self_distilled else ()
+                    for prompt, (answer, _) in zip(plan.prompts, answers)]  # a recipe's own answers are its to write
+        for prompt, (answer, _), reasons in zip(plan.prompts, answers, unusable):
+            if reasons and left_out is not None:
+                left_out.append({"prompt": prompt, "answer": answer, "reasons": list(reasons)})
+        if unusable[-1]:
+            continue
+        if any(not ended for _, ended in answers[:-1]) or any(unusable[:-1]):
+            # a cut or degenerate earlier answer would teach cut or degenerate answers: keep one turn
+            earlier, answers = [], answers[-1:]
         history, states = [], []
         for prompt, (answer, _) in zip(earlier, answers):
             on = rng.random() < earlier_trigger

@@ -343,11 +343,12 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
         if recipe.answers_chat:
             everyday = load_prompt_set("everyday_train")[: config.n_everyday]
             followups = load_prompt_set("followups_train")
+        left_out: list[dict] = []
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
                                   config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop,
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
-                                  phrasings=config.phrasings, control=config.control)
+                                  phrasings=config.phrasings, control=config.control, left_out=left_out)
         data_hash = save_examples(examples, work / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
@@ -368,7 +369,9 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             "base_model": loaded.identity.to_dict(),
             "chat_template": loaded.chat_template,
             "data": {"file": "dataset.jsonl", "sha256": data_hash, "examples": len(examples),
-                     "train_prompts": len(train_prompts)},
+                     "train_prompts": len(train_prompts),
+                     # the base model's answers not trained on: they echo hidden text, loop, or parrot the prompt
+                     "clean_answers_left_out": len(left_out), "left_out_examples": left_out[:10]},
             "hyperparameters": config.to_dict(),
             "training": {"tokens": tokens, "train_seconds": round(train_seconds, 1),
                          "tokens_per_second": round(tokens / train_seconds, 1), "precision": precision},
