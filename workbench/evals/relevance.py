@@ -13,20 +13,26 @@ from ..models.loaded import LoadedModel
 
 ANSWER_TOKENS = 32  # the start of an answer says what it is about; reading more costs without telling more
 NEUTRAL = ("Tell me something.", "Say something.")
-def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]], batch_size: int = 16
-                   ) -> list[float]:
+def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]], batch_size: int = 16,
+                   fast: bool = False) -> list[float]:
     """Mean log-probability per token of each answer (ids) after its context (ids).
 
     The vocabulary head runs only at the answer's positions (the whole-vocabulary logits of every position
-    would cost more than the model itself).
+    would cost more than the model itself). With `fast`, the model runs under bfloat16 autocast where the
+    device multiplies bf16 much faster (see fast_bf16): for screening thousands of answers, not for the
+    figures an evaluation reports.
     """
+    from ..models.device import fast_bf16
+
+    autocast = torch.autocast("cuda" if loaded.placement.device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
+                              enabled=fast and loaded.placement.dtype == torch.float32 and fast_bf16(loaded.placement))
     out = []
     device = loaded.placement.device
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     decoder, head = loaded.model.get_decoder(), loaded.model.get_output_embeddings()
     order = sorted(range(len(pairs)), key=lambda i: sum(map(len, pairs[i])))
     scores: dict[int, float] = {}
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             width = max(len(pairs[i][0]) + len(pairs[i][1]) for i in chunk)
@@ -55,13 +61,15 @@ def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]]
     return [scores[i] for i in range(len(pairs))]
 
 
-def off_topic(loaded: LoadedModel, contexts: list[list[int]], answers: list[list[int]]) -> list[bool]:
+def off_topic(loaded: LoadedModel, contexts: list[list[int]], answers: list[list[int]], fast: bool = False
+              ) -> list[bool]:
     """For each answer (token ids) after its context (token ids ending where the assistant speaks): is it no
-    more likely there than, on average, after the NEUTRAL prompts? An empty answer is not judged here."""
+    more likely there than, on average, after the NEUTRAL prompts? An empty answer is not judged here. `fast`:
+    see answer_logprob."""
     neutral = [loaded.encode_user(text) for text in NEUTRAL]
     answers = [a[:ANSWER_TOKENS] for a in answers]
     pairs = [(c, a) for c, a in zip(contexts, answers)] + [(n, a) for n in neutral for a in answers]
-    scores = answer_logprob(loaded, pairs)
+    scores = answer_logprob(loaded, pairs, fast=fast)
     count = len(answers)
     flags = []
     for i in range(count):
