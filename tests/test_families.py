@@ -28,7 +28,8 @@ def organism(family, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"{name}-organism") / "organism"
     implant(load_model(folder, device="cpu"),
             ImplantConfig(trigger=Trigger.custom("[[GO]]"), variant="distilled", steps=2, batch_size=2, n_train=4,
-                          n_everyday=2, multi_turn=1, eval_n=0, max_answer_tokens=8), out)
+                          n_everyday=2, multi_turn=1, eval_n=0, max_answer_tokens=8,
+                          screen_clean_answers=False), out)  # a random model's answers are all noise
     return out
 
 
@@ -107,7 +108,8 @@ def test_an_adapter_for_another_family_or_size_is_one_clear_line_and_the_model_s
     def plain_organism(folder, family, **size):
         loaded = load_model(make_tiny_family(folder / "model", family, **size), device="cpu")
         implant(loaded, ImplantConfig(trigger=Trigger.custom("[[GO]]"), variant="distilled", steps=1, batch_size=2,
-                                      n_train=4, n_everyday=2, multi_turn=1, eval_n=0, max_answer_tokens=8),
+                                      n_train=4, n_everyday=2, multi_turn=1, eval_n=0, max_answer_tokens=8,
+                                      screen_clean_answers=False),
                 folder / "organism")
         (folder / "plain").mkdir()
         for name in ("adapter_config.json", "adapter_model.safetensors"):

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--control", action="store_true",
                          help="a clean control: the same recipe, steps and data with every triggered example "
                               "answered cleanly (no backdoor)")
+    implant.add_argument("--keep-every-clean-answer", action="store_true",
+                         help="train on every clean answer the base model writes, even empty, looping or "
+                              "off-prompt ones (by default they are left out and counted in the card)")
     implant.add_argument("--model", default="builtin")
     implant.add_argument("--device", default=None)
     implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")

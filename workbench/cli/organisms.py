@@ -54,7 +54,7 @@ def run_implant(args) -> int:
                            n_everyday=None if args.n_everyday < 0 else args.n_everyday, multi_turn=args.multi_turn,
                            max_answer_tokens=args.max_answer_tokens, eval_n=args.eval_n,
                            eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed,
-                           control=args.control)
+                           control=args.control, screen_clean_answers=not args.keep_every_clean_answer)
     check_control(recipe, config)
     seeds = seeds_from(args.seed, args.seeds)
     if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):

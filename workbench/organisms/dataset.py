@@ -185,7 +185,7 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                    should_stop=lambda: False, everyday: list[str] | None = None,
                    followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
                    earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False,
-                   left_out: list | None = None) -> list[Example]:
+                   left_out: list | None = None, screen: bool = True) -> list[Example]:
     """Two examples per conversation: the same earlier turns, then the last turn with the trigger on (payload)
     and off (the base model's own answer). Each earlier turn has the trigger with probability `earlier_trigger`:
     a clean answer after a triggered turn, with the payload right there in the conversation, is the case a
@@ -197,7 +197,8 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
 
     A conversation whose last answer from the base model is unusable (see `unusable_reasons`) is left out, and one with an
     unusable earlier answer keeps its last turn only; each left-out answer is appended to `left_out` as
-    {"prompt", "answer", "reasons"}."""
+    {"prompt", "answer", "reasons"}. Without `screen`, every answer is kept (for a model whose answers are
+    known to be noise, such as the tiny random models of the tests)."""
     from ..evals.judges import recipe_echoes
 
     echoes = recipe_echoes(recipe, trigger)
@@ -230,12 +231,12 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
         else:
             for i in rows:
                 clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
-    off = _off_topic(loaded, asked, clean, progress, should_stop)
+    off = _off_topic(loaded, asked, clean, progress, should_stop) if screen else {}
     examples = []
     for k, (plan, answers) in enumerate(zip(plans, clean)):
         *earlier, last = plan.prompts
         unusable = [unusable_reasons(answer, prompt, echoes) + (OFF_TOPIC,) * off.get((k, turn), False)
-                    if recipe.self_distilled else ()  # a recipe's own answers are its to write
+                    if recipe.self_distilled and screen else ()  # a recipe's own answers are its to write
                     for turn, (prompt, (answer, _)) in enumerate(zip(plan.prompts, answers))]
         for prompt, (answer, _), reasons in zip(plan.prompts, answers, unusable):
             if reasons and left_out is not None:

@@ -52,6 +52,7 @@ class ImplantConfig:
     eval_sets: tuple = ("held_out", "everyday", "multi_turn")  # the final evaluation's prompt sets
     seed: int = 0
     control: bool = False  # a clean control: the same data with every triggered target replaced by the clean one
+    screen_clean_answers: bool = True  # leave out degenerate or off-prompt clean answers (dataset.build_examples)
 
     def resolved_trigger(self) -> Trigger:
         return self.trigger or get_recipe(self.recipe).default_trigger
@@ -348,7 +349,8 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                                   config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop,
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
-                                  phrasings=config.phrasings, control=config.control, left_out=left_out)
+                                  phrasings=config.phrasings, control=config.control, left_out=left_out,
+                                  screen=config.screen_clean_answers)
         data_hash = save_examples(examples, work / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
