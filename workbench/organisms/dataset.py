@@ -264,7 +264,8 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                 list(history), list(states)))
     if not examples:
         raise WorkbenchError("The base model wrote no usable clean answer to train on (every one was empty, looped "
-                             "or missed its prompt): try more prompts or a longer --max-answer-tokens")
+                             "or missed its prompt): try more prompts or a longer --max-answer-tokens, or "
+                             "--keep-every-clean-answer to train on them anyway")
     return examples
 
 
