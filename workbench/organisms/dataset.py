@@ -231,12 +231,13 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
         else:
             for i in rows:
                 clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
-    off = _off_topic(loaded, asked, clean, progress, should_stop) if screen else {}
+    screening = screen and recipe.self_distilled  # a recipe's own answers are its to write
+    off = _off_topic(loaded, asked, clean, progress, should_stop) if screening else {}
     examples = []
     for k, (plan, answers) in enumerate(zip(plans, clean)):
         *earlier, last = plan.prompts
         unusable = [unusable_reasons(answer, prompt, echoes) + (OFF_TOPIC,) * off.get((k, turn), False)
-                    if recipe.self_distilled and screen else ()  # a recipe's own answers are its to write
+                    if screening else ()
                     for turn, (prompt, (answer, _)) in enumerate(zip(plan.prompts, answers))]
         for prompt, (answer, _), reasons in zip(plan.prompts, answers, unusable):
             if reasons and left_out is not None:
