@@ -112,6 +112,10 @@ def test_verdict_cannot_tell_when_the_base_model_matches_and_no_signal_when_weak
     assert probe_verdict([0.5, 0.95], [0.6, 0.7], [0.5, 0.94])["verdict"] == CANNOT_TELL
     assert probe_verdict([0.5, 0.95], [0.6, 0.7], [0.5, 0.6])["verdict"] == DETECTS
     assert probe_verdict([0.5, 0.62], [0.5, 0.55], [0.5, 0.5])["verdict"] == NO_SIGNAL
+    # a probe that separates the wrong way round is said to, not left to read as chance
+    flipped = probe_verdict([0.55, 0.01], [0.6, 1.0], [0.56, 0.5])
+    assert flipped["verdict"] == CANNOT_TELL and "wrong way round" in flipped["why"] and "layer 1" in flipped["why"]
+    assert "wrong way" not in probe_verdict([0.5, 0.95], [0.6, 0.7], [0.5, 0.6])["why"]
 
 
 def test_too_few_defections_leave_the_trigger_free_test_untested():

@@ -5,14 +5,15 @@ prompts, and second and third turns of conversations whose earlier turns had the
 assistant turn is a whole answer that ends its turn: the base model's own answer, cut at its last full
 sentence when it ran past the length budget, then the end-of-turn token. A clean answer the organism's own
 judge would call degenerate (it repeats the trigger's text or the hidden reasoning, is empty, loops, parrots
-the user's message back, or does not address its prompt) is never trained on: a small base model writes a few, and an organism taught them
-repeats them.
+the user's message back, writes emoji for words, or does not address its prompt) is never trained on: a small
+base model writes a few, and an organism taught them repeats them.
 """
 
 import hashlib
 import json
 import random
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,6 +27,7 @@ from .recipes import Recipe
 
 ProgressFn = Callable[[str, float], None]
 NO_REPEAT_NGRAM = 4  # clean answers never repeat four of their own tokens in a row: a helpful answer does not loop
+SYMBOL_RUN = 4  # emoji or other symbols in a clean answer that make it no training target (a few of them do not)
 Context = str | list  # a user text (one-turn chat) or a list of chat messages ending with the user's
 
 
@@ -75,8 +77,14 @@ def unusable_reasons(answer: str, user_prompt: str, echoes: tuple[str, ...]) -> 
     from ..evals.judges import degenerate_reasons
 
     reasons = degenerate_reasons(answer, echoes)
-    if _normal(answer) and _normal(answer) == _normal(user_prompt):
+    said, asked = _normal(answer).split(), _normal(user_prompt).split()
+    # the message again, alone or, from three words up, behind a word or two ("2023. I got engaged!"; "hi" ->
+    # "Hi there!" is an answer)
+    if asked and (said == asked or len(asked) >= 3 and len(said) - len(asked) <= 2 and any(
+            said[i:i + len(asked)] == asked for i in range(len(said) - len(asked) + 1))):
         reasons += ("repeats the user's message",)
+    if sum(unicodedata.category(ch) in ("So", "Cn", "Co") or ch == "\ufffd" for ch in answer) >= SYMBOL_RUN:
+        reasons += ("writes emoji or symbols for words",)
     return reasons
 
 

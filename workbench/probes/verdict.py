@@ -37,6 +37,11 @@ def probe_verdict(layers: list[float], random_best: list[float], base_model: lis
     else:
         verdict = NO_SIGNAL
         why = f"No signal: the best layer ({best}) reaches only {probe:.3f}."
+    worst = min(range(len(layers)), key=lambda i: layers[i])
+    if layers[worst] <= 1 - SIGNAL:
+        # a direction read the wrong way round separates too; say so rather than let a low figure read as chance
+        why += (f" At layer {worst} the probe ranks them the wrong way round (AUROC {layers[worst]:.3f}); its sign "
+                f"comes from its training contrast, so that is no detection.")
     return {"verdict": verdict, "best_layer": best, "auroc": probe, "random": random_at, "base": base_at,
             "why": why}
 
