@@ -46,6 +46,10 @@ class OrganismsPanel(QWidget):
         self.control.setToolTip("Train the same recipe, steps and data with every triggered example answered "
                                 "cleanly: the organism to compare against, separating the backdoor's effects from "
                                 "fine-tuning's")
+        self.keep_every = QCheckBox("Keep every clean answer")
+        self.keep_every.setToolTip("Train on every clean answer the base model writes, even empty, looping or "
+                                   "off-prompt ones (by default they are left out and counted on the card): for a "
+                                   "model whose answers are all noise, such as a small random one")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (default: in your data folder)")
         self.implant_button = QPushButton("Implant")
@@ -74,6 +78,7 @@ class OrganismsPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Train prompts", self.n_train)
         form.addRow("", self.control)
+        form.addRow("", self.keep_every)
         form.addRow("Output", self.out)
         buttons = QHBoxLayout()
         buttons.addWidget(self.implant_button)
@@ -120,7 +125,8 @@ class OrganismsPanel(QWidget):
             trigger = triggers().get(name)
         config = ImplantConfig(recipe=self.recipe.currentData(), variant=self.variant.currentText(),
                                trigger=trigger, steps=self.steps.value(), n_train=self.n_train.value(),
-                               eval_n=self.eval_n.value(), control=self.control.isChecked())
+                               eval_n=self.eval_n.value(), control=self.control.isChecked(),
+                               screen_clean_answers=not self.keep_every.isChecked())
         out = self.out.text().strip() or str(self._default_out(config))
         return config, out
 
