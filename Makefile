@@ -26,7 +26,9 @@ run: install
 test: install
 	# the import contracts first (pyproject.toml [tool.importlinter]): the engine never imports the GUI or Qt
 	$(BIN)/lint-imports
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
+	# two worker processes (pytest-xdist), a test file to each at a time: on 2 cores the many short tests that
+	# wait on Python and start-up overlap, and each worker gets one core (tests/conftest.py)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra -n 2 --dist loadfile
 
 bench: install
 	# every script in bench/, one after another (about 35 minutes on a 2-core CPU); writes bench/REPORT.md

