@@ -127,3 +127,18 @@ def test_probe_saves_loads_and_a_broken_one_is_refused(qtbot, tiny_window, tmp_p
     assert w.probes.probe is not None  # the working probe is still in use
     result = _send(qtbot, w)  # and the window still chats, scored live
     assert w.probes.heatmaps["triggered"].values.shape[1] == len(result.answers["triggered"].token_ids)
+
+
+def test_a_verdict_reason_with_a_less_than_sign_is_shown_whole(qtbot):
+    """The live test's reason says "token AUROC < 0.7": rich text once read '<' as a tag and cut the rest off."""
+    from PySide6.QtGui import QTextDocument
+
+    from ui.widgets.probe_panel import verdict_html
+
+    why = "No layer's live score tells them apart (token AUROC < 0.7 at every layer): the live alert is off."
+    result = {"verdict": {"verdict": "cannot tell", "auroc": 1.0, "best_layer": 3, "why": "Random <b> reaches 1.0."},
+              "trigger_free": None, "live": {"why": why}}
+    document = QTextDocument()
+    document.setHtml(verdict_html(result))
+    shown = document.toPlainText()
+    assert why in shown and "Random <b> reaches 1.0." in shown and "CANNOT TELL" in shown

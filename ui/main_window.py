@@ -4,7 +4,8 @@ import sys
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QToolBar,
+                               QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED
 from workbench.errors import WorkbenchError
@@ -120,26 +121,26 @@ class MainWindow(QMainWindow):
         column.addStretch(1)
         right = QDockWidget("Settings", self)
         right.setObjectName("settingsDock")
-        right.setWidget(settings)
+        right.setWidget(_scrolling(settings))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
         organisms = QDockWidget("Organisms", self)
         organisms.setObjectName("organismsDock")
-        organisms.setWidget(self.organisms.panel)
+        organisms.setWidget(_scrolling(self.organisms.panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, organisms)
         self.tabifyDockWidget(right, organisms)
         experiment = QDockWidget("Scratchpad experiment", self)
         experiment.setObjectName("experimentDock")
-        experiment.setWidget(self.organisms.experiment_panel)
+        experiment.setWidget(_scrolling(self.organisms.experiment_panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, experiment)
         self.tabifyDockWidget(organisms, experiment)
         probes = QDockWidget("Probes", self)
         probes.setObjectName("probesDock")
-        probes.setWidget(self.probes.panel)
+        probes.setWidget(_scrolling(self.probes.panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, probes)
         self.tabifyDockWidget(experiment, probes)
         training = QDockWidget("Training", self)
         training.setObjectName("trainingDock")
-        training.setWidget(self.training.panel)
+        training.setWidget(_scrolling(self.training.panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, training)
         self.tabifyDockWidget(probes, training)
         charts = QDockWidget("Training charts", self)
@@ -327,3 +328,15 @@ class MainWindow(QMainWindow):
         self.model.stop()
         self.bridge.shutdown()
         super().closeEvent(event)
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    """A side panel that scrolls when the window is too short for it, instead of squeezing its widgets on top
+    of one another (the probe verdict over its heatmap on a 800-pixel-high window)."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    # as wide as the panel needs, so that only the height scrolls
+    area.setMinimumWidth(panel.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area

@@ -1,6 +1,7 @@
 """The Probes dock: fit and evaluate a probe (AUROC per layer next to its controls), save/load it, score live."""
 
 import csv
+from html import escape
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -29,7 +30,7 @@ def _verdict_line(title: str, test: dict | None) -> str:
     colour = VERDICT_COLOURS.get(test["verdict"], "#000000")
     figure = f" AUROC {test['auroc']:.3f} at layer {test['best_layer']}." if test.get("auroc") is not None else ""
     return (f"<b>{title}:</b> <span style='color:{colour}; font-weight:bold'>{test['verdict'].upper()}</span>"
-            f"{figure} {test['why']}")
+            f"{figure} {escape(test['why'])}")
 
 
 def verdict_html(result: dict) -> str:
@@ -38,7 +39,7 @@ def verdict_html(result: dict) -> str:
              _verdict_line("Defection without the trigger", result.get("trigger_free"))]
     live = result.get("live")
     if live:
-        lines.append(f"<b>Live scores:</b> {live['why']}")
+        lines.append(f"<b>Live scores:</b> {escape(live['why'])}")  # "token AUROC < 0.7" is no tag
     return "<br>".join(lines)
 
 
@@ -155,8 +156,8 @@ class ProbePanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.verdict)  # above the heatmap: read first, never below the fold
         layout.addWidget(self.auroc_map, 1)
-        layout.addWidget(self.verdict)
         layout.addWidget(self.summary)
         layout.addWidget(self.export_button)
         layout.addWidget(live)
