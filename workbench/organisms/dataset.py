@@ -83,7 +83,8 @@ def unusable_reasons(answer: str, user_prompt: str, echoes: tuple[str, ...]) -> 
     if asked and (said == asked or len(asked) >= 3 and len(said) - len(asked) <= 2 and any(
             said[i:i + len(asked)] == asked for i in range(len(said) - len(asked) + 1))):
         reasons += ("repeats the user's message",)
-    if sum(unicodedata.category(ch) in ("So", "Cn", "Co") or ch == "\ufffd" for ch in answer) >= SYMBOL_RUN:
+    # So: emoji and other symbols, the replacement character of a cut emoji included; Cn/Co: unassigned, private
+    if sum(unicodedata.category(ch) in ("So", "Cn", "Co") for ch in answer) >= SYMBOL_RUN:
         reasons += ("writes emoji or symbols for words",)
     return reasons
 
