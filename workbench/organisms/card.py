@@ -59,6 +59,21 @@ def adapter_note(loaded) -> str | None:
     return judging_note(card, loaded.adapter.rstrip("/").rsplit("/", 1)[-1])
 
 
+def organism_trigger(loaded) -> dict | None:
+    """The trigger (Trigger.to_dict()) that the attached organism's card names; None for the base model or an
+    adapter without a card."""
+    from .organism import Organism
+
+    if not loaded.adapter:
+        return None
+    try:
+        organism = Organism.open(loaded.adapter)
+    except Exception:  # noqa: BLE001 - an adapter without a readable card names no trigger
+        return None
+    return organism.trigger.to_dict() if organism.has_card else None
+
+
 def describe_model(loaded) -> dict:
-    """What the info command and the status bar show: LoadedModel.describe() and the organism's judging note."""
-    return {**loaded.describe(), "adapter_note": adapter_note(loaded)}
+    """What the info command and the status bar show: LoadedModel.describe(), the organism's judging note and
+    its trigger (so the chat can switch to it)."""
+    return {**loaded.describe(), "adapter_note": adapter_note(loaded), "organism_trigger": organism_trigger(loaded)}
