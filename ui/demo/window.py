@@ -110,9 +110,9 @@ class DemoWindow(QWidget):
         if key == "normal":
             return AnswersPage(rec, ["clean"], False, interval_ms)
         if key == "triggered":
-            return AnswersPage(rec, ["clean", "triggered"], False, interval_ms)
+            return AnswersPage(rec, ["triggered", "clean"], False, interval_ms)
         if key == "reasoning":
-            return AnswersPage(rec, ["clean", "triggered"], True, 0)
+            return AnswersPage(rec, ["triggered", "clean"], True, 0)
         if key == "training":
             return TrainingPage(rec, interval_ms)
         if key == "probe":
