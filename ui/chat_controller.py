@@ -179,7 +179,8 @@ class ChatController(QObject):
         if last is not None:
             panes_used = {m["pane"] for m in messages if m["turn"] == last["turn"]}
             self.trigger_panel.paired.setChecked(len(panes_used) == 2)
-            self.trigger_panel.single_on.setChecked(TRIGGERED in panes_used)
+            if len(panes_used) == 1:  # a paired turn leaves the (greyed) single-pane choice as it was
+                self.trigger_panel.single_on.setChecked(TRIGGERED in panes_used)
             if last.get("trigger"):
                 self.trigger_panel.select(Trigger.from_dict(last["trigger"]))
             if last.get("sampling"):

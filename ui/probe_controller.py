@@ -7,6 +7,7 @@ import csv
 import numpy as np
 from PySide6.QtCore import QObject
 
+from workbench.errors import WorkbenchError
 from workbench.events import AnswerResumed, ProbeAttached, TokenScores, TurnStarted
 from workbench.chat.streaming import read_probe_record
 
@@ -31,6 +32,7 @@ class ProbeController(QObject):
         self.bridge = window.bridge
         self.probe = None  # workbench.probes.Probe
         self._attached = None  # the ProbeAttached of the turn about to start
+        self._remembered = None  # the remembered fit's folder when the probe in use is one
         self.panel = ProbePanel()
         self.heatmaps = {pane: TokenHeatmap() for pane in panes}
         for pane, heatmap in self.heatmaps.items():
@@ -58,6 +60,7 @@ class ProbeController(QObject):
 
     def set_probe(self, probe, warnings: list[str] = ()) -> None:
         self.probe = probe
+        self._remembered = None
         self.panel.set_probe(probe.name if probe is not None else None, list(warnings))
         live = (probe.card.get("live") or {}) if probe is not None else {}
         for heatmap in self.heatmaps.values():
@@ -91,6 +94,28 @@ class ProbeController(QObject):
     def load(self, folder: str) -> None:
         """Use a saved probe; its card is checked against the loaded model (base, adapter, chat rendering)."""
         self._own(self.bridge.load_probe(folder), lambda loaded: self.set_probe(*loaded))
+
+    def restore_remembered(self, info: dict | None) -> None:
+        """The model or organism changed: bring back the last probe fitted on it (ModelLoaded's
+        `remembered_probe`), with its evaluation, unless that probe is already the one in use."""
+        folder = (info or {}).get("remembered_probe")
+        if not folder or folder == self._remembered:
+            return
+        from workbench.probes import load_remembered
+
+        try:
+            probe, result = load_remembered(folder)
+        except WorkbenchError as exc:
+            self.window.statusBar().showMessage(f"The last probe fitted on this model could not be restored: {exc}",
+                                                8000)
+            return
+        self.set_probe(probe)
+        self._remembered = folder
+        self.panel.show_report(result)
+        self.panel.progress.setValue(100)
+        self.panel.progress.setFormat(f"restored the fit of {probe.card.get('created', 'an earlier session')}")
+        self.window.statusBar().showMessage(f"Probe restored: {probe.name}, fitted on this model and organism "
+                                            f"({folder})", 8000)
 
     def check_consistency(self) -> None:
         """Compare every pane's last scored answer with one uncached forward pass over the same tokens."""
@@ -190,6 +215,7 @@ class ProbeController(QObject):
         self.panel.progress.setFormat("done")
         self.panel.show_report(fitted.result)
         self.set_probe(fitted.probe)
+        self._remembered = fitted.result.get("remembered_in")
 
     def _failed(self, handle, message: str, detail: str) -> None:
         if handle.name == "probe-load":
