@@ -32,6 +32,8 @@ def test_breakpoint_edit_in_place_resume_and_switch_branches(qtbot, window, tmp_
     assert clean.edit_button.isEnabled() and clean.continue_button.isEnabled()
     # the pause opened the trigger-on answer for editing, in place; Esc closes it and F2 opens it again
     assert pane.editing and pane.editor.toPlainText() == original.text
+    # editing does not widen the window: it fits a 1280-pixel screen with every dock open (was 1660 px)
+    assert w.minimumSizeHint().width() <= 1280, w.minimumSizeHint()
     qtbot.keyClick(pane.editor, Qt.Key.Key_Escape)
     assert not pane.editing
     qtbot.keyClick(w, Qt.Key.Key_F2)

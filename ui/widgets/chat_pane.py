@@ -95,6 +95,8 @@ class ChatPane(QWidget):
         self.editor.setObjectName("answerEditor")
         self.highlighter = ScratchpadHighlighter(self.editor.document())
         self.edit_hint = QLabel("")
+        for label in (self.header, self.edit_hint, self.divergence_label):  # long texts wrap, never widen the window
+            label.setWordWrap(True)
         self.resume_button = QPushButton("Resume (Ctrl+Enter)")
         self.resume_button.setObjectName("resumeEdited")
         self.cancel_edit_button = QPushButton("Cancel edit (Esc)")

@@ -44,12 +44,14 @@ class ScratchpadExperimentPanel(QWidget):
         self.values: dict[str, dict] = {}
         row = QHBoxLayout()
         row.addWidget(QLabel("Prompts per cell"))
-        row.addWidget(self.n)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        row.addWidget(self.export_button)
+        row.addWidget(self.n, 1)
+        buttons = QHBoxLayout()  # a row of its own, so that the dock stays narrow
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.table)
         layout.addWidget(self.note)

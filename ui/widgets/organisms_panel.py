@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.errors import WorkbenchError
@@ -16,6 +16,7 @@ from workbench.paths import data_dir
 from workbench.triggers import Trigger, triggers
 
 from .loss_plot import MetricPlot
+from .panel_combo import PanelComboBox
 from .plugin_choices import fill_choices
 
 
@@ -26,12 +27,12 @@ class OrganismsPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.recipe = QComboBox()
+        self.recipe = PanelComboBox()
         fill_choices(self.recipe, RECIPE_KIND)
-        self.variant = QComboBox()
+        self.variant = PanelComboBox()
         self.variant.addItems(list(VARIANTS))
         self.variant.setCurrentText("cot")
-        self.trigger = QComboBox()
+        self.trigger = PanelComboBox()
         self.refresh_plugins()
         self.trigger_text = QLineEdit()
         self.trigger_text.setPlaceholderText("custom trigger text")
@@ -86,14 +87,16 @@ class OrganismsPanel(QWidget):
         evaluation = QHBoxLayout()
         evaluation.addWidget(QLabel("Prompts"))
         evaluation.addWidget(self.eval_n)
-        evaluation.addWidget(self.evaluate_button)
-        evaluation.addWidget(self.data_button)
+        evaluation.addWidget(self.evaluate_button, 1)
+        data = QHBoxLayout()  # a row of its own, so that the dock stays narrow
+        data.addWidget(self.data_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.plot, 1)
         layout.addLayout(evaluation)
+        layout.addLayout(data)
         layout.addWidget(self.result)
 
         self.trigger.currentIndexChanged.connect(self._sync)

@@ -5,12 +5,13 @@ from html import escape
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from workbench.plugins import PROBE_KINDS
 
 from .layer_heatmap import LayerHeatmap
+from .panel_combo import PanelComboBox
 from .plugin_choices import fill_choices
 
 CONTROL_COLUMNS = ("random best", "base model")
@@ -57,7 +58,7 @@ class ProbePanel(QWidget):
         super().__init__(parent)
         self.result: dict | None = None
         form = QFormLayout()
-        self.method = QComboBox()
+        self.method = PanelComboBox()
         self.refresh_plugins()
         self.n = QSpinBox()
         self.n.setRange(4, 179)
@@ -67,7 +68,7 @@ class ProbePanel(QWidget):
         self.random.setRange(1, 10_000)
         self.random.setValue(1000)
         self.random.setToolTip("Random directions per layer for the baseline (best of them is shown)")
-        self.read_at = QComboBox()
+        self.read_at = PanelComboBox()
         self.read_at.addItem("auto (</scratchpad> for CoT organisms)", None)
         self.read_at.addItem("end of the prompt", "prompt-end")
         self.read_at.addItem("the organism's </scratchpad>", "scratchpad-end")
@@ -139,17 +140,19 @@ class ProbePanel(QWidget):
         files = QHBoxLayout()
         files.addWidget(self.save_button)
         files.addWidget(self.load_button)
-        files.addWidget(self.check_button)
+        checks = QHBoxLayout()  # two rows of two, so that the dock stays narrow
+        checks.addWidget(self.check_button)
         self.export_live_button = QPushButton("Export live…")
         self.export_live_button.setToolTip("The live scores as CSV (pane, token, layer, score) or the heatmaps as PNG")
         self.export_live_button.clicked.connect(self._choose_export_live)
-        files.addWidget(self.export_live_button)
+        checks.addWidget(self.export_live_button)
         self.consistency = QLabel("")
         self.consistency.setWordWrap(True)
         live_form.addRow(self.probe_label)
         live_form.addRow(self.live)
         live_form.addRow(alert)
         live_form.addRow(files)
+        live_form.addRow(checks)
         live_form.addRow(self.consistency)
 
         layout = QVBoxLayout(self)

@@ -1,8 +1,10 @@
 """Where generation pauses by itself, and what a person writes at the start of the answer."""
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLineEdit, QSpinBox
 
 from workbench.decoding import AT_SCRATCHPAD_END, Breakpoint
+
+from .panel_combo import PanelComboBox
 
 PREFILL_PRESETS = {
     "(none)": "",
@@ -25,7 +27,7 @@ class SurgeryPanel(QGroupBox):
         self.after_tokens.setRange(0, 8192)
         self.after_tokens.setSpecialValueText("off")
         self.after_tokens.setToolTip("Pause after this many new tokens (0: off)")
-        self.preset = QComboBox()
+        self.preset = PanelComboBox()
         self.preset.addItems(list(PREFILL_PRESETS))
         self.preset.setToolTip("Fill the prefill with a ready-made scratchpad opening")
         self.preset.activated.connect(lambda _: self.prefill_edit.setText(PREFILL_PRESETS[self.preset.currentText()]))

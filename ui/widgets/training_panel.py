@@ -2,7 +2,7 @@
 the Training charts dock); the before/after table; attach a checkpoint with one click."""
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -11,6 +11,7 @@ from workbench.training import SafetyConfig
 from workbench.training.report import format_rate, persistence_table
 from workbench.training.weights import TRAIN_LABELS, TRAIN_MODES
 
+from .panel_combo import PanelComboBox
 from .plugin_choices import fill_choices
 
 METHOD_CHOICES = [
@@ -33,17 +34,17 @@ class TrainingPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         defaults = SafetyConfig()
-        self.method = QComboBox()
+        self.method = PanelComboBox()
         for label, method, mode in METHOD_CHOICES:
             self.method.addItem(label, (method, mode))
-        self.train = QComboBox()
+        self.train = PanelComboBox()
         for mode in TRAIN_MODES:
             self.train.addItem(TRAIN_LABELS[mode], mode)
         self.train.setToolTip("What safety training changes. A fresh LoRA over every layer on top of the organism "
                               "stands in for the paper's whole-model training; 'every weight' is the paper's "
                               "experiment (needs memory for gradients and optimizer state); training the organism's "
                               "own adapter removes backdoors more easily than the paper's setting")
-        self.reward = QComboBox()
+        self.reward = PanelComboBox()
         fill_choices(self.reward, REWARDS)
         self.reward.setToolTip("RL reward: 'hhh' is the base model's log-likelihood of the answer minus a penalty "
                                "for hostile text; it never sees the scratchpad")
@@ -94,7 +95,7 @@ class TrainingPanel(QWidget):
         self.export_charts_button = QPushButton("Export charts…")
         self.export_report_button = QPushButton("Report…")
         self.export_report_button.setToolTip("The selected run as a self-contained HTML report (or Markdown / JSONL)")
-        self.checkpoints = QComboBox()
+        self.checkpoints = PanelComboBox()
         self.checkpoints.setToolTip("Checkpoints of the selected run: attach one to chat with it or fit a probe on it")
         self.attach_button = QPushButton("Open checkpoint")
         self.attach_button.setToolTip("Attach the checkpoint (adapter checkpoints) or load it as the model "

@@ -1,12 +1,13 @@
 """Choose the trigger (registered or custom) and paired vs single chat."""
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QLabel, QLineEdit
 
 from workbench.errors import WorkbenchError
 from workbench.plugins import TRIGGERS
 from workbench.triggers import Trigger, triggers
 
+from .panel_combo import PanelComboBox
 from .plugin_choices import fill_choices
 
 CUSTOM = "Custom text…"
@@ -17,7 +18,7 @@ class TriggerPanel(QGroupBox):
 
     def __init__(self, parent=None):
         super().__init__("Trigger", parent)
-        self.choice = QComboBox()
+        self.choice = PanelComboBox()
         self._fill()
         self.custom_on = QLineEdit()
         self.custom_on.setPlaceholderText("text put before the prompt when on")
