@@ -58,7 +58,8 @@ class MainWindow(QMainWindow):
         self.replicate_dialog: ReplicateDialog | None = None
         self._replicate_job = None  # JobHandle of the grid the Replicate window started
         self.setWindowTitle(APP_TITLE)
-        self.resize(1280, 800)
+        screen = self.screen().availableGeometry()  # most of the screen, the first time (then as it was left)
+        self.resize(min(1600, max(1280, int(screen.width() * 0.9))), min(1000, max(800, int(screen.height() * 0.9))))
         self.model = ModelController(self, self.bridge)
         self.organisms = OrganismsController(self, self.bridge)
         self.probes = ProbeController(self, [TRIGGERED, CLEAN])
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
             column.setStretchFactor(1, 2)
             column.setChildrenCollapsible(False)
             splitter.addWidget(column)
+            splitter.setStretchFactor(splitter.count() - 1, 1)  # the two panes share the width equally
         self._pane_splitter = splitter
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -133,7 +135,7 @@ class MainWindow(QMainWindow):
         organisms.setWidget(_scrolling(self.organisms.panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, organisms)
         self.tabifyDockWidget(right, organisms)
-        experiment = QDockWidget("Scratchpad experiment", self)
+        experiment = QDockWidget("Experiment", self)
         experiment.setObjectName("experimentDock")
         experiment.setWidget(_scrolling(self.organisms.experiment_panel))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, experiment)
@@ -164,6 +166,8 @@ class MainWindow(QMainWindow):
         self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
                       "experiment": experiment, "probes": probes, "training": training,
                       "training_charts": charts}
+        # the chat panes get the room; the docks start as narrow as their panels allow
+        self.resizeDocks([left, right], [200, 400], Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
         bar, model = self.statusBar(), self.model

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QSyntaxHighlighter, QTextCharFormat
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QStackedWidget, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QStackedWidget,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from workbench.chat.provenance import extend_model
 from workbench.chat.streaming import answer_status
@@ -97,6 +97,7 @@ class ChatPane(QWidget):
         self.edit_hint = QLabel("")
         for label in (self.header, self.edit_hint, self.divergence_label):  # long texts wrap, never widen the window
             label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.resume_button = QPushButton("Resume (Ctrl+Enter)")
         self.resume_button.setObjectName("resumeEdited")
         self.cancel_edit_button = QPushButton("Cancel edit (Esc)")
