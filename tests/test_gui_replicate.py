@@ -12,7 +12,7 @@ def test_replicate_dialog_starts_a_grid_and_says_why_it_stopped(qtbot, tiny_wind
     menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Training")
     action = next(a for a in menu.actions() if a.text().startswith("&Replicate"))
     action.trigger()
-    dialog = w.replicate_dialog
+    dialog = w.replicate.dialog
     assert dialog is not None and dialog.isVisible()
     assert [dialog.grid.itemText(i) for i in range(dialog.grid.count())] == ["persistence", "probes"]
     dialog.grid.setCurrentText("probes")

