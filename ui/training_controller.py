@@ -138,8 +138,7 @@ class TrainingController(QObject):
 
     def resume(self, run_id: int) -> None:
         run = self.runs.get_run(run_id)
-        if self.bridge.long_job():
-            show_error(self.window, "Busy", "Wait for the running job to end before resuming a run.")
+        if not ensure_idle(self.window, self.bridge, "resume a run", chat=False):
             return
         self._submit(self.bridge.safety_train(None, run["out_dir"], resume=True))
 
