@@ -120,3 +120,18 @@ def test_a_long_job_lets_queued_chat_turns_run_between_its_steps(owner):
     with pytest.raises(Cancelled):
         chat.wait(5)
     assert long.wait(5) == "trained"
+
+
+def test_progress_says_how_long_it_ran_and_about_how_long_is_left():
+    from workbench.runtime.progress_clock import ProgressClock, format_duration
+
+    now = [100.0]
+    clock = ProgressClock(clock=lambda: now[0])
+    assert clock.describe(0.0) == ""  # the first report starts the clock
+    now[0] += 3
+    assert clock.describe(0.01) == "3 s"  # too early to guess
+    now[0] += 57
+    assert clock.describe(0.25) == "1 min 00 s so far, about 3 min 00 s left"
+    now[0] += 60
+    assert clock.describe(None) == "2 min 00 s"  # an indeterminate stage: no guess
+    assert format_duration(3725) == "1 h 02 min" and format_duration(59.6) == "1 min 00 s"

@@ -6,12 +6,13 @@ from PySide6.QtCore import QObject, Signal
 
 from workbench.events import JobFailed, JobFinished, Progress
 from workbench.runtime import Job
+from workbench.runtime.progress_clock import ProgressClock
 
 
 class JobHandle(QObject):
     """A submitted job as the GUI sees it; its signals are emitted on the GUI thread."""
 
-    progress = Signal(str, object)  # stage, fraction (None: indeterminate)
+    progress = Signal(str, object)  # stage (with time so far and left), fraction (None: indeterminate)
     event = Signal(object)  # every engine event of this job, including the progress and the last one
     finished = Signal(object)  # the result
     failed = Signal(str, str)  # message ("Cancelled" when it was), detail
@@ -19,6 +20,7 @@ class JobHandle(QObject):
     def __init__(self, job: Job, parent=None):
         super().__init__(parent)
         self.job = job
+        self._clock = ProgressClock()
 
     @property
     def id(self) -> int:
@@ -42,8 +44,9 @@ class JobHandle(QObject):
     def deliver(self, event) -> None:
         """Called by the bridge on the GUI thread with each event of this job."""
         self.event.emit(event)
-        if isinstance(event, Progress):
-            self.progress.emit(event.stage, event.fraction)
+        if isinstance(event, Progress):  # the stage, with the time so far and about how long is left
+            timing = self._clock.describe(event.fraction)
+            self.progress.emit(event.stage + (f" · {timing}" if timing else ""), event.fraction)
         elif isinstance(event, JobFinished):
             self.finished.emit(event.result)
         elif isinstance(event, JobFailed):

@@ -13,11 +13,17 @@ from .output import note_adapter, print_json
 
 
 def _stage_printer(quiet: bool):
-    """Progress lines on stderr (stdout stays clean for --json)."""
+    """Progress lines on stderr (stdout stays clean for --json), with the time so far and an estimate of the
+    time left."""
+    from ..runtime.progress_clock import ProgressClock
+
+    clock = ProgressClock()
 
     def show(stage: str, fraction: float | None) -> None:
+        timing = clock.describe(fraction)
         if not quiet:
-            print(f"[{100 * (fraction or 0):5.1f}%] {stage}", file=sys.stderr, flush=True)
+            print(f"[{100 * (fraction or 0):5.1f}%] {stage}" + (f" · {timing}" if timing else ""), file=sys.stderr,
+                  flush=True)
 
     return show
 
