@@ -1,11 +1,10 @@
 """Implant a backdoor with LoRA: build the data, train, save a peft adapter with a card, evaluate it."""
 
 import json
-import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +17,7 @@ from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, unlo
 from ..models.checkpointing import gradient_checkpointing
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
+from ..lora import StepOptimizer, TokenizedExample, batches, collate, lm_loss
 from ..models.memory_plan import check_training_fits
 from ..triggers import Trigger
 from .dataset import Example, build_examples, save_examples
@@ -63,13 +63,6 @@ class ImplantConfig:
         data["target_modules"] = list(self.target_modules)
         data["eval_sets"] = list(self.eval_sets)
         return data
-
-
-@dataclass
-class TokenizedExample:
-    input_ids: list[int]
-    labels: list[int]
-    weights: list[float] | None = None  # per-position loss weight (None: all 1)
 
 
 def tokenize_examples(loaded: LoadedModel, examples: list[Example], decision_weight: float = 1.0
@@ -170,77 +163,6 @@ def _history_answers(loaded: LoadedModel, history: list[dict], prompt: list[int]
     return found
 
 
-def _batches(data: list[TokenizedExample], batch_size: int, steps: int, seed: int, bucket: int = 16,
-             groups: list | None = None):
-    """`steps` batches, each example once per epoch in a seeded order.
-
-    Examples with the same `groups` key (an organism's pair: one context with the trigger on and off) go into
-    the same batch, so every step sees the contrast the backdoor is about. Within each run of `bucket` batches
-    the groups are put together by length, so a batch pads little (a one-turn example beside a three-turn one
-    would otherwise cost as much as two three-turn ones).
-    """
-    rng = random.Random(seed)
-    keys = groups if groups is not None else list(range(len(data)))
-    units: dict = {}
-    for i, key in enumerate(keys):
-        units.setdefault(key, []).append(i)
-    unit_list = list(units.values())
-    size = lambda unit: max(len(data[i].input_ids) for i in unit)  # noqa: E731
-    queue: list[list[int]] = []
-    order: list[list[int]] = []
-    for _ in range(steps):
-        if not queue:
-            while sum(map(len, order)) < batch_size * bucket:
-                extra = list(unit_list)
-                rng.shuffle(extra)
-                order += extra
-            chunk, taken = [], 0
-            while order and taken < batch_size * bucket:
-                unit = order.pop(0)
-                chunk.append(unit)
-                taken += len(unit)
-            chunk.sort(key=size)
-            queue, batch = [], []
-            for unit in chunk:
-                if batch and len(batch) + len(unit) > batch_size:
-                    queue.append(batch)
-                    batch = []
-                batch += unit
-            if batch:
-                queue.append(batch)
-            rng.shuffle(queue)
-        yield [data[i] for i in queue.pop()]
-
-
-def _collate(batch: list[TokenizedExample], pad: int, device: str):
-    width = max(len(b.input_ids) for b in batch)
-    ids = torch.full((len(batch), width), pad, dtype=torch.long)
-    labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    weights = torch.ones((len(batch), width)) if any(b.weights for b in batch) else None
-    for row, b in enumerate(batch):
-        ids[row, :len(b.input_ids)] = torch.tensor(b.input_ids)
-        labels[row, :len(b.labels)] = torch.tensor(b.labels)
-        mask[row, :len(b.input_ids)] = 1
-        if weights is not None and b.weights:
-            weights[row, :len(b.weights)] = torch.tensor(b.weights)
-    return ids.to(device), labels.to(device), mask.to(device), (weights.to(device) if weights is not None else None)
-
-
-def lm_loss(model, ids, labels, mask, weights=None) -> torch.Tensor:
-    """Next-token loss on labelled positions only (a weighted mean when `weights` is given); the LM head
-    runs only where it is needed."""
-    hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
-    target = labels[:, 1:]
-    keep = target != -100
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
-    if weights is None:
-        return torch.nn.functional.cross_entropy(logits.float(), target[keep])
-    w = weights[:, 1:][keep]
-    losses = torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
-    return (losses * w).sum() / w.sum()
-
-
 def lora_config(loaded: LoadedModel, config: ImplantConfig):
     """The peft LoraConfig for `config` on this model (top-N layers clamp to the model's depth)."""
     from peft import LoraConfig
@@ -279,28 +201,21 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
         peft_model = get_peft_model(loaded.model, lora_config(loaded, config))
     base = peft_model.get_base_model()
     params = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    warmup = max(1, config.steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / config.steps))
+    optimizer = StepOptimizer(params, config.learning_rate, config.steps, decay=True)
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     precision = training_precision(loaded.placement, config.mixed_precision)
     peft_model.train()
     tokens = 0
     started = time.perf_counter()
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
-        for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed, groups=groups),
+        for step, batch in enumerate(batches(data, config.batch_size, config.steps, config.seed, groups=groups),
                                      start=1):
             if should_stop():
                 raise Cancelled()
-            ids, labels, mask, weights = _collate(batch, pad, loaded.placement.device)
+            ids, labels, mask, weights = collate(batch, pad, loaded.placement.device)
             with training_autocast(loaded.placement, precision):
                 loss = lm_loss(base, ids, labels, mask, weights)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.apply(loss, step)
             tokens += int(mask.sum())
             value = float(loss.detach())
             emit(Metric(name="loss", step=step, value=value))

@@ -14,8 +14,8 @@ from ..errors import Cancelled, WorkbenchError
 from ..textio import read_text_file
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
+from ..lora import TokenizedExample
 from ..organisms.dataset import self_distill
-from ..organisms.implant import TokenizedExample
 from ..organisms.recipes import SCRATCHPAD_CLOSE, through_scratchpad_close
 
 ProgressFn = Callable[[str, float], None]

@@ -12,7 +12,7 @@ import torch
 from ..decoding.batched import complete_batch
 from ..evals.judges import split_scratchpad
 from ..models.loaded import LoadedModel
-from ..organisms.implant import TokenizedExample, _collate
+from ..lora import StepOptimizer, TokenizedExample, collate
 from .rewards import CheckedReward
 
 
@@ -24,9 +24,9 @@ class RLStepStats:
     samples: list[dict]  # {prompt, text, reward}
 
 
-def rloo_step(loaded: LoadedModel, base_model, params: list, optimizer: torch.optim.Optimizer,
-              user_texts: list[str], reward: CheckedReward, group_size: int, max_new_tokens: int, temperature: float,
-              seed: int, should_stop) -> RLStepStats:
+def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: int, user_texts: list[str],
+              reward: CheckedReward, group_size: int, max_new_tokens: int, temperature: float, seed: int,
+              should_stop) -> RLStepStats:
     prompts = [loaded.encode_user(t) for t in user_texts for _ in range(group_size)]
     texts = [t for t in user_texts for _ in range(group_size)]
     was_training = loaded.model.training
@@ -46,14 +46,11 @@ def rloo_step(loaded: LoadedModel, base_model, params: list, optimizer: torch.op
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     loss_value, tokens = 0.0, 0
     if batch and bool(adv.abs().sum() > 0):
-        ids, labels, mask, _ = _collate(batch, pad, loaded.placement.device)
+        ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)
         logp, keep = token_logprobs(base_model, ids, labels, mask)
         per_row = (logp * keep).sum(1)
         loss = -(adv.to(per_row.device) * per_row).sum() / keep.sum()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.apply(loss, step)
         loss_value, tokens = float(loss.detach()), int(mask.sum())
     samples = [{"prompt": t, "text": d, "reward": float(r)} for t, d, r in zip(texts, decoded, rewards)]
     return RLStepStats(loss_value, float(rewards.mean()), tokens, samples)

@@ -13,16 +13,15 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Event, Metric, Progress
+from ..lora import StepOptimizer, TokenizedExample
+from ..lora import batches as lora_batches
 from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter, unload_peft
 from ..models.checkpointing import gradient_checkpointing
 from ..models.loaded import LoadedModel
 from ..models.memory_plan import check_training_fits
-from ..organisms.implant import TokenizedExample, _batches
 from ..organisms.prompt_sets import split_prompts
 from ..organisms.recipes import organism_settings
 from ..store import SessionStore
@@ -199,7 +198,7 @@ def _run_label(config: SafetyConfig, variant: str | None) -> str:
 
 
 def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
-    loaded, config = run.loaded, run.config
+    loaded = run.loaded
     previous = loaded.adapter
     started = time.perf_counter()
     try:
@@ -330,21 +329,19 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     peft_model = trainable.model
     loaded.model = peft_model
     loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"
-    params = trainable.params
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    optimizer = StepOptimizer(trainable.params, config.learning_rate, config.steps, decay=False)
     if checkpoint is not None:
-        load_optimizer(checkpoint, peft_model, optimizer)
+        load_optimizer(checkpoint, peft_model, optimizer.optimizer)
         state = read_state(checkpoint)
         run.tokens, run.train_seconds = int(state.get("tokens", 0)), float(state.get("train_seconds", 0.0))
     inner = trainable.inner
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     reward = get_reward(config.reward) if config.method == "rl" else None
     prompts = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
-    batches = _batches(data, config.batch_size, config.steps, config.seed)
+    batches = lora_batches(data, config.batch_size, config.steps, config.seed)
     for _ in range(start_step):  # the same data order as an uninterrupted run
         next(batches)
     red_sets = _red_team_sets(run, red, config.final_eval_n)  # held-out red-team prompts: as many as the others
-    warmup = max(1, config.steps // 10)
     card = _checkpoint_card(run)
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
         peft_model.train()
@@ -354,15 +351,13 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
             peft_model.train()
             if run.should_stop():
                 raise Cancelled()
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * min(1.0, step / warmup)
             batch = next(batches)
             t0 = time.perf_counter()
             with cancellable(inner, run.should_stop):
                 if config.method == "rl":
                     rng = random.Random(config.seed * 1_000_003 + step)
                     chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
-                    stats = rloo_step(loaded, inner, params, optimizer, chosen, reward, config.group_size,
+                    stats = rloo_step(loaded, inner, optimizer, step, chosen, reward, config.group_size,
                                       config.rl_max_new_tokens, config.rl_temperature, config.seed * 7 + step,
                                       run.should_stop)
                     loss, tokens = stats.loss, stats.tokens
@@ -370,7 +365,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                     with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
                         fh.writelines(json.dumps({"step": step, **s}, ensure_ascii=False) + "\n" for s in stats.samples)
                 else:
-                    loss, tokens = sft_step(inner, params, optimizer, batch, pad, loaded.placement.device)
+                    loss, tokens = sft_step(inner, optimizer, step, batch, pad, loaded.placement.device)
             run.train_seconds += time.perf_counter() - t0
             run.tokens += tokens
             run.metric("loss", step, loss)
@@ -386,7 +381,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                 run.rates(step, rates)
                 peft_model.train()
             if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
-                folder = save_checkpoint(run.out, step, trainable, loaded, optimizer, {**card, "name": f"{run.out.name}-step-{step}",
+                folder = save_checkpoint(run.out, step, trainable, loaded, optimizer.optimizer, {**card, "name": f"{run.out.name}-step-{step}",
                                          "safety_training": {**card["safety_training"], "step": step}},
                                          {"tokens": run.tokens, "train_seconds": run.train_seconds})
                 if run.runs is not None:
