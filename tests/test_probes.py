@@ -286,3 +286,17 @@ def test_probe_evaluation_can_be_cancelled_and_user_prompts_never_train_on_test(
     assert result["n"]["triggered"] == 3  # every other prompt tests, the others train
     with pytest.raises(WorkbenchError, match="training prompts"):
         evaluate_probes(tiny, ProbeSettings(method="logistic", n=2, n_random=5), prompts=prompts[:3])
+
+
+def test_a_damaged_remembered_fit_is_passed_over(tiny):
+    import json
+
+    from workbench.probes import probes_dir, remembered_fit
+
+    for name, card in (("last-fit-list", []), ("last-fit-string-model", {"model": "x"}), ("last-fit-bad-json", None)):
+        folder = probes_dir() / name
+        folder.mkdir()
+        (folder / "probe.safetensors").write_bytes(b"")
+        (folder / "card.json").write_text("{not json" if card is None else json.dumps(card))
+        (folder / "report.json").write_text("{}")
+    assert remembered_fit(tiny) is None

@@ -135,3 +135,7 @@ def test_progress_says_how_long_it_ran_and_about_how_long_is_left():
     now[0] += 60
     assert clock.describe(None) == "2 min 00 s"  # an indeterminate stage: no guess
     assert format_duration(3725) == "1 h 02 min" and format_duration(59.6) == "1 min 00 s"
+    resumed = ProgressClock(clock=lambda: now[0])  # a resumed run reports half done from the start
+    resumed.describe(0.5)
+    now[0] += 100
+    assert resumed.describe(0.6) == "1 min 40 s so far, about 6 min 40 s left"

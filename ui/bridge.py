@@ -132,7 +132,7 @@ class EngineBridge(QObject):
                                      should_stop=lambda: ctx.cancelled)
             try:  # reopening the workbench on this model and organism brings it back
                 report.result["remembered_in"] = str(remember_fit(loaded, report.probe, report.result))
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - the fit itself succeeded; only keeping it failed
                 report.result["remembered_in"] = None
                 report.result["not_remembered"] = f"could not keep it for next time: {exc}"
             return report
@@ -296,7 +296,10 @@ def _model_info(loaded) -> dict:
     and organism, if any (probes.remembered_fit)."""
     from workbench.probes import remembered_fit
 
-    folder = remembered_fit(loaded)
+    try:
+        folder = remembered_fit(loaded)
+    except Exception:  # noqa: BLE001 - a damaged probes folder must never stop a model from loading
+        folder = None
     return {**describe_model(loaded), "remembered_probe": str(folder) if folder else None}
 
 

@@ -29,12 +29,19 @@ ON_COLOUR, OFF_COLOUR = "#c62828", "#1565c0"
 def answer_html(text: str, reveal_reasoning: bool) -> str:
     """The answer with its private notes (scratchpad) set apart under a plain label, never as raw tags, and
     hostile text in red."""
+    for tag in (SCRATCHPAD_OPEN, SCRATCHPAD_CLOSE):  # a tag half-way through being typed out is not shown
+        for cut in range(len(tag) - 1, 0, -1):
+            if text.endswith(tag[:cut]):
+                text = text[:-cut]
+                break
     out = []
     for i, part in enumerate(SCRATCHPAD.split(text)):
         if i % 2:  # the scratchpad
             notes = part.removeprefix(SCRATCHPAD_OPEN).removesuffix(SCRATCHPAD_CLOSE).strip()
             style = ("background:#fff59d; color:#333;" if reveal_reasoning else "color:#888; font-style:italic;")
             out.append(f"<span style='{style}'><b>{NOTES_LABEL}</b> {escape(notes)}</span><br>")
+        elif i:  # the answer after the notes, which already end their line
+            out.append(HOSTILE.sub(r"<b style='color:#c62828'>\1</b>", escape(part.lstrip())))
         else:
             out.append(HOSTILE.sub(r"<b style='color:#c62828'>\1</b>", escape(part)))
     return "".join(out).replace("\n", "<br>")

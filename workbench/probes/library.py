@@ -37,6 +37,7 @@ def remember_fit(loaded: LoadedModel, probe: Probe, result: dict) -> Path:
     key = hashlib.sha256("\n".join((model, adapter, rendering, probe.kind)).encode()).hexdigest()[:12]
     name = (Path(adapter).name if adapter else "base") + f"-{probe.kind}"
     folder = probes_dir() / f"{REMEMBERED_PREFIX}{name}-{key}"
+    (folder / REPORT).unlink(missing_ok=True)  # never the new probe beside the last fit's evaluation
     probe.save(folder)
     (folder / REPORT).write_text(json.dumps(result))
     os.utime(folder)  # the newest fit first, whichever method it used
@@ -52,11 +53,12 @@ def remembered_fit(loaded: LoadedModel) -> Path | None:
             continue
         try:
             card = json.loads((folder / CARD).read_text())
-        except (OSError, ValueError):
+            made_on = card.get("model") or {}
+            fingerprint = made_on.get("fingerprint") or made_on.get("name")
+            if (fingerprint, card.get("adapter") or "", card.get("rendering")) == (model, adapter, rendering):
+                return folder
+        except (OSError, ValueError, AttributeError, TypeError):  # a damaged card: not this fit
             continue
-        fingerprint = (card.get("model") or {}).get("fingerprint") or (card.get("model") or {}).get("name")
-        if (fingerprint, card.get("adapter") or "", card.get("rendering")) == (model, adapter, rendering):
-            return folder
     return None
 
 

@@ -15,21 +15,26 @@ def format_duration(seconds: float) -> str:
 
 class ProgressClock:
     """Started by a job's first progress report. The estimate is the time so far scaled by the fraction still to
-    do: rough where stages run at different speeds, so it says "about", and it waits for 2% and 5 s of work."""
+    do over the fraction done since that first report (a resumed run starts part of the way in): rough where
+    stages run at different speeds, so it says "about", and it waits for 2% and 5 s of work."""
 
     MIN_FRACTION, MIN_SECONDS = 0.02, 5.0
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
         self._start: float | None = None
+        self._first: float | None = None  # the first fraction seen (a resumed job starts part of the way in)
 
     def describe(self, fraction: float | None) -> str:
         """'12 s' at first, then '1 min 20 s so far, about 3 min 10 s left' ('' on the first report)."""
         now = self._clock()
         if self._start is None:
-            self._start = now
+            self._start, self._first = now, fraction
             return ""
+        if self._first is None:
+            self._first = fraction
         elapsed = now - self._start
-        if fraction is None or not self.MIN_FRACTION <= fraction < 1 or elapsed < self.MIN_SECONDS:
+        done = (fraction - self._first) if fraction is not None and self._first is not None else 0.0
+        if fraction is None or fraction >= 1 or done < self.MIN_FRACTION or elapsed < self.MIN_SECONDS:
             return format_duration(elapsed) if elapsed >= 1 else ""
-        return f"{format_duration(elapsed)} so far, about {format_duration(elapsed * (1 - fraction) / fraction)} left"
+        return f"{format_duration(elapsed)} so far, about {format_duration(elapsed * (1 - fraction) / done)} left"
