@@ -93,6 +93,8 @@ def test_chat_goes_on_during_a_run_between_its_steps(qtbot, window):
         qtbot.waitUntil(lambda: window.training.live_run is not None, timeout=60_000)
         window.chat.sampling_panel.max_new_tokens.setValue(4)
         window.chat.send("hello during training")
+        waiting = window.statusBar().currentMessage()
+    assert "waits for the safety-train job" in waiting and "between the run's steps" in waiting
     assert finished == [("chat", True), ("run", True)]
     answer = window.store.messages(window.chat.session_id)[-1]
     assert "safety training" in answer["adapter"]  # recorded as the model being trained

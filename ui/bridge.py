@@ -265,6 +265,10 @@ class EngineBridge(QObject):
         if isinstance(event, (JobFinished, JobFailed)):
             self.job_ended.emit(event.name, event.result if isinstance(event, JobFinished) else None)
 
+    def jobs_ahead(self) -> list[str]:
+        """The names of the running job and the queued ones: what a job submitted now waits for."""
+        return self.owner.job_names()
+
     def long_job(self, allow: tuple = ()) -> str | None:
         """The name of a running or queued job that is not a quick one (implant, evaluation, experiment), other
         than those in `allow`."""

@@ -92,7 +92,11 @@ class ChatController(QObject):
                               prefill=self.surgery_panel.prefill(), breakpoints=breakpoints,
                               probe=self.probes.live_probe(),
                               raw_special_tokens=self.surgery_panel.raw_special_tokens.isChecked())
+        ahead = self.bridge.jobs_ahead()
         self._own(self.bridge.ask(request, self.session_id))
+        if ahead:  # say what the answer waits for, rather than leave the panes blank
+            between = " (it is answered between the run's steps)" if "safety-train" in ahead else ""
+            self.window.statusBar().showMessage(f"Your prompt waits for the {ahead[0]} job{between}…")
 
     def stop(self) -> None:
         """Stop this chat's answer (running or queued) at its next token; no other job is touched."""
@@ -210,6 +214,8 @@ class ChatController(QObject):
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, TurnStarted):
+            if self.window.statusBar().currentMessage().startswith("Your prompt waits"):
+                self.window.statusBar().clearMessage()
             if self.session_id != event.session_id:
                 for pane in self.panes.values():
                     pane.clear()
