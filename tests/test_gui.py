@@ -158,7 +158,7 @@ def test_empty_prompt_and_custom_trigger(qtbot, tiny_window):
     assert len(w.store.list_sessions()) == count
     w.chat.trigger_panel.choice.setCurrentIndex(w.chat.trigger_panel.choice.findData(None))
     qtbot.keyClicks(w.chat.trigger_panel.custom_on, "[[GO]]")
-    assert "[[GO]]" in w.chat.panes[TRIGGERED].header.text()
+    assert "[[GO]]" in w.chat.panes[TRIGGERED].title()
     w.chat.sampling_panel.max_new_tokens.setValue(3)
     result = send(qtbot, w, "hi")
     assert result.answers[TRIGGERED].prompt == "[[GO]] hi"

@@ -147,7 +147,7 @@ def test_attaching_an_organism_switches_the_chat_to_its_trigger(qtbot, tiny_wind
     with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
         tiny_window.set_adapter(str(tiny_cot_organism))
     assert chat.trigger_panel.trigger().on_text == "[[GO]]"
-    assert "[[GO]]" in chat.panes[TRIGGERED].header.text()
+    assert "[[GO]]" in chat.panes[TRIGGERED].title()
     chat.trigger_panel.choice.setCurrentIndex(chat.trigger_panel.choice.findData("year"))
     with qtbot.waitSignal(tiny_window.model_ready, timeout=60_000):
         tiny_window.set_adapter(None)  # back to the base model: the researcher's choice stays

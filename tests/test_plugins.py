@@ -222,7 +222,7 @@ def test_gui_offers_plugin_contributions_and_lists_broken_ones(qtbot, registry, 
     assert "plugin 'example'" not in w.chat.trigger_panel.description.text()
     # a plugin trigger in a paired chat
     triggers.setCurrentIndex(triggers.findData("deployment-fr"))
-    assert "|DÉPLOIEMENT|" in w.chat.panes[TRIGGERED].header.text()
+    assert "|DÉPLOIEMENT|" in w.chat.panes[TRIGGERED].title()
     w.chat.sampling_panel.max_new_tokens.setValue(3)
     with qtbot.waitSignal(w.chat.turn_finished, timeout=120_000) as blocker:
         w.chat.send("Bonjour")

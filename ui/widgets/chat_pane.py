@@ -60,6 +60,32 @@ class ScratchpadHighlighter(QSyntaxHighlighter):
             start = text.find("<scratchpad>", end)
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in '…' where it is too narrow, its whole text in the tooltip: a pane title that
+    neither widens the window nor wraps onto a second line (the two panes' texts then start level)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width())
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
 class ChatPane(QWidget):
     """A titled conversation view. The GUI thread only renders what events tell it.
 
@@ -72,7 +98,7 @@ class ChatPane(QWidget):
     def __init__(self, title: str, accent: str, parent=None):
         super().__init__(parent)
         self._accent = accent
-        self.header = QLabel()
+        self.header = ElidedLabel()
         self.header.setObjectName("paneHeader")
         self.header.setStyleSheet(
             f"QLabel {{ background:{accent}; color:white; padding:6px; font-weight:bold; border-radius:3px; }}"
@@ -95,7 +121,7 @@ class ChatPane(QWidget):
         self.editor.setObjectName("answerEditor")
         self.highlighter = ScratchpadHighlighter(self.editor.document())
         self.edit_hint = QLabel("")
-        for label in (self.header, self.edit_hint, self.divergence_label):  # long texts wrap, never widen the window
+        for label in (self.edit_hint, self.divergence_label):  # long texts wrap, never widen the window
             label.setWordWrap(True)
             label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.resume_button = QPushButton("Resume (Ctrl+Enter)")
@@ -135,6 +161,10 @@ class ChatPane(QWidget):
     # content -------------------------------------------------------------------------------
     def set_title(self, title: str) -> None:
         self.header.setText(title)
+
+    def title(self) -> str:
+        """The whole title (the header may show it cut short with '…')."""
+        return self.header.full_text()
 
     def clear(self) -> None:
         self.blocks = []
