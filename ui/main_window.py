@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.model.ready.connect(self.chat.set_model)
-        self.model.ready.connect(self.probes.restore_remembered)
+        self.model.changed.connect(self.chat.use_organism_trigger)
+        self.model.changed.connect(self.probes.restore_remembered)
         self.model.ready.connect(self.model_ready)
         restore_layout(self)
 

@@ -16,6 +16,7 @@ from .dialogs import show_error
 
 class ModelController(QObject):
     ready = Signal(dict)  # a model finished loading, an adapter was attached, or the weights were put back
+    changed = Signal(dict)  # ready with another model or organism than before (not, e.g., after a safety run)
 
     def __init__(self, window, bridge):
         super().__init__(window)
@@ -135,9 +136,10 @@ class ModelController(QObject):
             self.load_model(path)
 
     def _on_model_loaded(self, info: dict) -> None:
-        previous = (self.info or {}).get("model")
-        if previous != info["model"]:
+        previous = self.info or {}
+        if previous.get("model") != info["model"]:
             gc.collect()  # the previous model's memory, freed here on the GUI thread (not for an adapter swap)
+        changed = (previous.get("model"), previous.get("adapter")) != (info["model"], info.get("adapter"))
         self.info = info
         self._device = info["device"]
         self.progress.hide()
@@ -158,6 +160,8 @@ class ModelController(QObject):
         self.device_label.setText(f"Device: {where} ({info['dtype']}{quantized})")
         self.update_memory()
         self.ready.emit(info)
+        if changed:
+            self.changed.emit(info)
 
     def _show_progress(self, stage: str, fraction) -> None:
         self.progress.show()

@@ -33,7 +33,6 @@ class ProbeController(QObject):
         self.probe = None  # workbench.probes.Probe
         self._attached = None  # the ProbeAttached of the turn about to start
         self._remembered = None  # the remembered fit's folder when the probe in use is one
-        self._model_identity = None  # (model, adapter) when the model last changed
         self.panel = ProbePanel()
         self.heatmaps = {pane: TokenHeatmap() for pane in panes}
         for pane, heatmap in self.heatmaps.items():
@@ -96,14 +95,13 @@ class ProbeController(QObject):
         """Use a saved probe; its card is checked against the loaded model (base, adapter, chat rendering)."""
         self._own(self.bridge.load_probe(folder), lambda loaded: self.set_probe(*loaded))
 
-    def restore_remembered(self, info: dict | None) -> None:
-        """When the model or organism changed, bring back the last probe fitted on it (ModelLoaded's
-        `remembered_probe`), with its evaluation, unless that probe is already the one in use."""
-        identity = ((info or {}).get("model"), (info or {}).get("adapter"))
-        changed, self._model_identity = identity != self._model_identity, identity
-        folder = (info or {}).get("remembered_probe")
-        if not changed or not folder or folder == self._remembered:
-            return  # the same model and organism (e.g. after a safety run): the probe in use stays
+    def restore_remembered(self, info: dict) -> None:
+        """Another model or organism is ready (ModelController.changed): bring back the last probe fitted on it
+        (`remembered_probe`), with its evaluation, unless that probe is already the one in use. The same model
+        and organism again (e.g. after a safety run) never gets here, so the probe in use stays."""
+        folder = info.get("remembered_probe")
+        if not folder or folder == self._remembered:
+            return
         from workbench.probes import load_remembered
 
         try:

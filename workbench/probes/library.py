@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..models.loaded import LoadedModel
 from ..paths import data_dir
-from .probe import CARD, WEIGHTS, Probe, chat_rendering
+from .probe import CARD, WEIGHTS, Probe, card_mismatches, chat_rendering
 
 REPORT = "report.json"  # the fit's whole evaluation (ProbeReport.result), beside a remembered probe
 REMEMBERED_PREFIX = "last-fit-"
@@ -47,15 +47,12 @@ def remember_fit(loaded: LoadedModel, probe: Probe, result: dict) -> Path:
 def remembered_fit(loaded: LoadedModel) -> Path | None:
     """The newest remembered fit made on this base model, organism and chat rendering (None if there is none).
     A folder that cannot be read is passed over."""
-    model, adapter, rendering = _identity(loaded)
+    rendering = chat_rendering(loaded)
     for folder in saved_probes():
         if not folder.name.startswith(REMEMBERED_PREFIX) or not (folder / REPORT).exists():
             continue
         try:
-            card = json.loads((folder / CARD).read_text())
-            made_on = card.get("model") or {}
-            fingerprint = made_on.get("fingerprint") or made_on.get("name")
-            if (fingerprint, card.get("adapter") or "", card.get("rendering")) == (model, adapter, rendering):
+            if not card_mismatches(json.loads((folder / CARD).read_text()), loaded, rendering):
                 return folder
         except (OSError, ValueError, AttributeError, TypeError):  # a damaged card: not this fit
             continue

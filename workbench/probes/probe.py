@@ -15,6 +15,20 @@ CARD = "card.json"
 QUESTION_SLOT = "{question}"
 
 
+def card_mismatches(card: dict, loaded: LoadedModel, rendering: str | None = None) -> list[str]:
+    """Where the base model, chat rendering or adapter a probe card was fitted on differ from `loaded` (empty if
+    none); `rendering` is chat_rendering(loaded), when the caller has it already."""
+    notes = []
+    model = card.get("model") or {}
+    if model.get("fingerprint") and model["fingerprint"] != loaded.identity.fingerprint:
+        notes.append(f"fitted on another base model ({model.get('name')})")
+    if card.get("rendering") and card["rendering"] != (rendering if rendering is not None else chat_rendering(loaded)):
+        notes.append("fitted under another chat rendering (template or system prompt)")
+    if card.get("adapter") != loaded.adapter:
+        notes.append(f"fitted with adapter {card.get('adapter') or 'none'}, now {loaded.adapter or 'none'}")
+    return notes
+
+
 def chat_rendering(loaded: LoadedModel) -> str:
     """How a user turn is rendered for this model (template and system prompt), with the text as a slot."""
     return loaded.render_chat([{"role": "user", "content": QUESTION_SLOT}])
@@ -66,16 +80,7 @@ class Probe:
             raise WorkbenchError(
                 f"Probe {self.name} has {self.n_layers} layers × {self.d_model} but the loaded model has "
                 f"{loaded.n_layers} × {loaded.model.config.hidden_size}; it cannot be used with it")
-        notes = []
-        model = self.card.get("model") or {}
-        if model.get("fingerprint") and model["fingerprint"] != loaded.identity.fingerprint:
-            notes.append(f"fitted on another base model ({model.get('name')})")
-        if self.card.get("rendering") and self.card["rendering"] != chat_rendering(loaded):
-            notes.append("fitted under another chat rendering (template or system prompt)")
-        if self.card.get("adapter") != loaded.adapter:
-            notes.append(f"fitted with adapter {self.card.get('adapter') or 'none'}, "
-                         f"now {loaded.adapter or 'none'}")
-        return notes
+        return card_mismatches(self.card, loaded)
 
     def save(self, folder: str | Path) -> Path:
         """Write `folder`/probe.safetensors and card.json."""
