@@ -1,7 +1,9 @@
 """Score every layer as tokens are generated: forward hooks on the decoder layers, read during our own token loop.
 
 nnsight is not a streaming engine, so live reads use plain forward hooks, registered only around one forward
-pass; every layer's hook must fire, or the read is an error rather than a silent blank.
+pass; every layer's hook must fire, or the read is an error rather than a silent blank. A token step's hooks only
+keep the layer outputs (views, no work on the device), and `scores()` scores all layers in one product: on a GPU,
+where a small model's decode time is kernel launches, per-layer products cost a third of the step.
 """
 
 import contextlib
@@ -12,6 +14,9 @@ from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
 from .layers import decoder_layers, residual
 from .probe import Probe
+
+
+KEPT_POSITIONS = 16  # a forward pass of at most this many positions keeps its layer outputs until scores()
 
 
 class LiveProbe:
@@ -25,6 +30,7 @@ class LiveProbe:
         self._directions = probe.directions.to(device)
         self._centers = probe.centers.to(device)
         self._scales = probe.scales.to(device)
+        self._device = device
         self._per_layer = list(self._directions)
         self._reads: list[torch.Tensor | None] = []
 
@@ -47,10 +53,18 @@ class LiveProbe:
         direction = self._per_layer[index]
 
         def read(module, args, output):
-            self._reads[index] = residual(output)[0].float() @ direction  # [positions]: nothing big is kept
+            hidden = residual(output)[0]
+            if hidden.shape[0] <= KEPT_POSITIONS:
+                self._reads[index] = hidden  # [positions, hidden]: scored with the other layers' in scores()
+            else:  # a long prompt: score it here, so that every layer's states are not kept at once
+                self._reads[index] = hidden.to(self._device).float() @ direction
         return read
 
     def scores(self) -> torch.Tensor:
         """[positions, layers] calibrated scores of the last forward pass, on the CPU."""
-        raw = torch.stack(self._reads, dim=1)
+        if self._reads[0].dim() == 2:
+            states = torch.stack([r.to(self._device) for r in self._reads]).float()  # [layers, positions, hidden]
+            raw = torch.einsum("lph,lh->pl", states, self._directions)
+        else:
+            raw = torch.stack(self._reads, dim=1)
         return ((raw - self._centers) / self._scales).cpu()
