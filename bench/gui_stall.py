@@ -23,6 +23,7 @@ import torch  # noqa: E402  -- before the QApplication
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from ui.app_settings import configure_application  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from workbench.store import SessionStore  # noqa: E402
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32, help="new tokens per chat answer")
     args = parser.parse_args()
     app = QApplication(sys.argv[:1])
+    configure_application()
     folder = Path(tempfile.mkdtemp())
     window = MainWindow(SessionStore(folder / "bench.sqlite"))
     window.resize(1400, 820)

@@ -25,6 +25,7 @@ import torch  # noqa: E402,F401  -- before the QApplication
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from ui.app_settings import configure_application  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from workbench.store import SessionStore  # noqa: E402
 
@@ -35,6 +36,7 @@ def main() -> None:
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     wanted = lambda name: only in (None, name)  # noqa: E731
     app = QApplication(sys.argv[:1])
+    configure_application()
     store = SessionStore(Path(tempfile.mkdtemp()) / "screenshot.sqlite")
     window = MainWindow(store)
     window.resize(1400, 820)

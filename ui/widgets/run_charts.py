@@ -25,7 +25,6 @@ class RunCharts(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="w", foreground="k")
         self.rates = pg.PlotWidget(title="Defection on held-out prompts (95% intervals)")
         self.rates.setLabel("left", "defection", units="%")
         self.rates.setLabel("bottom", "step")
