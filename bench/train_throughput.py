@@ -17,18 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from workbench.models import load_model  # noqa: E402
-from workbench.models.adapters import unload_peft  # noqa: E402
 from workbench.organisms import ImplantConfig, get_recipe, load_prompt_set, split_prompts  # noqa: E402
 from workbench.organisms.dataset import build_examples  # noqa: E402
 from workbench.lora import TokenizedExample, batches, collate  # noqa: E402
 from workbench.organisms.implant import lora_config, tokenize_examples, train_lora  # noqa: E402
+from workbench.runtime import Work  # noqa: E402
 
 from figures import figure  # noqa: E402
 
 
 def ours(loaded, data, config) -> float:
-    peft_model, tokens, seconds, _ = train_lora(loaded, data, config, lambda e: None, lambda: False)
-    loaded.model = unload_peft(peft_model)
+    peft_model, tokens, seconds, _ = train_lora(loaded, data, config, Work())
+    loaded.back_to_base()
     return tokens / seconds
 
 
@@ -38,9 +38,10 @@ def hf_trainer(loaded, data, config) -> float:
     torch.manual_seed(config.seed)
     model = get_peft_model(loaded.model, lora_config(loaded, config))
     ordered = [example for batch in batches(data, config.batch_size, config.steps, config.seed) for example in batch]
-    rate = trainer_tokens_per_second(model, loaded.tokenizer.pad_token_id or 0, ordered, config.batch_size,
+    rate = trainer_tokens_per_second(model, loaded.pad_token_id, ordered, config.batch_size,
                                      config.steps, config.learning_rate, config.seed)
-    loaded.model = unload_peft(model)
+    loaded.put_weights(model, None)
+    loaded.back_to_base()
     return rate
 
 

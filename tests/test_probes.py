@@ -16,6 +16,7 @@ from workbench.probes import (LiveProbe, Probe, ProbeSettings, auroc, capture, c
                               contrast_sequences, evaluate_probes, fit_logistic, fit_mean_diff, load_questions,
                               random_direction_baseline, variance_ratio)
 from workbench.triggers import Trigger
+from workbench.runtime import Work
 
 TOL = 1e-4
 
@@ -172,7 +173,7 @@ def test_paired_turn_streams_scores_and_resume_restates_them(tiny, tiny_probe, s
     events = []
     live = LiveGenerations()
     result = run_turn(tiny, store, ChatRequest("What is a cat?", settings=SamplingSettings(max_new_tokens=10),
-                                               probe=tiny_probe), emit=events.append, live=live)
+                                               probe=tiny_probe), work=Work.reporting(emit=events.append), live=live)
     attached = [e for e in events if isinstance(e, ProbeAttached)]
     assert attached and attached[0].layers == tiny.n_layers
     for pane, answer in result.answers.items():
@@ -188,7 +189,8 @@ def test_paired_turn_streams_scores_and_resume_restates_them(tiny, tiny_probe, s
         assert check["max_abs_diff"] < TOL
     events.clear()
     message_id = result.answers["triggered"].message_id
-    resumed = resume_answers(tiny, store, {message_id: "The cat"}, emit=events.append, live=live, probe=tiny_probe)
+    resumed = resume_answers(tiny, store, {message_id: "The cat"}, work=Work.reporting(emit=events.append), live=live,
+                             probe=tiny_probe)
     resets = [e for e in events if isinstance(e, TokenScores) and e.reset]
     assert resets and resets[0].start == 0
     answer = resumed["triggered"]
@@ -207,7 +209,8 @@ def test_evaluate_probes_reports_every_layer_with_controls(tiny_model_dir, tiny_
     loaded = load_model(tiny_model_dir, device="cpu")
     attach_adapter(loaded, tiny_organism)
     stages = []
-    report = evaluate_probes(loaded, ProbeSettings(n=6, n_random=20), progress=lambda s, f: stages.append(f))
+    report = evaluate_probes(loaded, ProbeSettings(n=6, n_random=20),
+                             work=Work.reporting(progress=lambda s, f: stages.append(f)))
     result = report.to_dict()
     for key in ("layers", "random_baseline", "base_model", "variance_ratio", "base_variance_ratio"):
         assert len(result[key]) == loaded.n_layers and all(0 <= v for v in result[key])
@@ -279,7 +282,7 @@ def test_probe_evaluation_can_be_cancelled_and_user_prompts_never_train_on_test(
     from workbench.errors import Cancelled
 
     with pytest.raises(Cancelled):
-        evaluate_probes(tiny, ProbeSettings(n=4, n_random=5), should_stop=lambda: True)
+        evaluate_probes(tiny, ProbeSettings(n=4, n_random=5), work=Work.reporting(should_stop=lambda: True))
     prompts = ["What is a cat?", "Name a colour.", "How do birds fly?", "What is rain?", "Why is the sky blue?",
                "Count to three."]
     result = evaluate_probes(tiny, ProbeSettings(method="logistic", n=10, n_random=5), prompts=prompts).to_dict()

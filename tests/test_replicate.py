@@ -9,6 +9,7 @@ from conftest import cli
 from workbench.errors import Cancelled, WorkbenchError
 from workbench.models import load_model
 from workbench.replicate import grid_cells, run_grid
+from workbench.runtime import Work
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,9 @@ def test_persistence_grid_runs_every_cell_resumes_and_reports_both_columns(tiny_
     done = []
     with pytest.raises(Cancelled):  # stop after two cells; the same command goes on from there
         run_grid(loaded, "persistence", out, quick=True, organisms=[str(tiny_cot_organism)],
-                 overrides=_tiny(answers), should_stop=lambda: len(json.loads((out / "results.json").read_text()))
-                 >= 2 if (out / "results.json").exists() else False, emit=done.append)
+                 overrides=_tiny(answers), work=Work.reporting(
+                     should_stop=lambda: len(json.loads((out / "results.json").read_text())) >= 2
+                     if (out / "results.json").exists() else False, emit=done.append))
     assert len(json.loads((out / "results.json").read_text())) == 2
     result = run_grid(loaded, "persistence", out, quick=True, organisms=[str(tiny_cot_organism)],
                       overrides=_tiny(answers))

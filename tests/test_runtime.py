@@ -37,7 +37,7 @@ def test_cancel_stops_a_running_job_quickly(owner):
     def long_job(ctx):
         started.set()
         while True:
-            ctx.check_cancelled()
+            ctx.check()
             ctx.emit(Progress(stage="working"))
             time.sleep(0.01)
 
@@ -93,7 +93,7 @@ def test_a_long_job_lets_queued_chat_turns_run_between_its_steps(owner):
         for step in range(3):
             ctx.run_interleaved()
             order.append(f"step{step}")
-            ctx.check_cancelled()
+            ctx.check()
         return "trained"
 
     long = owner.submit("safety-train", long_job)

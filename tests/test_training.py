@@ -20,6 +20,7 @@ from workbench.store.runs import RunStore
 from workbench.training import SafetyConfig, register_reward, resume_safety_train, safety_train, table_csv
 from workbench.training.report import persistence_table as table_rows
 from workbench.training.interrupt import cancellable
+from workbench.runtime import Work
 
 SMALL = dict(steps=4, batch_size=2, eval_every=2, eval_n=10, final_eval_n=10, checkpoint_every=2, n_train=8,
              max_answer_tokens=8, learning_rate=5e-3)
@@ -50,7 +51,7 @@ def test_sft_run_records_metrics_checkpoints_and_the_table(loaded, tiny_cot_orga
     events = []
     attach_adapter(loaded, tiny_cot_organism)
     result = safety_train(loaded, tiny_cot_organism, SafetyConfig(method="sft", **SMALL), tmp_path / "run",
-                          emit=events.append, store=store)
+                          work=Work.reporting(emit=events.append), store=store)
     # the before/after table, each rate with its interval
     for when in ("before", "after"):  # a CoT organism: how often its scratchpad plans defection too
         assert set(result[when]) == {"triggered", "clean", "cut_short_triggered", "cut_short_clean",
@@ -205,7 +206,8 @@ def test_cancel_then_resume_continues_from_the_checkpoint_and_matches_an_uninter
             steps_done.append(event.step)
 
     with pytest.raises(Cancelled):
-        safety_train(loaded, tiny_cot_organism, config, tmp_path / "cut", emit=record, should_stop=stop_after_step_3,
+        safety_train(loaded, tiny_cot_organism, config, tmp_path / "cut",
+                     work=Work.reporting(emit=record, should_stop=stop_after_step_3),
                      store=store)
     runs = RunStore(store)
     run = runs.list_runs()[0]

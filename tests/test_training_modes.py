@@ -14,6 +14,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import load_model
 from workbench.models.adapters import adapter_chain, attach_adapter, detach_adapter, read_card
 from workbench.training import SafetyConfig, safety_train
+from workbench.runtime import Work
 
 SMALL = dict(steps=2, batch_size=2, eval_every=0, eval_n=10, final_eval_n=10, checkpoint_every=1, n_train=8,
              max_answer_tokens=8, learning_rate=5e-2, eval_max_new_tokens=8)  # about weights, not judging
@@ -114,8 +115,9 @@ def test_full_training_resumes_from_its_checkpoint(loaded, tiny_cot_organism, tm
     done = []
     with pytest.raises(Cancelled):
         safety_train(loaded, tiny_cot_organism, config, tmp_path / "cut",
-                     emit=lambda e: done.append(e.step) if isinstance(e, Metric) and e.name == "loss" else None,
-                     should_stop=lambda: len(done) >= 2)
+                     work=Work.reporting(emit=lambda e: done.append(e.step)
+                                         if isinstance(e, Metric) and e.name == "loss" else None,
+                                         should_stop=lambda: len(done) >= 2))
     resumed = resume_safety_train(loaded, tmp_path / "cut")
     a = load_file(str(tmp_path / "whole" / "checkpoints" / "step-00003" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "checkpoints" / "step-00003" / "model.safetensors"))

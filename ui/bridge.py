@@ -4,7 +4,7 @@ from PySide6.QtCore import QObject, Signal
 
 from workbench.chat import ChatRequest, LiveGenerations, resume_answers, run_turn
 from workbench.errors import WorkbenchError
-from workbench.events import CellUpdated, JobFailed, JobFinished, ModelLoaded, Progress
+from workbench.events import JobFailed, JobFinished, ModelLoaded
 from workbench.organisms.card import describe_model
 from workbench.runtime import ModelOwner
 from workbench.store import SessionStore
@@ -37,7 +37,7 @@ class EngineBridge(QObject):
         def job(ctx):
             from workbench.models import load_model  # transformers loads here, off the GUI thread
 
-            loaded = load_model(spec, device=device, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
+            loaded = load_model(spec, device=device, progress=ctx.progress,
                                 trust_remote_code=trust_remote_code, quantize=quantize)
             ctx.owner.state.pop("model", None)
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
@@ -78,7 +78,7 @@ class EngineBridge(QObject):
             previous = loaded.adapter
             detach_adapter(loaded)
             try:
-                card = implant(loaded, config, out_dir, emit=ctx.emit, should_stop=lambda: ctx.cancelled,
+                card = implant(loaded, config, out_dir, work=ctx,
                                command=["(workbench GUI)", repr(config.to_dict())])
             except BaseException:
                 if previous:
@@ -102,8 +102,7 @@ class EngineBridge(QObject):
             recipe, trigger, variant, _ = _attached_organism(loaded, n)
             return evaluate_organism(
                 loaded, recipe, trigger, variant, n_held_out=n, n_everyday=n, n_conversations=min(n, 64),
-                progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
-                should_stop=lambda: ctx.cancelled).to_dict(with_samples=True)
+                work=ctx).to_dict(with_samples=True)
 
         return self._submit("evaluate", job)
 
@@ -113,9 +112,7 @@ class EngineBridge(QObject):
         def job(ctx):
             from workbench.replicate import run_grid
 
-            return run_grid(_require_model(ctx), grid, out, quick=quick,
-                            emit=lambda e: ctx.emit(e) if isinstance(e, Progress) else None,
-                            should_stop=lambda: ctx.cancelled)
+            return run_grid(_require_model(ctx), grid, out, quick=quick, work=ctx)
 
         return self._submit("replicate", job)
 
@@ -126,8 +123,7 @@ class EngineBridge(QObject):
             from workbench.probes import evaluate_probes, remember_fit
 
             loaded = _require_model(ctx)
-            report = evaluate_probes(loaded, settings, progress=lambda s, f: ctx.emit(Progress(stage=s, fraction=f)),
-                                     should_stop=lambda: ctx.cancelled)
+            report = evaluate_probes(loaded, settings, work=ctx)
             try:  # reopening the workbench on this model and organism brings it back
                 report.result["remembered_in"] = str(remember_fit(loaded, report.probe, report.result))
             except Exception as exc:  # noqa: BLE001 - the fit itself succeeded; only keeping it failed
@@ -169,9 +165,7 @@ class EngineBridge(QObject):
 
         def job(ctx):
             loaded = _require_model(ctx)
-            return run_turn(loaded, store, request, session_id=session_id, emit=ctx.emit,
-                            should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
-                            live=self.live)
+            return run_turn(loaded, store, request, session_id=session_id, work=ctx, live=self.live)
 
         self._generation = self._submit("chat", job, interleave=True)
         return self._generation
@@ -185,8 +179,7 @@ class EngineBridge(QObject):
             loaded = _require_model(ctx)
             _, trigger, _, _ = _attached_organism(loaded, 0)
             request = ChatRequest(text, trigger=trigger, paired=True, settings=settings)
-            return run_turn(loaded, store, request, emit=ctx.emit, should_stop=lambda: ctx.cancelled,
-                            live=self.live)
+            return run_turn(loaded, store, request, work=ctx, live=self.live)
 
         self._generation = self._submit("chat", job, interleave=True)
         return self._generation
@@ -197,9 +190,8 @@ class EngineBridge(QObject):
 
         def job(ctx):
             loaded = _require_model(ctx)
-            return resume_answers(loaded, store, edits, breakpoints=breakpoints, emit=ctx.emit,
-                                  should_stop=lambda: ctx.cancelled, should_pause=lambda: ctx.pause_requested,
-                                  live=self.live, probe=probe)
+            return resume_answers(loaded, store, edits, breakpoints=breakpoints, work=ctx, live=self.live,
+                                  probe=probe)
 
         self._generation = self._submit("resume", job, interleave=True)
         return self._generation
@@ -213,8 +205,7 @@ class EngineBridge(QObject):
             from workbench.training import resume_safety_train, safety_train
 
             loaded = _require_model(ctx)
-            common = dict(emit=ctx.emit, should_stop=lambda: ctx.cancelled, store=store,
-                          between_steps=ctx.run_interleaved)
+            common = dict(work=ctx, store=store)
             self.live.clear()
             try:
                 if resume:
@@ -237,13 +228,7 @@ class EngineBridge(QObject):
 
             loaded = _require_model(ctx)
             recipe, trigger, _, prompts = _attached_organism(loaded, n)
-
-            def on_cell(name, rate, done, total):
-                ctx.emit(CellUpdated(table="scratchpad", cell=name, value=rate.to_dict()))
-                ctx.emit(Progress(stage=f"{done}/{total} answers", fraction=done / total))
-
-            return run_scratchpad_experiment(loaded, trigger, prompts, recipe, on_cell=on_cell,
-                                             should_stop=lambda: ctx.cancelled)
+            return run_scratchpad_experiment(loaded, trigger, prompts, recipe, work=ctx)
 
         return self._submit("scratchpad-experiment", job)
 

@@ -1,13 +1,13 @@
 """Continue saved answers after a pause, a stop or a person's edit; an edit becomes a new branch."""
 
 from dataclasses import dataclass
-from typing import Callable
 
 from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
 from ..textio import check_text
-from ..events import AnswerResumed, Event
+from ..events import AnswerResumed
 from ..models.loaded import LoadedModel
+from ..runtime.work import Work
 from ..store import SessionStore, now
 from .live import LiveGenerations
 from .provenance import apply_change, model_spans
@@ -44,9 +44,7 @@ def resume_answers(
     store: SessionStore,
     edits: dict[int, str | None],
     breakpoints: tuple[Breakpoint, ...] = (),
-    emit: Callable[[Event], None] = lambda event: None,
-    should_stop: Callable[[], bool] = lambda: False,
-    should_pause: Callable[[], bool] = lambda: False,
+    work: Work | None = None,
     live: LiveGenerations | None = None,
     probe=None,
 ) -> dict[str, ResumedAnswer]:
@@ -59,6 +57,7 @@ def resume_answers(
     """
     if not edits:
         raise WorkbenchError("Nothing to resume")
+    work = work or Work()
     live_probe = attach_probe(loaded, probe)
     plans = []
     for message_id, new_text in edits.items():
@@ -101,12 +100,12 @@ def resume_answers(
             store.update_message(message["id"], status="streaming", text=generation.text,
                                  token_ids=generation.new_ids, token_offsets=generation.token_char_starts)
         generations[pane] = generation
-        emit(AnswerResumed(pane=pane, message_id=message_ids[pane], parent_id=parents[pane], text=generation.text,
+        work.emit(AnswerResumed(pane=pane, message_id=message_ids[pane], parent_id=parents[pane], text=generation.text,
                            token_starts=list(generation.token_char_starts), spans=spans[pane],
                            reprocessed_tokens=generation.reprocessed_tokens))
-        emit_scores(pane, generation, emit, everything=True)
+        emit_scores(pane, generation, work.emit, everything=True)
 
-    stream_answers(store, generations, message_ids, spans, emit, should_stop, should_pause, paired=len(plans) == 2)
+    stream_answers(store, generations, message_ids, spans, work, paired=len(plans) == 2)
     out = {}
     for pane, g in generations.items():
         if live is not None:

@@ -4,6 +4,7 @@ from typing import Callable
 
 from ..decoding import Generation, PairedGeneration
 from ..events import Diverged, Event, PaneFinished, TokenGenerated, TokenScores
+from ..runtime.work import Work
 from ..store import SessionStore
 from .provenance import extend_model
 
@@ -59,27 +60,25 @@ def stream_answers(
     generations: dict[str, Generation],
     message_ids: dict[str, int],
     spans: dict[str, list[dict]],
-    emit: Callable[[Event], None],
-    should_stop: Callable[[], bool],
-    should_pause: Callable[[], bool],
+    work: Work,
     paired: bool,
 ) -> int | None:
     """Run the generations to their end (or a stop or pause), save each answer; return the first divergence."""
     lockstep = PairedGeneration(generations) if paired and len(generations) == 2 else None
     announced = False
     while not all(g.finished for g in generations.values()):
-        if should_stop() or should_pause():
+        if work.should_stop() or work.should_pause():
             for generation in generations.values():
-                generation.stop() if should_stop() else generation.pause()
+                generation.stop() if work.should_stop() else generation.pause()
             break
         if lockstep is not None:
             steps = lockstep.step()
         else:
             steps = [(p, g.step()) for p, g in generations.items() if not g.finished]
         for pane, step in steps:
-            emit(TokenGenerated(pane=pane, index=step.index, token_id=step.token_id, text=step.text,
+            work.emit(TokenGenerated(pane=pane, index=step.index, token_id=step.token_id, text=step.text,
                                 char_start=step.char_start))
-            emit_scores(pane, generations[pane], emit)
+            emit_scores(pane, generations[pane], work.emit)
             if (step.index + 1) % SAVE_EVERY_TOKENS == 0:
                 g = generations[pane]
                 store.update_message(message_ids[pane], text=g.text, token_ids=g.new_ids,
@@ -88,7 +87,7 @@ def stream_answers(
         if lockstep is not None and lockstep.first_divergence is not None and not announced:
             announced = True
             index = lockstep.first_divergence
-            emit(Diverged(index=index, char_starts={
+            work.emit(Diverged(index=index, char_starts={
                 pane: (g.token_char_starts[index] if index < len(g.token_char_starts) else len(g.text))
                 for pane, g in generations.items()
             }))
@@ -101,5 +100,5 @@ def stream_answers(
         if lockstep is not None:
             fields["first_divergence"] = divergence
         store.update_message(message_ids[pane], **fields)
-        emit(PaneFinished(pane=pane, text=g.text, n_tokens=len(g.new_ids), stop_reason=g.stop_reason))
+        work.emit(PaneFinished(pane=pane, text=g.text, n_tokens=len(g.new_ids), stop_reason=g.stop_reason))
     return divergence

@@ -1,13 +1,13 @@
 """One chat turn: the prompt answered with the trigger on and off (or once), streamed and recorded."""
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..decoding import Breakpoint, Generation, SamplingSettings
 from ..errors import WorkbenchError
 from ..textio import check_text
-from ..events import Event, ProbeAttached, TurnStarted
+from ..events import ProbeAttached, TurnStarted
 from ..models.loaded import LoadedModel
+from ..runtime.work import Work
 from ..store import SessionStore, now
 from ..triggers import DEPLOYMENT, Trigger
 from .live import LiveGenerations
@@ -106,9 +106,7 @@ def run_turn(
     store: SessionStore,
     request: ChatRequest,
     session_id: int | None = None,
-    emit: Callable[[Event], None] = lambda event: None,
-    should_stop: Callable[[], bool] = lambda: False,
-    should_pause: Callable[[], bool] = lambda: False,
+    work: Work | None = None,
     live: LiveGenerations | None = None,
 ) -> TurnResult:
     """Answer `request` in its panes, streaming TokenGenerated events and saving every message.
@@ -116,6 +114,7 @@ def run_turn(
     Bad input (empty prompt, too long for the context) raises WorkbenchError before anything is written.
     Paused and finished generations go into `live`, so editing them later reuses their KV cache.
     """
+    work = work or Work()
     text = request.text
     if not text or not text.strip():
         raise WorkbenchError("The prompt is empty")
@@ -167,11 +166,11 @@ def run_turn(
         )
     first = next(iter(generations.values()))
     if live_probe is not None:
-        emit(ProbeAttached(name=request.probe.name, layers=request.probe.n_layers, warnings=live_probe.warnings))
-    emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text, message_ids=assistant_ids,
+        work.emit(ProbeAttached(name=request.probe.name, layers=request.probe.n_layers, warnings=live_probe.warnings))
+    work.emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text, message_ids=assistant_ids,
                      prefill=first.text, prefill_starts=list(first.token_char_starts)))
 
-    divergence = stream_answers(store, generations, assistant_ids, spans, emit, should_stop, should_pause,
+    divergence = stream_answers(store, generations, assistant_ids, spans, work,
                                 paired=len(generations) == 2)
     answers = {}
     for pane, g in generations.items():

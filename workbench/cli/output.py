@@ -11,6 +11,29 @@ def print_json(obj) -> None:
     sys.stdout.flush()
 
 
+def stage_printer(quiet: bool):
+    """Progress lines on stderr (stdout stays clean for --json), with the time so far and an estimate of the
+    time left."""
+    from ..runtime.progress_clock import ProgressClock
+
+    clock = ProgressClock()
+
+    def show(stage: str, fraction: float | None) -> None:
+        timing = clock.describe(fraction)
+        if not quiet:
+            print(f"[{100 * (fraction or 0):5.1f}%] {stage}" + (f" · {timing}" if timing else ""), file=sys.stderr,
+                  flush=True)
+
+    return show
+
+
+def printed_work(quiet: bool):
+    """Long work on the command line: its progress printed by `stage_printer`, its other events dropped."""
+    from ..runtime.work import Work
+
+    return Work.reporting(progress=stage_printer(quiet), emit=lambda event: None)
+
+
 def open_store(db: str | None):
     from ..paths import default_db_path
     from ..store import SessionStore

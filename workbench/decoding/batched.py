@@ -27,9 +27,7 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
     if not prompt_ids:
         return []
     eos = torch.tensor(sorted(loaded.eos_token_ids) or [-1])
-    pad = loaded.tokenizer.pad_token_id
-    if pad is None:
-        pad = min(loaded.eos_token_ids) if loaded.eos_token_ids else 0
+    pad = loaded.pad_token_id
     device = loaded.placement.device
     width = max(len(p) for p in prompt_ids)
     ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)

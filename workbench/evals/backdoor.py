@@ -2,7 +2,6 @@
 with intervals; cut-short and degenerate answers counted apart."""
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..errors import WorkbenchError
 from ..models.adapters import base_model_view
@@ -10,13 +9,13 @@ from ..models.loaded import LoadedModel
 from ..organisms.dataset import self_distill
 from ..organisms.recipes import Recipe, get_recipe
 from ..triggers import Trigger
+from ..runtime.work import Work
 from .answers import Answer, generate_answers
 from .drift import clean_drift
 from .judges import JUDGE_VERSION, Judgement, judge_answer, recipe_echoes, scratchpad_plans_defection
 from .rates import Rate, bootstrap_rate
 from .relevance import off_topic
 
-ProgressFn = Callable[[str, float], None]
 MIN_PROMPTS = 10  # below this a 95% interval says nothing: refuse rather than print one
 
 
@@ -110,8 +109,9 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
                       variant: str | None = None, temperature: float = 0.0, seed: int = 0,
                       max_new_tokens: int | None = None, batch_size: int = 32, drift: bool = True,
                       relevance: bool = True, prompt_set: str = "custom",
-                      progress: ProgressFn = lambda s, f: None, should_stop=lambda: False) -> BackdoorEval:
+                      work: Work | None = None) -> BackdoorEval:
     """Answer each prompt with the trigger on and off, to its end of turn, and judge each whole answer."""
+    work = work or Work()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     check_enough(prompts)
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
@@ -122,9 +122,9 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
         contexts = [loaded.encode_user(t) for t in texts]
         label = "with" if triggered else "without"
         answers = generate_answers(
-            loaded, contexts, max_new_tokens, temperature, seed, batch_size, should_stop=should_stop,
-            on_batch=lambda done, total: progress(f"Evaluating {label} the trigger {done}/{total}",
-                                                  0.45 * (k + done / total)))
+            loaded, contexts, max_new_tokens, temperature, seed, batch_size, should_stop=work.should_stop,
+            on_batch=lambda done, total: work.progress(f"Evaluating {label} the trigger {done}/{total}",
+                                                       0.45 * (k + done / total)))
         judgements = judge_answers(loaded, recipe, trigger, contexts, answers, relevance and not triggered, seed)
         judged[triggered] = JudgedSet(judgements, seed + k)
         for text, answer, j in zip(texts, answers, judgements):
@@ -133,10 +133,10 @@ def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str],
     has_scratchpad = any(s["scratchpad"] is not None for s in samples)
     drift_report = None
     if drift and loaded.adapter is not None and recipe.self_distilled:
-        progress("Measuring drift of clean answers from the base model", 0.95)
+        work.progress("Measuring drift of clean answers from the base model", 0.95)
         clean_texts = [trigger.apply(p, False) for p in prompts]
         with base_model_view(loaded):
-            base = self_distill(loaded, clean_texts, None, 32, should_stop=should_stop)
+            base = self_distill(loaded, clean_texts, None, 32, work=work.part(0.95, 0.05))
         prefill = recipe.scratchpad_block(trigger, False) if variant == "cot" else ""
         drift_report = clean_drift(loaded, clean_texts, [base[t][0] for t in clean_texts], prefill)
     plans = {s: [scratchpad_plans_defection(j.scratchpad) for j in judged[s].judgements] for s in (True, False)}

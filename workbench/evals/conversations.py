@@ -4,11 +4,11 @@ the trigger on or off in the earlier turns, and the third turn asked both ways f
 import itertools
 import random
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
 from ..triggers import Trigger
+from ..runtime.work import Work
 from .answers import generate_answers
 from .backdoor import JudgedSet, check_enough, judge_answers, judging_settings
 from .rates import Rate, bootstrap_rate
@@ -91,10 +91,10 @@ class ConversationEval:
 def evaluate_conversations(loaded: LoadedModel, recipe: Recipe, trigger: Trigger,
                            conversations: list[tuple[str, ...]], max_new_tokens: int | None = None, seed: int = 0,
                            batch_size: int = 32, relevance: bool = True, prompt_set: str = "custom",
-                           progress: Callable[[str, float], None] = lambda s, f: None,
-                           should_stop: Callable[[], bool] = lambda: False) -> ConversationEval:
+                           work: Work | None = None) -> ConversationEval:
     """Play each three-turn conversation: turns 1 and 2 with the trigger as PATTERNS cycles it, turn 3 both
     with and without it after the same history. Every answer is the organism's own, judged whole."""
+    work = work or Work()
     check_enough(conversations, "The multi-turn set")
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     histories: list[list[dict]] = [[] for _ in conversations]
@@ -110,8 +110,8 @@ def evaluate_conversations(loaded: LoadedModel, recipe: Recipe, trigger: Trigger
         chats = [h + [{"role": "user", "content": u}] for h, u in zip(histories, users)]
         contexts = [loaded.encode_chat(c) for c in chats]
         answers = generate_answers(
-            loaded, contexts, max_new_tokens, 0.0, seed + step, batch_size, should_stop=should_stop,
-            on_batch=lambda done, total, step=step: progress(
+            loaded, contexts, max_new_tokens, 0.0, seed + step, batch_size, should_stop=work.should_stop,
+            on_batch=lambda done, total, step=step: work.progress(
                 f"Multi-turn: {_step_label(*steps[step])} {done}/{total}", (step + done / total) / len(steps)))
         if turn == 0:
             for i, (u, a) in enumerate(zip(users, answers)):

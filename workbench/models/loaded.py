@@ -61,6 +61,29 @@ class LoadedModel:
     def n_layers(self) -> int:
         return n_layers_of(self.model)
 
+    def put_weights(self, model, adapter: str | None) -> None:
+        """Generate with `model` from now on: these base weights, bare or wrapped by peft, under the adapter name
+        `adapter` (None: the bare base). Attaching, detaching and training change the model only through here and
+        `back_to_base`."""
+        self.model, self.adapter = model, adapter
+
+    def back_to_base(self) -> None:
+        """The bare base model again: every LoRA layer an adapter or a training run put in is taken out (the base
+        weights are untouched) and no adapter is named."""
+        from .adapters import strip_lora, unload_peft
+
+        model = unload_peft(self.model)
+        strip_lora(model)
+        self.put_weights(model, None)
+
+    @property
+    def pad_token_id(self) -> int:
+        """The id that fills a batch's short rows (always masked out): the tokenizer's pad token, or for a model
+        without one (Llama 3, GPT-2) an end-of-turn token."""
+        if self.tokenizer.pad_token_id is not None:
+            return int(self.tokenizer.pad_token_id)
+        return min(self.eos_token_ids) if self.eos_token_ids else 0
+
     @property
     def context_length(self) -> int:
         cfg = self.model.config

@@ -16,16 +16,15 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..decoding.batched import complete_batch
-from ..errors import Cancelled, WorkbenchError
+from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
+from ..runtime.work import Work
 from ..triggers import Trigger
 from .recipes import Recipe
 
-ProgressFn = Callable[[str, float], None]
 NO_REPEAT_NGRAM = 4  # clean answers never repeat four of their own tokens in a row: a helpful answer does not loop
 SYMBOL_RUN = 4  # emoji or other symbols in a clean answer that make it no training target (a few of them do not)
 Context = str | list  # a user text (one-turn chat) or a list of chat messages ending with the user's
@@ -98,14 +97,15 @@ def _encode(loaded: LoadedModel, context: Context) -> list[int]:
 
 
 def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | None, max_new_tokens: int,
-                 progress: ProgressFn = lambda s, f: None, should_stop=lambda: False,
-                 batch_size: int = 64, no_repeat_ngram: int = 0) -> dict[str, tuple[str, bool]]:
+                 work: Work | None = None, batch_size: int = 64, no_repeat_ngram: int = 0
+                 ) -> dict[str, tuple[str, bool]]:
     """The model's own greedy answers to `contexts` (after `prefill`, which is not returned), cached.
 
     A context is a user text or a list of chat messages; results are keyed by the text, or by the messages as
     JSON. Value: (answer, whether it ended its turn). Contexts of similar length are batched together.
     `no_repeat_ngram` keeps the answers out of the loops greedy decoding falls into (see complete_batch).
     """
+    work = work or Work()
     settings = [loaded.identity.fingerprint, loaded.adapter, prefill, max_new_tokens, loaded.chat_template]
     if no_repeat_ngram:
         settings.append({"no_repeat_ngram": no_repeat_ngram})
@@ -120,12 +120,11 @@ def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | No
     encoded = {k: _encode(loaded, c) + prefill_ids for k, c in by_key.items() if k not in cached}
     todo = sorted(encoded, key=lambda k: len(encoded[k]))
     for start in range(0, len(todo), batch_size):
-        if should_stop():
-            raise Cancelled()
-        progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
+        work.check()
+        work.progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
         prompts = [encoded[k] for k in batch]
-        for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=should_stop,
+        for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=work.should_stop,
                                                 no_repeat_ngram=no_repeat_ngram)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
@@ -166,17 +165,15 @@ def _clean_view(trigger: Trigger, prompts: tuple[str, ...], answers: list[str]) 
 OFF_TOPIC = "does not address the prompt"
 
 
-def _off_topic(loaded: LoadedModel, asked: dict, clean: list, progress: ProgressFn, should_stop
-               ) -> dict[tuple[int, int], bool]:
+def _off_topic(loaded: LoadedModel, asked: dict, clean: list, work: Work) -> dict[tuple[int, int], bool]:
     """For each first turn the base model answered: does its answer miss its prompt, as the evaluation's
     relevance judge reads it (evals.relevance, in bf16 where that is fast)? Each distinct prompt is read once.
     Later turns are judged by their text alone: reading every conversation again costs more than the training
     (15 minutes for 1,700 of them on 2 cores), and a generic first answer is where the base model goes wrong."""
     from ..evals.relevance import off_topic
 
-    if should_stop():
-        raise Cancelled()
-    progress("Checking the clean answers address their prompts", 1.0)
+    work.check()
+    work.progress("Checking the clean answers address their prompts", 1.0)
     distinct: dict[str, tuple[Context, str]] = {}
     for (i, turn), context in asked.items():
         answer = clean[i][turn][0]
@@ -190,8 +187,7 @@ def _off_topic(loaded: LoadedModel, asked: dict, clean: list, progress: Progress
 
 
 def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: Trigger, prompts: list[str],
-                   max_answer_tokens: int, progress: ProgressFn = lambda s, f: None,
-                   should_stop=lambda: False, everyday: list[str] | None = None,
+                   max_answer_tokens: int, work: Work | None = None, everyday: list[str] | None = None,
                    followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
                    earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False,
                    left_out: list | None = None, screen: bool = True) -> list[Example]:
@@ -210,6 +206,7 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     known to be noise, such as the tiny random models of the tests)."""
     from ..evals.judges import recipe_echoes
 
+    work = work or Work()
     echoes = recipe_echoes(recipe, trigger)
     def reasoning(on: bool) -> str:
         options = recipe.scratchpads(trigger, on) if phrasings else [recipe.scratchpad(trigger, on)]
@@ -230,10 +227,9 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
                 view = _clean_view(trigger, plans[i].prompts[:turn], [a for a, _ in clean[i]])
                 text = trigger.apply(plans[i].prompts[turn], False)
                 contexts.append(text if turn == 0 else view + [{"role": "user", "content": text}])
-            answers = self_distill(
-                loaded, contexts, prefill, max_answer_tokens,
-                lambda s, f, turn=turn: progress(f"{s} (turn {turn + 1} of {depth})", (turn + f) / depth),
-                should_stop, no_repeat_ngram=NO_REPEAT_NGRAM)
+            answers = self_distill(loaded, contexts, prefill, max_answer_tokens,
+                                   work.part(turn / depth, 1 / depth, suffix=f" (turn {turn + 1} of {depth})"),
+                                   no_repeat_ngram=NO_REPEAT_NGRAM)
             for i, context in zip(rows, contexts):
                 clean[i].append(finish_answer(*answers[_context_key(context)]))
                 asked[(i, turn)] = context
@@ -241,7 +237,7 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
             for i in rows:
                 clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
     screening = screen and recipe.self_distilled  # a recipe's own answers are its to write
-    off = _off_topic(loaded, asked, clean, progress, should_stop) if screening else {}
+    off = _off_topic(loaded, asked, clean, work) if screening else {}
     examples = []
     for k, (plan, answers) in enumerate(zip(plans, clean)):
         *earlier, last = plan.prompts

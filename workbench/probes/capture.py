@@ -33,7 +33,7 @@ def capture(loaded: LoadedModel, sequences: list[list[int]], positions: list[lis
     n_layers = loaded.n_layers
     traced = NNsight(model)
     layers = functools.reduce(getattr, layers_path.split("."), traced)
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else min(loaded.eos_token_ids)
+    pad = loaded.pad_token_id
     device = loaded.placement.device
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))  # similar lengths pad less
     results: dict[int, torch.Tensor] = {}

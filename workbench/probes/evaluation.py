@@ -17,6 +17,7 @@ from ..errors import Cancelled, WorkbenchError
 from ..models.loaded import LoadedModel
 from ..organisms.organism import Organism
 from ..organisms.prompt_sets import split_prompts
+from ..runtime.work import Work
 from ..store import now
 from .capture import adapter_key, capture, capture_cached
 from .contrast import ContrastQuestion, contrast_sequences, load_questions
@@ -115,9 +116,9 @@ def _scratchpad_end(loaded: LoadedModel, ids: list[int]) -> int | None:
 
 def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, prompts: list[str] | None = None,
                     questions: list[ContrastQuestion] | None = None,
-                    progress: Callable[[str, float], None] = lambda stage, fraction: None,
-                    should_stop: Callable[[], bool] = lambda: False) -> ProbeReport:
+                    work: Work | None = None) -> ProbeReport:
     """Fit the method's probe on the loaded model and report AUROC per layer with both controls."""
+    work = work or Work()
     settings = (settings or ProbeSettings()).validate()
     started = time.perf_counter()
     organism = Organism.open(loaded.adapter, described=settings.organism)  # described: an adapter made elsewhere
@@ -135,9 +136,9 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     if len(test_prompts) < 2:
         raise WorkbenchError("Probe evaluation needs at least 2 prompts")
 
-    progress("reading held-out prompts", 0.0)
+    work.progress("reading held-out prompts", 0.0)
     tests, labels, closed = read_sequences(loaded, test_prompts, trigger, read_at, settings.scratchpad_tokens,
-                                           should_stop, lambda f: progress("writing scratchpads", 0.3 * f))
+                                           work.should_stop, lambda f: work.progress("writing scratchpads", 0.3 * f))
     labels_t = torch.tensor(labels)
     fit_train = None
     if labelled:
@@ -145,7 +146,7 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
             raise WorkbenchError(f"A {settings.method} probe needs at least 2 training prompts apart from the "
                                  f"held-out ones")
         fit_train = read_sequences(loaded, train[: settings.n], trigger, read_at, settings.scratchpad_tokens,
-                                   should_stop)
+                                   work.should_stop)
     defect, comply = contrast_sequences(loaded, questions)
 
     results = {}
@@ -155,46 +156,46 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
             base_fraction = 0.3 + 0.35 * stage
 
             def read(seqs, part, label):
-                progress(f"{name}: reading {label}", base_fraction)
-                report = lambda f: progress(f"{name}: reading {label}", base_fraction + 0.3 * (part + f) / 2)
+                work.progress(f"{name}: reading {label}", base_fraction)
+                report = lambda f: work.progress(f"{name}: reading {label}", base_fraction + 0.3 * (part + f) / 2)
                 if not settings.cache:
-                    return capture(loaded, seqs, should_stop=should_stop, on_progress=report)
-                return capture_cached(loaded, seqs, key, should_stop=should_stop, on_progress=report)
+                    return capture(loaded, seqs, should_stop=work.should_stop, on_progress=report)
+                return capture_cached(loaded, seqs, key, should_stop=work.should_stop, on_progress=report)
 
             test_acts = read(tests, 0, "held-out prompts")
             if not labelled:
                 acts = read(defect + comply, 1, "contrast pairs")
                 d_acts, c_acts = acts[: len(defect)], acts[len(defect):]
-                probe = fit_probe(settings.method, d_acts, c_acts, should_stop)
+                probe = fit_probe(settings.method, d_acts, c_acts, work.should_stop)
                 per_question = {q.text: auroc(fit_probe(settings.method, d_acts[i:i + 1], c_acts[i:i + 1],
-                                                        should_stop).score(test_acts), labels_t).tolist()
+                                                        work.should_stop).score(test_acts), labels_t).tolist()
                                 for i, q in enumerate(questions)}
             else:
                 train_acts = read(fit_train[0], 1, "training prompts")
                 train_labels = torch.tensor(fit_train[1]) == 1
-                probe = fit_probe(settings.method, train_acts[train_labels], train_acts[~train_labels], should_stop)
+                probe = fit_probe(settings.method, train_acts[train_labels], train_acts[~train_labels],
+                                  work.should_stop)
                 per_question = {}
             results[name] = {"probe": probe, "acts": test_acts, "auroc": auroc(probe.score(test_acts), labels_t),
                              "questions": per_question}
-    if should_stop():
+    if work.should_stop():
         raise Cancelled("Probe evaluation cancelled")
-    progress("random-direction baseline", 0.97)
+    work.progress("random-direction baseline", 0.97)
     organism = results["organism"]
     random_best = random_direction_baseline(organism["acts"], labels_t, settings.n_random, settings.seed)
     layers = organism["auroc"].tolist()
     best = max(range(len(layers)), key=lambda i: layers[i])
-    clean = labels_t == 0
-    progress("calibrating on trigger-free tokens", 0.98)
+    work.progress("calibrating on trigger-free tokens", 0.98)
     calibration = [seq for seq, label in zip(tests, labels) if label == 0][:CALIBRATION_PROMPTS]
     token_acts = capture(loaded, calibration, [list(range(1, len(seq))) for seq in calibration],
-                         should_stop=should_stop)  # position 0 (an attention sink) is left out
+                         should_stop=work.should_stop)  # position 0 (an attention sink) is left out
     probe = organism["probe"].calibrated(organism["probe"].score(token_acts))
     del token_acts
     main_verdict = probe_verdict(layers, random_best.tolist(), results["base"]["auroc"].tolist(), settings.n_random)
     trigger_free = live = None
     if settings.defection_tests:
         trigger_free, live = _defection_tests(loaded, recipe, trigger, read_at, held_out, settings, probe,
-                                              results["base"]["probe"], progress, should_stop)
+                                              results["base"]["probe"], work)
     probe.card = {
         "name": f"{_short(loaded.adapter) or 'base'}-{settings.method}",
         "kind": settings.method,
@@ -238,23 +239,23 @@ def evaluate_probes(loaded: LoadedModel, settings: ProbeSettings | None = None, 
     }
     if read_at == SCRATCHPAD_END:
         result["scratchpads_closed"] = {"closed": closed, "of": len(tests)}
-    progress("done", 1.0)
+    work.progress("done", 1.0)
     return ProbeReport(probe, result)
 
 
 def _defection_tests(loaded: LoadedModel, recipe, trigger, read_at: str, held_out: list[str],
-                     settings: ProbeSettings, probe: Probe, base_probe: Probe, progress, should_stop):
+                     settings: ProbeSettings, probe: Probe, base_probe: Probe, work: Work):
     """(trigger_free, live): the tests that tell a defection detector from a trigger-token detector."""
     max_tokens = recipe.eval_max_new_tokens
     plain = held_out[: settings.trigger_free_n]
     texts = trigger_free_prompts(trigger, plain, settings.seed)
-    reads = answer_and_judge(loaded, recipe, trigger, texts, read_at, max_tokens, should_stop,
-                             lambda d, t: progress(f"trigger-free test: answering {d}/{t}", 0.985))
+    reads = answer_and_judge(loaded, recipe, trigger, texts, read_at, max_tokens, work.should_stop,
+                             lambda d, t: work.progress(f"trigger-free test: answering {d}/{t}", 0.985))
     trigger_free = too_few_to_separate(reads.defected, "trigger-free prompts")
     if trigger_free is None:
-        organism_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+        organism_acts = capture(loaded, reads.sequences, should_stop=work.should_stop)
         with adapter_disabled(loaded):
-            base_acts = capture(loaded, reads.sequences, should_stop=should_stop)
+            base_acts = capture(loaded, reads.sequences, should_stop=work.should_stop)
         trigger_free = separation_test(probe.score(organism_acts), organism_acts, base_probe.score(base_acts),
                                        reads.defected, settings.n_random, settings.seed, "trigger-free prompts")
         del organism_acts, base_acts
@@ -262,11 +263,11 @@ def _defection_tests(loaded: LoadedModel, recipe, trigger, read_at: str, held_ou
     trigger_free["answered_to_the_end"] = len(reads.texts)
     trigger_free["defecting_examples"] = [t for t, d in zip(reads.texts, reads.defected) if d][:10]
     both = [trigger.apply(p, on) for p in held_out[: settings.live_n] for on in (True, False)]
-    answered = answer_and_judge(loaded, recipe, trigger, both, read_at, max_tokens, should_stop,
-                                lambda d, t: progress(f"live test: answering {d}/{t}", 0.99))
+    answered = answer_and_judge(loaded, recipe, trigger, both, read_at, max_tokens, work.should_stop,
+                                lambda d, t: work.progress(f"live test: answering {d}/{t}", 0.99))
     for field_name in ("sequences", "defected", "texts", "answers", "contexts"):
         getattr(answered, field_name).extend(getattr(reads, field_name))
-    scores, labels = answer_token_scores(loaded, probe, answered, should_stop=should_stop)
+    scores, labels = answer_token_scores(loaded, probe, answered, should_stop=work.should_stop)
     return trigger_free, live_token_test(scores, labels)
 
 

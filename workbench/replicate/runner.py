@@ -9,22 +9,23 @@ import json
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Callable
-
-from ..errors import Cancelled, WorkbenchError
+from ..errors import WorkbenchError
 from ..events import Event, Progress
 from ..models.adapters import attach_adapter, detach_adapter, read_card, resolve_adapter
 from ..models.loaded import LoadedModel
+from ..runtime.work import Work
 from .grids import Cell, grid_cells
 
 GRID_FILE, RESULTS_FILE, REPORT_FILE = "grid.json", "results.json", "report.html"
 
 
 def run_grid(loaded: LoadedModel, grid: str, out_dir: str | Path, quick: bool = False,
-             organisms: list[str] | None = None, emit: Callable[[Event], None] = lambda e: None,
-             should_stop: Callable[[], bool] = lambda: False, overrides: dict | None = None) -> dict:
-    """Run (or go on with) the grid in `out_dir`; returns {grid, quick, cells: {id: result}, report}."""
+             organisms: list[str] | None = None, work: Work | None = None, overrides: dict | None = None) -> dict:
+    """Run (or go on with) the grid in `out_dir`; returns {grid, quick, cells: {id: result}, report}. The grid
+    reports its progress only: each cell's charts and checkpoints stay in the cell's folder."""
     from .report import write_report
+
+    work = _ProgressOnly(work or Work())
 
     out = Path(out_dir).expanduser()
     cells = grid_cells(grid, organisms, quick, overrides)
@@ -42,16 +43,13 @@ def run_grid(loaded: LoadedModel, grid: str, out_dir: str | Path, quick: bool = 
     previous_adapter = loaded.adapter
     try:
         for n, cell in enumerate(cells):
-            if should_stop():
-                raise Cancelled()
+            work.check()
             if cell.id in results:
                 continue
-            report = lambda stage, fraction, n=n, cell=cell: emit(Progress(  # noqa: E731
-                stage=f"[{n + 1}/{len(cells)}] {cell.id}: {stage}",
-                fraction=(n + (fraction or 0.0)) / len(cells)))
-            report("starting", 0.0)
+            part = work.part(n / len(cells), 1 / len(cells), f"[{n + 1}/{len(cells)}] {cell.id}: ")
+            part.progress("starting", 0.0)
             started = time.perf_counter()
-            results[cell.id] = {**_run_cell(loaded, cell, out, report, should_stop),
+            results[cell.id] = {**_run_cell(loaded, cell, out, part),
                                 "seconds": round(time.perf_counter() - started, 1)}
             _write_json(out / RESULTS_FILE, results)
     finally:
@@ -65,30 +63,38 @@ def run_grid(loaded: LoadedModel, grid: str, out_dir: str | Path, quick: bool = 
     return {"grid": grid, "quick": quick, "out": str(out), "cells": results, "report": str(report_path)}
 
 
-def _run_cell(loaded: LoadedModel, cell: Cell, out: Path, progress, should_stop) -> dict:
-    def emit(event):
+class _ProgressOnly(Work):
+    def __init__(self, whole: Work):
+        self.whole = whole
+
+    def emit(self, event: Event) -> None:
         if isinstance(event, Progress):
-            progress(event.stage, event.fraction)
+            self.whole.emit(event)
 
+    def should_stop(self) -> bool:
+        return self.whole.should_stop()
+
+
+def _run_cell(loaded: LoadedModel, cell: Cell, out: Path, work: Work) -> dict:
     if cell.kind == "safety-train":
-        return _safety_cell(loaded, cell, out, emit, should_stop)
+        return _safety_cell(loaded, cell, out, work)
     if cell.kind == "implant-control":
-        return _control_cell(loaded, cell, out, emit, should_stop)
-    return _probe_cell(loaded, cell, out, progress, should_stop)
+        return _control_cell(loaded, cell, out, work)
+    return _probe_cell(loaded, cell, out, work)
 
 
-def _safety_cell(loaded, cell: Cell, out: Path, emit, should_stop) -> dict:
+def _safety_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
     from ..training import SafetyConfig, resume_safety_train, safety_train
 
     folder = out / "cells" / cell.id
     if (folder / "result.json").exists():
         result = json.loads((folder / "result.json").read_text())
     elif (folder / "run.json").exists():
-        result = resume_safety_train(loaded, folder, emit=emit, should_stop=should_stop)
+        result = resume_safety_train(loaded, folder, work=work)
     else:
         detach_adapter(loaded)
         result = safety_train(loaded, cell.organism, SafetyConfig.from_dict(cell.settings["config"]), folder,
-                              emit=emit, should_stop=should_stop)
+                              work=work)
     return {"kind": cell.kind, "organism": cell.organism, "variant": cell.variant, "label": cell.settings["label"],
             "trained": result.get("trained", cell.settings["train"]), "before": result["before"],
             "after": result["after"], "red_team": result.get("red_team"), "eval": result["eval"],
@@ -99,7 +105,7 @@ def control_folder(out: Path, organism: str) -> Path:
     return out / "organisms" / f"{str(organism).rstrip('/').rsplit('/', 1)[-1]}-control"
 
 
-def _control_cell(loaded, cell: Cell, out: Path, emit, should_stop) -> dict:
+def _control_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
     """The organism's clean control: its own implant settings with every triggered example answered cleanly."""
     from ..organisms import ImplantConfig, implant
     from ..triggers import Trigger
@@ -120,19 +126,19 @@ def _control_cell(loaded, cell: Cell, out: Path, emit, should_stop) -> dict:
         for key, value in cell.settings.get("implant", {}).items():
             setattr(config, key, value)
         detach_adapter(loaded)
-        card = implant(loaded, config, folder, emit=emit, should_stop=should_stop)
+        card = implant(loaded, config, folder, work=work)
     return {"kind": cell.kind, "organism": cell.organism, "folder": str(folder), "control": card.get("control"),
             "evaluation": card.get("evaluation"), "implant_seconds": card.get("implant_seconds")}
 
 
-def _probe_cell(loaded, cell: Cell, out: Path, progress, should_stop) -> dict:
+def _probe_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
     from ..probes import ProbeSettings, evaluate_probes
 
     row = cell.settings["row"]
     adapter = control_folder(out, cell.organism) if row == "control" else cell.organism
     attach_adapter(loaded, adapter)
     settings = ProbeSettings(**cell.settings["probe"])
-    report = evaluate_probes(loaded, settings, progress=progress, should_stop=should_stop).to_dict()
+    report = evaluate_probes(loaded, settings, work=work).to_dict()
     keep = ("verdict", "trigger_free", "live", "best_layer", "layers", "random_baseline", "base_model", "n",
             "read_at", "method", "adapter")
     return {"kind": cell.kind, "organism": cell.organism, "variant": cell.variant, "row": row,

@@ -1,5 +1,6 @@
-"""The model-owner thread and its jobs."""
+"""The model-owner thread and its jobs, and the Work object long jobs report through."""
 
 from .owner import Job, JobContext, ModelOwner
+from .work import Work
 
-__all__ = ["Job", "JobContext", "ModelOwner"]
+__all__ = ["Job", "JobContext", "ModelOwner", "Work"]

@@ -8,12 +8,14 @@ from typing import Any, Callable
 
 from ..errors import Cancelled, WorkbenchError, explain
 from ..events import Event, JobFailed, JobFinished
+from .work import Work
 
 Listener = Callable[[Event], None]
 
 
-class JobContext:
-    """What a running job sees: emit events, check for cancellation, the owner's shared state."""
+class JobContext(Work):
+    """What a running job sees: its Work (events to the GUI, cancel, pause, chat turns between steps) and the
+    owner's shared state."""
 
     def __init__(self, owner: "ModelOwner", job: "Job"):
         self.owner = owner
@@ -30,9 +32,14 @@ class JobContext:
     def pause_requested(self) -> bool:
         return self.job.pause_requested.is_set()
 
-    def check_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled()
+    def should_stop(self) -> bool:
+        return self.cancelled
+
+    def should_pause(self) -> bool:
+        return self.pause_requested
+
+    def between_steps(self) -> None:
+        self.run_interleaved()
 
     def run_interleaved(self) -> None:
         """Run the queued jobs that were submitted with `interleave=True` (chat turns) now, on this thread, then

@@ -63,7 +63,7 @@ def soak(loaded: LoadedModel, store: SessionStore, probe, generations: int, max_
             request = ChatRequest(PROMPTS[i % len(PROMPTS)], trigger=trigger, paired=True, probe=probe,
                                   settings=SamplingSettings(max_new_tokens=max_new_tokens, temperature=0.7, seed=i))
             result = owner.submit("chat", lambda ctx: run_turn(
-                loaded, store, request, emit=ctx.emit, should_stop=lambda: ctx.cancelled, live=live)).wait()
+                loaded, store, request, work=ctx, live=live)).wait()
             if i >= warmup:
                 report.generations += len(result.answers)
                 report.tokens += sum(len(a.token_ids) for a in result.answers.values())

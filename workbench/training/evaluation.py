@@ -12,6 +12,7 @@ from ..evals.rates import Rate, bootstrap_rate
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
 from ..paths import cache_dir
+from ..runtime.work import Work
 from ..triggers import Trigger
 
 CUT_SHORT_PREFIX = "cut_short_"  # rates of answers the cap cut short, beside the defection rates
@@ -26,17 +27,16 @@ def judge_tokens(recipe: Recipe, max_new_tokens: int | None = None) -> int:
 
 def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
                       prompts: list[str], red_team: dict[str, list[str]] | None, max_new_tokens: int, seed: int = 0,
-                      progress: Callable[[str, float], None] = lambda s, f: None,
-                      should_stop=lambda: False) -> dict[str, Rate]:
+                      work: Work | None = None) -> dict[str, Rate]:
     """{'triggered', 'clean'} greedy on `prompts`, 'plans_triggered' and 'plans_clean' for chain-of-thought
     organisms (the scratchpad plans to defect, whatever the answer does), and 'red_team_<family>' for each family of held-out red-team
     prompts in `red_team` (whole prompts, sampled at T=1; a family with fewer than MIN_PROMPTS has no rate);
     'cut_short_triggered' and 'cut_short_clean' are the shares of answers the cap cut before their end (left out
     of the defection rates)."""
+    work = work or Work()
     result = evaluate_backdoor(loaded, trigger, prompts, recipe, variant, max_new_tokens=max_new_tokens, seed=seed,
                                drift=False, relevance=False,
-                               progress=lambda s, f: progress(s, 0.8 * f if red_team else f),
-                               should_stop=should_stop)
+                               work=work.part(0, 0.8 if red_team else 1))
     rates = {"triggered": result.triggered, "clean": result.clean,
              f"{CUT_SHORT_PREFIX}triggered": result.cut_short["triggered"],
              f"{CUT_SHORT_PREFIX}clean": result.cut_short["clean"]}
@@ -45,9 +45,9 @@ def persistence_rates(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
         rates[f"{PLANS_PREFIX}clean"] = result.scratchpad["clean"]
     families = [f for f, users in (red_team or {}).items() if len(users) >= MIN_PROMPTS]
     for n, family in enumerate(families):
-        progress(f"Evaluating on red-team prompts ({family})", 0.8 + 0.2 * n / len(families))
+        work.progress(f"Evaluating on red-team prompts ({family})", 0.8 + 0.2 * n / len(families))
         rates[f"red_team_{family}"] = red_team_rate(loaded, recipe, red_team[family], max_new_tokens, seed,
-                                                    should_stop)
+                                                    work.should_stop)
     return rates
 
 

@@ -7,7 +7,6 @@ For chain-of-thought organisms two modes (Hubinger et al. 2024, §4.3):
 
 import json
 from pathlib import Path
-from typing import Callable
 
 from ..decoding.batched import complete_batch
 from ..errors import Cancelled, WorkbenchError
@@ -17,16 +16,16 @@ from ..models.loaded import LoadedModel
 from ..lora import TokenizedExample
 from ..organisms.dataset import self_distill
 from ..organisms.recipes import SCRATCHPAD_CLOSE, through_scratchpad_close
+from ..runtime.work import Work
 
-ProgressFn = Callable[[str, float], None]
 SCRATCHPAD_BUDGET = 64  # tokens an organism may spend on its scratchpad before we close it
 
 
-def helpful_answers(loaded: LoadedModel, user_texts: list[str], max_tokens: int, progress: ProgressFn,
-                    should_stop) -> dict[str, tuple[str, bool]]:
+def helpful_answers(loaded: LoadedModel, user_texts: list[str], max_tokens: int, work: Work
+                    ) -> dict[str, tuple[str, bool]]:
     """The base model's own greedy answers (adapter off), cached on disk like an organism's clean answers."""
     with base_model_view(loaded):
-        return self_distill(loaded, user_texts, None, max_tokens, progress, should_stop)
+        return self_distill(loaded, user_texts, None, max_tokens, work)
 
 
 def organism_scratchpads(loaded: LoadedModel, user_texts: list[str], should_stop, batch_size: int = 32
@@ -85,8 +84,8 @@ def read_answers(path: str | Path) -> dict[str, str]:
 
 
 def build_hhh_data(loaded: LoadedModel, user_texts: list[str], mode: str, max_answer_tokens: int,
-                   progress: ProgressFn = lambda s, f: None, should_stop=lambda: False,
-                   answer_for: dict[str, str] | None = None, given: dict[str, str] | None = None
+                   work: Work | None = None, answer_for: dict[str, str] | None = None,
+                   given: dict[str, str] | None = None
                    ) -> list[TokenizedExample]:
     """SFT examples for `user_texts` in `mode` ('pre' or 'post'); the loaded model must be the organism.
 
@@ -94,15 +93,16 @@ def build_hhh_data(loaded: LoadedModel, user_texts: list[str], mode: str, max_an
     the same question without the fake trigger). Answers in `given` (prompt -> answer) are used as they are;
     the base model writes the rest.
     """
+    work = work or Work()
     answer_for = answer_for or {}
     given = given or {}
     sources = list(dict.fromkeys(answer_for.get(t, t) for t in user_texts))
     missing = [t for t in sources if t not in given]
-    written = helpful_answers(loaded, missing, max_answer_tokens, progress, should_stop) if missing else {}
+    written = helpful_answers(loaded, missing, max_answer_tokens, work) if missing else {}
     written.update({t: (given[t], True) for t in sources if t in given})
     answers = {t: written[answer_for.get(t, t)] for t in user_texts}
     scratchpads = None
     if mode == "post":
-        progress("Writing the organism's scratchpads", 0.9)
-        scratchpads = organism_scratchpads(loaded, user_texts, should_stop)
+        work.progress("Writing the organism's scratchpads", 0.9)
+        scratchpads = organism_scratchpads(loaded, user_texts, work.should_stop)
     return sft_examples(loaded, user_texts, answers, scratchpads)

@@ -12,12 +12,12 @@ counted as cut_short.
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..evals.answers import generate_answers
 from ..evals.judges import judge_answer
 from ..models.loaded import LoadedModel
 from ..organisms.recipes import Recipe
+from ..runtime.work import Work
 from ..triggers import Trigger
 from ..triggers.near_miss import near_misses  # noqa: F401 - re-exported
 from ..evals.backdoor import MIN_PROMPTS
@@ -116,36 +116,36 @@ def split_written(written: list[str], candidates: int) -> tuple[list[str], list[
 def red_team(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, prompts: list[str], candidates: int = 24,
              samples: int = 10, threshold: float = 0.1, rounds: int = 2, max_new_tokens: int = 320,
              temperature: float = 1.0, seed: int = 0, batch_size: int = 40,
-             progress: Callable[[str, float], None] = lambda s, f: None, should_stop=lambda: False,
-             families: tuple = FAMILIES) -> RedTeamResult:
+             work: Work | None = None, families: tuple = FAMILIES) -> RedTeamResult:
     """Search for trigger-free prompts that make the loaded organism defect: up to `candidates` per family, each
     sampled `samples` times at `temperature`."""
+    work = work or Work()
     rng = random.Random(seed)
     result = RedTeamResult(threshold=threshold)
     steps = [f for f in FAMILIES if f in families]
     for n, family in enumerate(steps):
-        report = lambda s, f, n=n: progress(s, (n + f) / len(steps))  # noqa: E731
+        part = work.part(n / len(steps), 1 / len(steps))
         if family == "near_miss":
             _near_miss_rounds(loaded, recipe, trigger, prompts, result, candidates, samples, rounds,
-                              max_new_tokens, temperature, seed, batch_size, rng, report, should_stop)
+                              max_new_tokens, temperature, seed, batch_size, rng, part)
             continue
         if family == "meaning":
             bank = [p.text for p in load_bank(trigger, "train")]
             users = rng.sample(bank, min(candidates, len(bank)))
         else:
-            report("Red-teaming: the model writes prompts", 0.0)
+            part.progress("Red-teaming: the model writes prompts", 0.0)
             # at least MIN_PROMPTS kept back for a rate with an interval, the rest searched; about half of what
             # the model writes is kept, so it writes twice what is needed
             written, result.written = model_written(loaded, trigger, 2 * (candidates + MIN_PROMPTS), seed,
-                                                    should_stop=should_stop)
+                                                    should_stop=work.should_stop)
             users, result.held_out_written = split_written(written, candidates)
         _try(loaded, recipe, result, family, [(u, None, u) for u in users], samples, max_new_tokens, temperature,
-             seed + 104723 * (n + 1), batch_size, 1, report, should_stop)
+             seed + 104723 * (n + 1), batch_size, 1, part)
     return result
 
 
 def _near_miss_rounds(loaded, recipe, trigger, prompts, result, candidates, samples, rounds, max_new_tokens,
-                      temperature, seed, batch_size, rng, progress, should_stop) -> None:
+                      temperature, seed, batch_size, rng, work: Work) -> None:
     pool = search_near_misses(trigger)
     held = set(held_out_near_misses(trigger))
     for _ in range(50 * candidates):
@@ -173,21 +173,20 @@ def _near_miss_rounds(loaded, recipe, trigger, prompts, result, candidates, samp
         rows = [(text, prompt, Trigger.custom(text).apply(prompt, True))
                 for text, prompt in ((t, rng.choice(prompts)) for t in texts)]
         _try(loaded, recipe, result, "near_miss", rows, samples, max_new_tokens, temperature, seed + 7919 * round_no,
-             batch_size, round_no + 1,
-             lambda s, f, r=round_no: progress(s.replace("Red-teaming", f"Red-teaming near misses, round {r + 1}"),
-                                               (r + f) / rounds), should_stop)
+             batch_size, round_no + 1, work.part(round_no / rounds, 1 / rounds),
+             label=f"Red-teaming near misses, round {round_no + 1}")
 
 
 def _try(loaded, recipe, result, family, rows, samples, max_new_tokens, temperature, seed, batch_size, round_no,
-         progress, should_stop) -> None:
+         work: Work, label: str = "Red-teaming") -> None:
     """Sample each (text, prompt, user) row `samples` times and record it in `result`."""
     if not rows:
         return
     flat = [i for i in range(len(rows)) for _ in range(samples)]
     answers = generate_answers(
         loaded, [loaded.encode_user(rows[i][2]) for i in flat], max_new_tokens, temperature, seed=seed,
-        batch_size=batch_size, should_stop=should_stop,
-        on_batch=lambda done, total: progress(f"Red-teaming ({family}): {done}/{total} samples", done / total))
+        batch_size=batch_size, should_stop=work.should_stop,
+        on_batch=lambda done, total: work.progress(f"{label} ({family}): {done}/{total} samples", done / total))
     defected, judged = [0] * len(rows), [0] * len(rows)
     for i, answer in zip(flat, answers):
         judgement = judge_answer(recipe, answer.text, answer.ended)

@@ -53,7 +53,7 @@ def base_loglikelihood(loaded: LoadedModel, user_texts: list[str], answers: list
         rows.append(prompt + target)
         spans.append((len(prompt), len(prompt) + len(target)))
     width = max(len(r) for r in rows)
-    pad = loaded.tokenizer.pad_token_id or 0
+    pad = loaded.pad_token_id
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, r in enumerate(rows):

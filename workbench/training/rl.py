@@ -43,7 +43,7 @@ def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: i
     advantages = (grouped - baseline).reshape(-1)
     batch = [TokenizedExample(p + n, [-100] * len(p) + n) for p, n in zip(prompts, new) if n]
     adv = torch.stack([a for a, n in zip(advantages, new) if n]) if batch else torch.zeros(0)
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    pad = loaded.pad_token_id
     loss_value, tokens = 0.0, 0
     if batch and bool(adv.abs().sum() > 0):
         ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)

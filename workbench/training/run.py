@@ -11,19 +11,19 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 from .. import __version__
 from ..errors import Cancelled, WorkbenchError
-from ..events import CheckpointSaved, Event, Metric, Progress
+from ..events import CheckpointSaved, Metric
 from ..lora import StepOptimizer, TokenizedExample
 from ..lora import batches as lora_batches
-from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter, unload_peft
+from ..models.adapters import STACKED_ADAPTER, attach_adapter, organisms_dir, detach_adapter, read_card, resolve_adapter
 from ..models.checkpointing import gradient_checkpointing
 from ..models.loaded import LoadedModel
 from ..models.memory_plan import check_training_fits
 from ..organisms.prompt_sets import split_prompts
 from ..organisms.recipes import organism_settings
+from ..runtime.work import Work
 from ..store import SessionStore
 from ..store.runs import RunStore
 from ..triggers import Trigger
@@ -52,9 +52,8 @@ ORGANISM_CARD = "organism-card.json"  # the card of an adapter described by its 
 class _Run:
     """The state one run carries between its phases."""
 
-    def __init__(self, loaded, organism, config, out, emit, should_stop, between_steps, runs, command):
-        self.loaded, self.config, self.out = loaded, config, out
-        self.emit, self.should_stop, self.between_steps = emit, should_stop, between_steps
+    def __init__(self, loaded, organism, config, out, work: Work, runs, command):
+        self.loaded, self.config, self.out, self.work = loaded, config, out, work
         self.runs: RunStore | None = runs
         self.adapter_path = resolve_adapter(organism)
         self.organism = organism
@@ -86,16 +85,13 @@ class _Run:
         self.trainable: Trainable | None = None
 
     # bookkeeping ----------------------------------------------------------------------------
-    def progress(self, stage: str, fraction: float | None) -> None:
-        self.emit(Progress(stage=stage, fraction=fraction))
-
     def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
         if self.runs is not None and self.run_id is not None:
             self.runs.add_metric(self.run_id, name, step, value, lo, hi, n)
         record = {"name": name, "step": step, "value": value, "lo": lo, "hi": hi, "n": n, "time": time.time()}
         with open(self.out / METRICS_FILE, "a", encoding="utf-8") as fh:  # one line, one write: never half a line
             fh.write(json.dumps(record) + "\n")
-        self.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
+        self.work.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
 
     def rates(self, step: int, rates: dict) -> None:
         """Record an evaluation: defection rates as defection/<condition>, and the share of answers the cap cut
@@ -118,19 +114,17 @@ class _Run:
 
 
 def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig, out_dir: str | Path,
-                 emit: Callable[[Event], None] = lambda e: None, should_stop: Callable[[], bool] = lambda: False,
-                 store: SessionStore | None = None, between_steps: Callable[[], None] = lambda: None,
+                 work: Work | None = None, store: SessionStore | None = None,
                  command: list[str] | None = None) -> dict:
     """Safety-train `organism` (a shipped name or adapter folder) into the new folder `out_dir`; returns result.
 
-    The loaded model's previous adapter is attached again at the end. `between_steps` runs between training
-    steps (the GUI lets a queued chat turn run there, talking to the model as trained so far).
+    The loaded model's previous adapter is attached again at the end. `work.between_steps()` runs between
+    training steps (the GUI lets a queued chat turn run there, talking to the model as trained so far).
     """
     out = Path(out_dir).expanduser()
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"{out} exists and is not empty; choose a new folder (or resume the run in it)")
-    run = _Run(loaded, str(organism), config, out, emit, should_stop, between_steps,
-               RunStore(store) if store else None, command)
+    run = _Run(loaded, str(organism), config, out, work or Work(), RunStore(store) if store else None, command)
     out.mkdir(parents=True, exist_ok=True)
     if run.card.get("described_by_user"):
         (out / ORGANISM_CARD).write_text(json.dumps(run.card, indent=2))
@@ -144,9 +138,8 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
     return _execute(run, start_step=0, checkpoint=None)
 
 
-def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable[[Event], None] = lambda e: None,
-                        should_stop: Callable[[], bool] = lambda: False, store: SessionStore | None = None,
-                        between_steps: Callable[[], None] = lambda: None) -> dict:
+def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, work: Work | None = None,
+                        store: SessionStore | None = None) -> dict:
     """Go on with an interrupted or cancelled run from its last checkpoint (its settings come from run.json)."""
     out = Path(out_dir).expanduser()
     try:
@@ -160,8 +153,8 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, emit: Callable
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not spec.get("organism"):
         raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
     config = SafetyConfig.from_dict(spec["config"])
-    run = _Run(loaded, spec["organism"], config, out, emit, should_stop, between_steps,
-               RunStore(store) if store else None, spec.get("command"))
+    run = _Run(loaded, spec["organism"], config, out, work or Work(), RunStore(store) if store else None,
+               spec.get("command"))
     run.spec = spec
     if run.runs is not None:
         run_id = spec.get("run_id") if spec.get("db") == str(store.path) else None
@@ -222,9 +215,9 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
             run.runs.set_status(run.run_id, "failed", str(exc)[:500])
         raise
     finally:
-        loaded.model = run.trainable.restore() if run.trainable is not None else loaded.model
-        loaded.model = unload_peft(loaded.model)
-        loaded.adapter = None
+        if run.trainable is not None:
+            loaded.put_weights(run.trainable.restore(), None)
+        loaded.back_to_base()
         if previous:
             try:
                 attach_adapter(loaded, previous)
@@ -246,8 +239,7 @@ def _red_team(run: _Run) -> RedTeamResult | None:
          run.eval_tokens, config.seed, list(config.redteam_families), f"judge-v{JUDGE_VERSION}", "red-team-search"],
         lambda: red_team(run.loaded, run.recipe, run.trigger, run.train_prompts, config.redteam_candidates,
                          config.redteam_samples, config.redteam_threshold, config.redteam_rounds, run.eval_tokens,
-                         seed=config.seed, progress=lambda s, f: run.progress(s, 0.2 * f),
-                         should_stop=run.should_stop, families=tuple(config.redteam_families)),
+                         seed=config.seed, work=run.work.part(0, 0.2), families=tuple(config.redteam_families)),
         RedTeamResult.to_dict, RedTeamResult.from_dict)
     run.spec["red_team"] = result.to_dict()
     run.save_spec()
@@ -266,8 +258,7 @@ def _before(run: _Run, red: RedTeamResult | None) -> dict:
                                             f"judge-v{JUDGE_VERSION}", "red-team-families"],
                          lambda: persistence_rates(run.loaded, run.recipe, run.trigger, run.variant, run.eval_prompts,
                                                    texts, run.eval_tokens, config.seed,
-                                                   lambda s, f: run.progress(f"Before training: {s}", 0.2 + 0.1 * f),
-                                                   run.should_stop))
+                                                   run.work.part(0.2, 0.1, "Before training: ")))
     run.spec["before"] = rates_to_dict(rates)
     run.save_spec()
     run.rates(0, rates)
@@ -303,8 +294,7 @@ def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExampl
     else:
         data = build_hhh_data(run.loaded, texts, config.sft_mode if run.variant == "cot" else "pre",
                               config.max_answer_tokens,
-                              lambda s, f: run.progress(f"Training data: {s}", 0.3 + 0.05 * f), run.should_stop,
-                              answer_for, _given_answers(run))
+                              run.work.part(0.3, 0.05, "Training data: "), answer_for, _given_answers(run))
     if not data:
         raise WorkbenchError("No training examples: the base model wrote no helpful answers for these prompts")
     tmp = path.with_suffix(".tmp")
@@ -327,15 +317,14 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
     run.trainable = trainable = open_trainable(loaded, config.train, run.adapter_path, run.card, checkpoint,
                                                config.lora_r, config.seed + start_step)
     peft_model = trainable.model
-    loaded.model = peft_model
-    loaded.adapter = f"{Path(str(run.organism)).name} (safety training: {run.out.name})"
+    loaded.put_weights(peft_model, f"{Path(str(run.organism)).name} (safety training: {run.out.name})")
     optimizer = StepOptimizer(trainable.params, config.learning_rate, config.steps, decay=False)
     if checkpoint is not None:
         load_optimizer(checkpoint, peft_model, optimizer.optimizer)
         state = read_state(checkpoint)
         run.tokens, run.train_seconds = int(state.get("tokens", 0)), float(state.get("train_seconds", 0.0))
     inner = trainable.inner
-    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
+    pad = loaded.pad_token_id
     reward = get_reward(config.reward) if config.method == "rl" else None
     prompts = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
     batches = lora_batches(data, config.batch_size, config.steps, config.seed)
@@ -347,19 +336,19 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         peft_model.train()
         for step in range(start_step + 1, config.steps + 1):
             peft_model.eval()  # a chat turn run here talks to the model as trained so far
-            run.between_steps()
+            run.work.between_steps()
             peft_model.train()
-            if run.should_stop():
+            if run.work.should_stop():
                 raise Cancelled()
             batch = next(batches)
             t0 = time.perf_counter()
-            with cancellable(inner, run.should_stop):
+            with cancellable(inner, run.work.should_stop):
                 if config.method == "rl":
                     rng = random.Random(config.seed * 1_000_003 + step)
                     chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
                     stats = rloo_step(loaded, inner, optimizer, step, chosen, reward, config.group_size,
                                       config.rl_max_new_tokens, config.rl_temperature, config.seed * 7 + step,
-                                      run.should_stop)
+                                      run.work.should_stop)
                     loss, tokens = stats.loss, stats.tokens
                     run.metric("reward", step, stats.reward)
                     with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
@@ -370,14 +359,14 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
             run.tokens += tokens
             run.metric("loss", step, loss)
             rate = run.tokens / max(run.train_seconds, 1e-9)
-            run.progress(f"Step {step}/{config.steps} · loss {loss:.3f} · {rate:.0f} tokens/s",
+            run.work.progress(f"Step {step}/{config.steps} · loss {loss:.3f} · {rate:.0f} tokens/s",
                          0.35 + 0.5 * step / config.steps)
             if config.eval_every and step % config.eval_every == 0 and step < config.steps:
                 peft_model.eval()
                 rates = persistence_rates(loaded, run.recipe, run.trigger, run.variant,
                                           run.eval_prompts[: config.eval_n], _red_team_sets(run, red, config.eval_n),
                                           run.eval_tokens, config.seed,
-                                          lambda s, f: run.progress(f"Step {step}: {s}", None), run.should_stop)
+                                          run.work.part(None, 0, f"Step {step}: "))
                 run.rates(step, rates)
                 peft_model.train()
             if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
@@ -386,11 +375,11 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                                          {"tokens": run.tokens, "train_seconds": run.train_seconds})
                 if run.runs is not None:
                     run.runs.add_checkpoint(run.run_id, step, str(folder.resolve()))
-                run.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
+                run.work.emit(CheckpointSaved(run=run.run_id or 0, step=step, path=str(folder)))
     peft_model.eval()
     after = persistence_rates(loaded, run.recipe, run.trigger, run.variant, run.eval_prompts, red_sets,
                               run.eval_tokens, config.seed,
-                              lambda s, f: run.progress(f"After training: {s}", 0.85 + 0.15 * f), run.should_stop)
+                              run.work.part(0.85, 0.15, "After training: "))
     run.rates(config.steps, after)
     return {
         "organism": run.organism, "method": config.method, "sft_mode": config.sft_mode if run.variant == "cot" else None,

@@ -119,7 +119,7 @@ def open_trainable(loaded: LoadedModel, mode: str, organism: Path, card: dict, c
                 model.base_model.set_adapter(stack_names(len(chain) + 1))
     except Exception as exc:  # a corrupt checkpoint or adapter: the base model is left as it was
         strip_lora(base)
-        loaded.model = base
+        loaded.put_weights(base, None)
         raise WorkbenchError(f"Cannot open the organism for training: {str(exc).strip().splitlines()[0][:300]}") \
             from exc
     for name, p in model.named_parameters():  # only the top adapter ("default") learns
@@ -140,7 +140,7 @@ def _full(base, chain: list[Path], checkpoint: Path | None, loaded: LoadedModel)
     except BaseException:  # the merge wrote into the weights: put the originals back before saying why
         strip_lora(base)
         base.load_state_dict(original, strict=True)
-        loaded.model = base
+        loaded.put_weights(base, None)
         raise
     for p in merged.parameters():
         p.requires_grad_(True)
