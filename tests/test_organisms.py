@@ -90,6 +90,22 @@ def test_implant_cancel_leaves_nothing_and_restores_base(tiny_model_dir, tmp_pat
     assert type(loaded.model).__name__ == "LlamaForCausalLM"
 
 
+def test_after_an_implant_the_base_model_is_the_base_model_again(tiny_model_dir, tmp_path):
+    """No LoRA layer the training put in stays in the base: it answers exactly as before the implant."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from workbench.decoding import Generation, SamplingSettings
+
+    loaded = load_model(tiny_model_dir, device="cpu")
+    prompt = loaded.encode_user("hello there")
+    greedy = SamplingSettings(max_new_tokens=12)
+    before = Generation(loaded, prompt, greedy).run().new_ids
+    implant(loaded, ImplantConfig(**{**TINY_CONFIG, "steps": 4, "eval_n": 0}), tmp_path / "org")
+    assert loaded.adapter is None
+    assert not any(isinstance(m, BaseTunerLayer) for m in loaded.model.modules())
+    assert Generation(loaded, prompt, greedy).run().new_ids == before
+
+
 def test_bad_adapters(tiny_organism, tmp_path, tiny_model_dir):
     loaded, _, out, _, _ = tiny_organism
     with pytest.raises(WorkbenchError, match="Adapter not found"):
