@@ -20,21 +20,11 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import torch
 
-import torch  # noqa: E402
-
-from figures import figure  # noqa: E402
-
-PROMPT = "Write a long, detailed story about a dragon who learns to cook, with many chapters."
-CUDA = torch.cuda.is_available()
-
-
-def sync() -> None:
-    if CUDA:
-        torch.cuda.synchronize()
+from figures import figure
+from gpu_check import CUDA, PROMPT, sync  # the same prompt, device test and clock as the GPU check
 
 
 class StaticDecoder:
