@@ -31,7 +31,7 @@ def printed_work(quiet: bool):
     """Long work on the command line: its progress printed by `stage_printer`, its other events dropped."""
     from ..runtime.work import Work
 
-    return Work.reporting(progress=stage_printer(quiet), emit=lambda event: None)
+    return Work.reporting(progress=stage_printer(quiet))
 
 
 def open_store(db: str | None):

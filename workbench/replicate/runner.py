@@ -10,7 +10,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 from ..errors import WorkbenchError
-from ..events import Event, Progress
+from ..events import Progress
 from ..models.adapters import attach_adapter, detach_adapter, read_card, resolve_adapter
 from ..models.loaded import LoadedModel
 from ..runtime.work import Work
@@ -25,7 +25,9 @@ def run_grid(loaded: LoadedModel, grid: str, out_dir: str | Path, quick: bool = 
     reports its progress only: each cell's charts and checkpoints stay in the cell's folder."""
     from .report import write_report
 
-    work = _ProgressOnly(work or Work())
+    whole = work or Work()
+    work = Work.reporting(emit=lambda event: whole.emit(event) if isinstance(event, Progress) else None,
+                          should_stop=whole.should_stop)
 
     out = Path(out_dir).expanduser()
     cells = grid_cells(grid, organisms, quick, overrides)
@@ -61,18 +63,6 @@ def run_grid(loaded: LoadedModel, grid: str, out_dir: str | Path, quick: bool = 
                 pass
     report_path = write_report(out, grid, quick, cells, results)
     return {"grid": grid, "quick": quick, "out": str(out), "cells": results, "report": str(report_path)}
-
-
-class _ProgressOnly(Work):
-    def __init__(self, whole: Work):
-        self.whole = whole
-
-    def emit(self, event: Event) -> None:
-        if isinstance(event, Progress):
-            self.whole.emit(event)
-
-    def should_stop(self) -> bool:
-        return self.whole.should_stop()
 
 
 def _run_cell(loaded: LoadedModel, cell: Cell, out: Path, work: Work) -> dict:
