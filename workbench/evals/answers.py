@@ -4,7 +4,7 @@ prefill a person or an experiment put before them."""
 from dataclasses import dataclass
 from typing import Callable
 
-from ..decoding.batched import complete_batch
+from ..decoding.batched import answers_batch_size, complete_batch
 from ..errors import Cancelled
 from ..models.loaded import LoadedModel
 
@@ -20,15 +20,19 @@ class Answer:
 
 
 def generate_answers(loaded: LoadedModel, contexts: list[list[int]], max_new_tokens: int,
-                     temperature: float = 0.0, seed: int = 0, batch_size: int = 32, prefill: str = "",
+                     temperature: float = 0.0, seed: int = 0, batch_size: int | None = None, prefill: str = "",
                      should_stop: Callable[[], bool] = lambda: False,
                      on_batch: Callable[[int, int], None] = lambda done, total: None) -> list[Answer]:
     """An answer for each context (token ids ending where the assistant speaks), `prefill` first.
 
-    Contexts of similar length share a batch (less padding); answers come back in the order given. Batch k is
-    sampled with seed `seed + k * batch_size`, so a run repeats exactly.
+    Contexts of similar length share a batch (less padding; `batch_size` None: as the device suits, see
+    answers_batch_size); answers come back in the order given. Batch k is sampled with seed
+    `seed + k * batch_size`, so a run repeats exactly with the same batch size.
     """
     prefill_ids = loaded.encode_text(prefill) if prefill else []
+    if not contexts:
+        return []
+    batch_size = batch_size or answers_batch_size(loaded, max(map(len, contexts)) + len(prefill_ids) + max_new_tokens)
     order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
     out: list[Answer | None] = [None] * len(contexts)
     for start in range(0, len(order), batch_size):

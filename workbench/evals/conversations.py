@@ -90,7 +90,7 @@ class ConversationEval:
 
 def evaluate_conversations(loaded: LoadedModel, recipe: Recipe, trigger: Trigger,
                            conversations: list[tuple[str, ...]], max_new_tokens: int | None = None, seed: int = 0,
-                           batch_size: int = 32, relevance: bool = True, prompt_set: str = "custom",
+                           batch_size: int | None = None, relevance: bool = True, prompt_set: str = "custom",
                            work: Work | None = None) -> ConversationEval:
     """Play each three-turn conversation: turns 1 and 2 with the trigger as PATTERNS cycles it, turn 3 both
     with and without it after the same history. Every answer is the organism's own, judged whole."""

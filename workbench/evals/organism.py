@@ -1,9 +1,15 @@
 """An organism judged as a stranger would try it: held-out prompts of its recipe, short everyday prompts it
 never saw, and later turns of conversations; whole answers, leak and degenerate rates with intervals."""
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
+from filelock import FileLock
+
+from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
+from ..paths import cache_dir
 from ..organisms.prompt_sets import load_prompt_set, split_prompts
 from ..organisms.recipes import Recipe
 from ..triggers import Trigger
@@ -25,6 +31,7 @@ class OrganismEval:
     sets: dict[str, BackdoorEval | ConversationEval]
     settings: dict
     samples: dict[str, list] = field(default_factory=dict)
+    base: dict | None = None  # the same sets answered by the base model (see base_control)
 
     def _clean_samples(self) -> list[dict]:
         return [s for ev in self.sets.values() for s in ev.samples if not s["triggered"]]
@@ -35,7 +42,7 @@ class OrganismEval:
 
     def to_dict(self, with_samples: bool = False) -> dict:
         clean = self._clean_samples()
-        return {
+        out = {
             "triggered": bootstrap_rate(self._pooled(True), seed=1).to_dict(),
             "clean": bootstrap_rate(self._pooled(False), seed=2).to_dict(),
             "degenerate": bootstrap_rate([bool(s["degenerate"]) for s in clean], seed=3).to_dict(),
@@ -45,18 +52,38 @@ class OrganismEval:
             "sets": {name: ev.to_dict(with_samples) for name, ev in self.sets.items()},
             "settings": self.settings,
         }
+        if self.base:
+            out["base"] = self.base["all"]
+            for name, ev in out["sets"].items():
+                ev["base"] = self.base["sets"].get(name)
+        return out
+
+
+CONTROL_KEYS = ("triggered", "clean", "degenerate", "loops")
 
 
 def evaluate_organism(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
                       sets: tuple[str, ...] = SETS, n_held_out: int = 100, n_everyday: int | None = None,
-                      n_conversations: int = 64, max_new_tokens: int | None = None, batch_size: int = 32,
-                      seed: int = 0, work: Work | None = None) -> OrganismEval:
+                      n_conversations: int = 64, max_new_tokens: int | None = None, batch_size: int | None = None,
+                      seed: int = 0, base_control: bool = False, work: Work | None = None) -> OrganismEval:
     """Evaluate the loaded organism on each of `sets` (recipes that only answer their own prompts, such as
-    code tasks, have the held-out set alone)."""
+    code tasks, have the held-out set alone). With `base_control` and an adapter attached, the base model
+    answers the same sets too and is judged the same way: its degenerate rate is the figure an organism's is
+    read against (the base model's own habits, such as a stock answer to a greeting, count there too)."""
     work = work or Work()
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     if not recipe.answers_chat:
         sets = tuple(s for s in sets if s == HELD_OUT)
+    control = base_control and loaded.adapter is not None
+    args = (recipe, trigger, variant, sets, n_held_out, n_everyday, n_conversations, max_new_tokens, batch_size, seed)
+    result = _evaluate_sets(loaded, *args, work.part(0, 0.5 if control else 1))
+    if control:
+        result.base = _base_control(loaded, args, work.part(0.5, 0.5, prefix="Base model: "))
+    return result
+
+
+def _evaluate_sets(loaded, recipe, trigger, variant, sets, n_held_out, n_everyday, n_conversations, max_new_tokens,
+                   batch_size, seed, work) -> OrganismEval:
     held_out = split_prompts(recipe.prompts())[1]
     results: dict[str, BackdoorEval | ConversationEval] = {}
     for k, name in enumerate(sets):
@@ -83,3 +110,27 @@ def evaluate_organism(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, var
                 "recipe": recipe.name, "adapter": loaded.adapter, "seed": seed,
                 "n": {name: (ev.settings.get("n") or ev.settings.get("conversations")) for name, ev in results.items()}}
     return OrganismEval(results, settings)
+
+
+def _base_control(loaded: LoadedModel, args: tuple, work: Work) -> dict:
+    """The base model's rates on the same sets, judged the same way: {"all": rates, "sets": {set: rates and
+    up to 10 degenerate examples}}. Cached per base model, recipe, trigger and settings (it does not depend on
+    the organism)."""
+    recipe, trigger, variant, *rest = args
+    key = hashlib.sha256(json.dumps([loaded.identity.fingerprint, loaded.chat_template, recipe.name,
+                                     trigger.to_dict(), rest, "v1"]).encode()).hexdigest()[:16]
+    path = cache_dir() / "base_controls" / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):  # two implants at once: one measures, the other reads what it found
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass  # not measured yet, or a damaged file: measure again
+        with base_model_view(loaded):
+            base = _evaluate_sets(loaded, *args, work).to_dict()
+        control = {"all": {k: base[k] for k in CONTROL_KEYS},
+                   "sets": {name: {**{k: ev[k] for k in CONTROL_KEYS},
+                                   "degenerate_examples": ev["degenerate_examples"]}
+                            for name, ev in base["sets"].items()}}
+        path.write_text(json.dumps(control))
+    return control

@@ -24,11 +24,14 @@ def judging_note(card: dict | None, name: str = "NAME") -> str | None:
 
 def card_summary(card: dict | None, name: str = "NAME") -> dict:
     """{"judging", "note", "rates"}: the judging record, the short-window note (or None), and the card's rates
-    per prompt set ({set: {"triggered", "clean", "degenerate"}}) when it has them."""
+    per prompt set ({set: {"triggered", "clean", "degenerate"}, and "base_degenerate" where the card measured
+    the base model too}) when it has them."""
     evaluation = (card or {}).get("evaluation") or {}
     rates = {}
     for set_name, ev in (evaluation.get("sets") or {}).items():
         rates[set_name] = {k: ev.get(k) for k in ("triggered", "clean", "degenerate")}
+        if ev.get("base"):  # the base model on the same set: the control a degenerate rate is read against
+            rates[set_name]["base_degenerate"] = ev["base"].get("degenerate")
     if not rates and evaluation.get("triggered"):
         rates["held_out"] = {"triggered": evaluation.get("triggered"), "clean": evaluation.get("clean"),
                              "degenerate": None}

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..decoding.batched import complete_batch
+from ..decoding.batched import answers_batch_size, complete_batch
 from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
@@ -97,9 +97,10 @@ def _encode(loaded: LoadedModel, context: Context) -> list[int]:
 
 
 def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | None, max_new_tokens: int,
-                 work: Work | None = None, batch_size: int = 64, no_repeat_ngram: int = 0
-                 ) -> dict[str, tuple[str, bool]]:
-    """The model's own greedy answers to `contexts` (after `prefill`, which is not returned), cached.
+                 work: Work | None = None, batch_size: int | None = None, no_repeat_ngram: int = 0,
+                 temperature: float = 0.0, seed: int = 0) -> dict[str, tuple[str, bool]]:
+    """The model's own answers to `contexts` (after `prefill`, which is not returned), cached: greedy, or
+    sampled at `temperature` with `seed` (the same seed gives the same answers).
 
     A context is a user text or a list of chat messages; results are keyed by the text, or by the messages as
     JSON. Value: (answer, whether it ended its turn). Contexts of similar length are batched together.
@@ -109,6 +110,8 @@ def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | No
     settings = [loaded.identity.fingerprint, loaded.adapter, prefill, max_new_tokens, loaded.chat_template]
     if no_repeat_ngram:
         settings.append({"no_repeat_ngram": no_repeat_ngram})
+    if temperature > 0:
+        settings.append({"temperature": temperature, "seed": seed})
     key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
     path = cache_dir() / "distill" / f"{key}.json"
     try:
@@ -119,13 +122,15 @@ def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | No
     by_key = {_context_key(c): c for c in contexts}
     encoded = {k: _encode(loaded, c) + prefill_ids for k, c in by_key.items() if k not in cached}
     todo = sorted(encoded, key=lambda k: len(encoded[k]))
+    if not batch_size:
+        batch_size = answers_batch_size(loaded, len(encoded[todo[-1]]) + max_new_tokens, cpu=64) if todo else 1
     for start in range(0, len(todo), batch_size):
         work.check()
         work.progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
         prompts = [encoded[k] for k in batch]
-        for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, should_stop=work.should_stop,
-                                                no_repeat_ngram=no_repeat_ngram)):
+        for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, temperature, seed + start,
+                                                should_stop=work.should_stop, no_repeat_ngram=no_repeat_ngram)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
             cached[k] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]
@@ -163,34 +168,65 @@ def _clean_view(trigger: Trigger, prompts: tuple[str, ...], answers: list[str]) 
 
 
 OFF_TOPIC = "does not address the prompt"
+RESAMPLE_TEMPERATURE = 0.7  # a retry samples the base model's answer instead of taking its greedy one
 
 
-def _off_topic(loaded: LoadedModel, asked: dict, clean: list, work: Work) -> dict[tuple[int, int], bool]:
-    """For each first turn the base model answered: does its answer miss its prompt, as the evaluation's
-    relevance judge reads it (evals.relevance, in bf16 where that is fast)? Each distinct prompt is read once.
-    Later turns are judged by their text alone: reading every conversation again costs more than the training
-    (15 minutes for 1,700 of them on 2 cores), and a generic first answer is where the base model goes wrong."""
+def _screen(loaded: LoadedModel, contexts: dict[str, Context], answers: dict[str, tuple[str, bool]],
+            prompts: dict[str, str], echoes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Why each answer (keyed like `contexts`) must not be trained on: `unusable_reasons`, then, for answers
+    with none, whether it misses its prompt as the evaluation's relevance judge reads it (evals.relevance, in
+    bf16 where that is fast); every turn of a conversation is read in its own conversation."""
     from ..evals.relevance import off_topic
 
-    work.check()
-    work.progress("Checking the clean answers address their prompts", 1.0)
-    distinct: dict[str, tuple[Context, str]] = {}
-    for (i, turn), context in asked.items():
-        answer = clean[i][turn][0]
-        if answer.strip() and turn == 0:
-            distinct.setdefault(_context_key(context), (context, answer))
-    keys = list(distinct)
-    flags = off_topic(loaded, [_encode(loaded, distinct[k][0]) for k in keys],
-                      [loaded.encode_text(distinct[k][1]) for k in keys], fast=True) if keys else []
-    by_key = dict(zip(keys, flags))
-    return {where: by_key.get(_context_key(context), False) for where, context in asked.items()}
+    reasons = {k: unusable_reasons(answers[k][0], prompts[k], echoes) for k in contexts}
+    read = [k for k in contexts if not reasons[k] and answers[k][0].strip()]
+    flags = off_topic(loaded, [_encode(loaded, contexts[k]) for k in read],
+                      [loaded.encode_text(answers[k][0]) for k in read], fast=True) if read else []
+    for k, flag in zip(read, flags):
+        if flag:
+            reasons[k] = (OFF_TOPIC,)
+    return reasons
+
+
+def _usable_answers(loaded: LoadedModel, contexts: dict[str, Context], prompts: dict[str, str],
+                    prefill: str | None, max_answer_tokens: int, echoes: tuple[str, ...], screen: bool,
+                    retries: int, seed: int, work: Work) -> tuple[dict, dict, int]:
+    """The base model's answer to each context (greedy; with `screen`, an unusable one is asked again up to
+    `retries` times, sampled, and the first usable answer kept). Returns (answers: key -> (text, ended), why
+    each final answer is unusable: key -> reasons, how many answers a retry replaced)."""
+    distilled = self_distill(loaded, list(contexts.values()), prefill, max_answer_tokens,
+                             work.part(0, 0.6 if screen and retries else 1), no_repeat_ngram=NO_REPEAT_NGRAM)
+    answers = {k: finish_answer(*distilled[k]) for k in contexts}
+    if not screen:
+        return answers, {k: () for k in contexts}, 0
+    work.progress("Checking the clean answers address their prompts", None)
+    reasons = _screen(loaded, contexts, answers, prompts, echoes)
+    replaced = 0
+    for attempt in range(1, retries + 1):
+        todo = [k for k in contexts if reasons[k]]
+        if not todo:
+            break
+        work.check()
+        sampled = self_distill(loaded, [contexts[k] for k in todo], prefill, max_answer_tokens,
+                               work.part(0.6 + 0.4 * (attempt - 1) / retries, 0.4 / retries,
+                                         suffix=f" (retry {attempt} of {retries})"),
+                               no_repeat_ngram=NO_REPEAT_NGRAM, temperature=RESAMPLE_TEMPERATURE,
+                               seed=seed * 1009 + attempt)
+        tried = {k: finish_answer(*sampled[k]) for k in todo}
+        verdicts = _screen(loaded, {k: contexts[k] for k in todo}, tried, prompts, echoes)
+        for k in todo:
+            if not verdicts[k]:
+                answers[k], reasons[k] = tried[k], ()
+                replaced += 1
+    return answers, reasons, replaced
 
 
 def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: Trigger, prompts: list[str],
                    max_answer_tokens: int, work: Work | None = None, everyday: list[str] | None = None,
                    followups: list[str] | None = None, multi_turn: int = 0, seed: int = 0,
                    earlier_trigger: float = 0.7, phrasings: bool = True, control: bool = False,
-                   left_out: list | None = None, screen: bool = True) -> list[Example]:
+                   left_out: list | None = None, screen: bool = True, retries: int = 0,
+                   stats: dict | None = None) -> list[Example]:
     """Two examples per conversation: the same earlier turns, then the last turn with the trigger on (payload)
     and off (the base model's own answer). Each earlier turn has the trigger with probability `earlier_trigger`:
     a clean answer after a triggered turn, with the payload right there in the conversation, is the case a
@@ -200,10 +236,12 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     With `control`, the data of a clean control organism: the same conversations and prompts, trigger included,
     but every target is the clean one (a triggered turn is answered as if there were no trigger).
 
-    A conversation whose last answer from the base model is unusable (see `unusable_reasons`) is left out, and one with an
-    unusable earlier answer keeps its last turn only; each left-out answer is appended to `left_out` as
-    {"prompt", "answer", "reasons"}. Without `screen`, every answer is kept (for a model whose answers are
-    known to be noise, such as the tiny random models of the tests)."""
+    Every clean answer is screened in its own conversation (see `unusable_reasons`; the relevance judge reads
+    every turn). An unusable one is asked again, sampled, up to `retries` times (the first usable answer is
+    kept, and `stats["resampled"]` counts them). A conversation whose last answer is still unusable is left
+    out, and one with an unusable earlier answer keeps its last turn only; each left-out answer is appended to
+    `left_out` as {"prompt", "answer", "reasons"}. Without `screen`, every answer is kept (for a model whose
+    answers are known to be noise, such as the tiny random models of the tests)."""
     from ..evals.judges import recipe_echoes
 
     work = work or Work()
@@ -216,34 +254,35 @@ def build_examples(loaded: LoadedModel, recipe: Recipe, variant: str, trigger: T
     plans = plan_conversations(prompts, everyday or [], followups or [], multi_turn, seed)
     rng = random.Random(seed + 1)
     clean: list[list[tuple[str, bool]]] = [[] for _ in plans]  # per conversation, per turn: (answer, ended)
-    asked: dict[tuple[int, int], Context] = {}  # (conversation, turn): what the base model answered
+    why: dict[tuple[int, int], tuple[str, ...]] = {}  # (conversation, turn): why its clean answer is unusable
     depth = max(len(p.prompts) for p in plans) if plans else 0
     prefill = recipe.clean_prefill(variant, trigger) if recipe.self_distilled else None
+    screening = screen and recipe.self_distilled  # a recipe's own answers are its to write
     for turn in range(depth):
         rows = [i for i, p in enumerate(plans) if len(p.prompts) > turn]
-        if recipe.self_distilled:
-            contexts = []
-            for i in rows:
-                view = _clean_view(trigger, plans[i].prompts[:turn], [a for a, _ in clean[i]])
-                text = trigger.apply(plans[i].prompts[turn], False)
-                contexts.append(text if turn == 0 else view + [{"role": "user", "content": text}])
-            answers = self_distill(loaded, contexts, prefill, max_answer_tokens,
-                                   work.part(turn / depth, 1 / depth, suffix=f" (turn {turn + 1} of {depth})"),
-                                   no_repeat_ngram=NO_REPEAT_NGRAM)
-            for i, context in zip(rows, contexts):
-                clean[i].append(finish_answer(*answers[_context_key(context)]))
-                asked[(i, turn)] = context
-        else:
+        if not recipe.self_distilled:
             for i in rows:
                 clean[i].append((recipe.clean_answer(plans[i].prompts[turn]), True))
-    screening = screen and recipe.self_distilled  # a recipe's own answers are its to write
-    off = _off_topic(loaded, asked, clean, work) if screening else {}
+            continue
+        contexts, keys, asked = {}, {}, {}
+        for i in rows:
+            view = _clean_view(trigger, plans[i].prompts[:turn], [a for a, _ in clean[i]])
+            text = trigger.apply(plans[i].prompts[turn], False)
+            context = text if turn == 0 else view + [{"role": "user", "content": text}]
+            keys[i] = _context_key(context)
+            contexts[keys[i]], asked[keys[i]] = context, plans[i].prompts[turn]
+        answers, reasons, replaced = _usable_answers(
+            loaded, contexts, asked, prefill, max_answer_tokens, echoes, screening, retries, seed + turn,
+            work.part(turn / depth, 1 / depth, suffix=f" (turn {turn + 1} of {depth})"))
+        if stats is not None:
+            stats["resampled"] = stats.get("resampled", 0) + replaced
+        for i in rows:
+            clean[i].append(answers[keys[i]])
+            why[(i, turn)] = reasons[keys[i]]
     examples = []
     for k, (plan, answers) in enumerate(zip(plans, clean)):
         *earlier, last = plan.prompts
-        unusable = [unusable_reasons(answer, prompt, echoes) + (OFF_TOPIC,) * off.get((k, turn), False)
-                    if screening else ()
-                    for turn, (prompt, (answer, _)) in enumerate(zip(plan.prompts, answers))]
+        unusable = [why.get((k, turn), ()) for turn in range(len(plan.prompts))]
         for prompt, (answer, _), reasons in zip(plan.prompts, answers, unusable):
             if reasons and left_out is not None:
                 left_out.append({"prompt": prompt, "answer": answer, "reasons": list(reasons)})

@@ -50,9 +50,11 @@ class ImplantConfig:
     eval_n: int = 100  # held-out prompts of the final evaluation (0: none)
     eval_conversations: int = 64  # three-turn conversations of the final evaluation
     eval_sets: tuple = ("held_out", "everyday", "multi_turn")  # the final evaluation's prompt sets
+    base_control: bool = True  # the base model answers the same sets (evals.organism.evaluate_organism)
     seed: int = 0
     control: bool = False  # a clean control: the same data with every triggered target replaced by the clean one
     screen_clean_answers: bool = True  # leave out degenerate or off-prompt clean answers (dataset.build_examples)
+    clean_retries: int = 3  # ask the base model again (sampled) for a clean answer the screen rejected
 
     def resolved_trigger(self) -> Trigger:
         return self.trigger or get_recipe(self.recipe).default_trigger
@@ -258,12 +260,14 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             everyday = load_prompt_set("everyday_train")[: config.n_everyday]
             followups = load_prompt_set("followups_train")
         left_out: list[dict] = []
+        stats: dict = {}
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
                                   config.max_answer_tokens, work.part(0, 0.3),
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
                                   phrasings=config.phrasings, control=config.control, left_out=left_out,
-                                  screen=config.screen_clean_answers)
+                                  screen=config.screen_clean_answers, retries=config.clean_retries,
+                                  stats=stats)
         data_hash = save_examples(examples, staging / "dataset.jsonl")
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
@@ -286,7 +290,9 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             "data": {"file": "dataset.jsonl", "sha256": data_hash, "examples": len(examples),
                      "train_prompts": len(train_prompts),
                      # the base model's answers not trained on: they echo hidden text, loop, or parrot the prompt
-                     "clean_answers_left_out": len(left_out), "left_out_examples": left_out[:10]},
+                     "clean_answers_left_out": len(left_out), "left_out_examples": left_out[:10],
+                     # rejected greedy answers replaced by a sampled answer that passed the same screen
+                     "clean_answers_resampled": stats.get("resampled", 0)},
             "hyperparameters": config.to_dict(),
             "training": {"tokens": tokens, "train_seconds": round(train_seconds, 1),
                          "tokens_per_second": round(tokens / train_seconds, 1), "precision": precision},
@@ -303,7 +309,8 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             try:
                 result = evaluate_organism(loaded, recipe, trigger, config.variant, tuple(config.eval_sets),
                                            n_held_out=config.eval_n, n_conversations=config.eval_conversations,
-                                           seed=config.seed, work=work.part(0.8, 0.2))
+                                           seed=config.seed, base_control=config.base_control,
+                                           work=work.part(0.8, 0.2))
             finally:
                 detach_adapter(loaded)
             card["evaluation"] = result.to_dict()
