@@ -81,7 +81,7 @@ def test_out_of_memory_in_a_forward_pass_is_reported_and_the_window_carries_on(q
         in_use = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         resource.setrlimit(resource.RLIMIT_AS, (in_use + 2 * 2**30, hard))
         try:
-            return complete_batch(loaded, [[5] * 200] * 20_000, 2, should_stop=lambda: ctx.cancelled)
+            return complete_batch(loaded, [[5] * 200] * 20_000, 2, should_stop=ctx.should_stop)
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 

@@ -96,19 +96,21 @@ def test_a_long_job_lets_queued_chat_turns_run_between_its_steps(owner):
             ctx.check()
         return "trained"
 
-    long = owner.submit("safety-train", long_job)
+    long = owner.submit("safety-train", long_job, long=True, yields=True)
     other = owner.submit("load-model", lambda ctx: order.append("load"))
-    chat = owner.submit("chat", lambda ctx: order.append(("chat", ctx.owner.job_names()[0])), interleave=True)
+    chat = owner.submit("chat", lambda ctx: order.append(("chat", ctx.owner.job_names())), interleave=True)
     gate.set()
     assert long.wait(5) == "trained" and other.wait(5) is None and chat.wait(5) is None
-    assert order == [("chat", "chat"), "step0", "step1", "step2", "load"]
+    # while the chat turn runs, the long job it runs inside is still listed: nothing can take it for idle
+    assert order == [("chat", ["chat", "safety-train", "load-model"]), "step0", "step1", "step2", "load"]
+    assert not owner.jobs()
     # stopping the chat turn running inside the long job stops only the chat turn
     seen = threading.Event()
     gate.clear()
 
     def stoppable_chat(ctx):
         seen.set()
-        while not ctx.cancelled:
+        while not ctx.should_stop():
             time.sleep(0.01)
         raise Cancelled()
 

@@ -89,7 +89,7 @@ class EngineBridge(QObject):
             ctx.emit(ModelLoaded(info=_model_info(loaded)))
             return card
 
-        return self._submit("implant", job)
+        return self._submit("implant", job, long=True)
 
     def evaluate(self, n: int) -> JobHandle:
         """Defection with and without the organism's trigger, judged on whole answers: `n` prompts of each set
@@ -104,7 +104,7 @@ class EngineBridge(QObject):
                 loaded, recipe, trigger, variant, n_held_out=n, n_everyday=n, n_conversations=min(n, 64),
                 work=ctx).to_dict(with_samples=True)
 
-        return self._submit("evaluate", job)
+        return self._submit("evaluate", job, long=True)
 
     def replicate(self, grid: str, quick: bool, out: str) -> JobHandle:
         """Run (or go on with) one of the paper's grids into `out` (replicate.run_grid); cancellable."""
@@ -114,7 +114,7 @@ class EngineBridge(QObject):
 
             return run_grid(_require_model(ctx), grid, out, quick=quick, work=ctx)
 
-        return self._submit("replicate", job)
+        return self._submit("replicate", job, long=True)
 
     def fit_probe(self, settings) -> JobHandle:
         """Fit and evaluate a probe (probes.ProbeSettings) on the loaded model, with both controls."""
@@ -131,7 +131,7 @@ class EngineBridge(QObject):
                 report.result["not_remembered"] = f"could not keep it for next time: {exc}"
             return report
 
-        return self._submit("probe-fit", job)
+        return self._submit("probe-fit", job, long=True)
 
     def load_probe(self, folder: str) -> JobHandle:
         """Read a saved probe and say why its scores may not mean much on the loaded model: (probe, warnings)."""
@@ -218,7 +218,7 @@ class EngineBridge(QObject):
                 self.live.clear()  # answers paused mid-run were written by weights that are gone now
                 ctx.emit(ModelLoaded(info=_model_info(loaded)))
 
-        return self._submit("safety-train", job)
+        return self._submit("safety-train", job, long=True, yields=True)
 
     def scratchpad_experiment(self, n: int) -> JobHandle:
         """The 2x2 scratchpad experiment on the attached organism, filling cells as it goes."""
@@ -230,10 +230,11 @@ class EngineBridge(QObject):
             recipe, trigger, _, prompts = _attached_organism(loaded, n)
             return run_scratchpad_experiment(loaded, trigger, prompts, recipe, work=ctx)
 
-        return self._submit("scratchpad-experiment", job)
+        return self._submit("scratchpad-experiment", job, long=True)
 
-    def _submit(self, name: str, fn, interleave: bool = False) -> JobHandle:
-        handle = JobHandle(self.owner.submit(name, fn, interleave=interleave), self)
+    def _submit(self, name: str, fn, interleave: bool = False, long: bool = False, yields: bool = False
+                ) -> JobHandle:
+        handle = JobHandle(self.owner.submit(name, fn, interleave=interleave, long=long, yields=yields), self)
         self._handles[handle.id] = handle  # before any of its events is delivered: they are queued to this thread
         return handle
 
@@ -248,15 +249,17 @@ class EngineBridge(QObject):
         if isinstance(event, (JobFinished, JobFailed)):
             self.job_ended.emit(event.name, event.result if isinstance(event, JobFinished) else None)
 
-    def jobs_ahead(self) -> list[str]:
-        """The names of the running job and the queued ones: what a job submitted now waits for."""
-        return self.owner.job_names()
+    def jobs_ahead(self) -> list:
+        """The running job and the queued ones (workbench.runtime.Job: name, long, yields): what a job submitted
+        now waits for."""
+        return self.owner.jobs()
 
-    def long_job(self, allow: tuple = ()) -> str | None:
-        """The name of a running or queued job that is not a quick one (implant, evaluation, experiment), other
-        than those in `allow`."""
-        quick = ("load-model", "set-adapter", "chat", "resume", "probe-check", "probe-load", *allow)
-        return next((name for name in self.owner.job_names() if name not in quick), None)
+    def long_job(self, between_steps: bool = False) -> str | None:
+        """The name of a running or queued long job (implant, evaluation, experiment, probe fit); with
+        `between_steps`, only one that does not run interleaved work between its steps (for a chat turn, which
+        may wait for the next step of a safety-training run)."""
+        return next((job.name for job in self.owner.jobs()
+                     if job.long and not (between_steps and job.yields)), None)
 
     @property
     def generating(self) -> bool:

@@ -71,7 +71,7 @@ class ChatController(QObject):
     # actions ------------------------------------------------------------------------------
     def send(self, text: str) -> None:
         """Answer `text` in the visible panes (paired: trigger on and off)."""
-        if self.generating or not ensure_idle(self.window, self.bridge, "send a prompt", allow=("safety-train",)):
+        if self.generating or not ensure_idle(self.window, self.bridge, "send a prompt", between_steps=True):
             return
         if self.window.model_info is None:
             show_error(self.window, "Model not ready",
@@ -97,8 +97,8 @@ class ChatController(QObject):
         ahead = self.bridge.jobs_ahead()
         self._own(self.bridge.ask(request, self.session_id))
         if ahead:  # say what the answer waits for, rather than leave the panes blank
-            between = " (it is answered between the run's steps)" if "safety-train" in ahead else ""
-            self.window.statusBar().showMessage(f"{WAITING} the {ahead[0]} job{between}…")
+            between = " (it is answered between the run's steps)" if any(job.yields for job in ahead) else ""
+            self.window.statusBar().showMessage(f"{WAITING} the {ahead[0].name} job{between}…")
 
     def stop(self) -> None:
         """Stop this chat's answer (running or queued) at its next token; no other job is touched."""
@@ -127,7 +127,7 @@ class ChatController(QObject):
 
     def resume_answers(self, edits: dict) -> None:
         if self.generating or self.window.model_info is None or \
-                not ensure_idle(self.window, self.bridge, "resume", allow=("safety-train",)):
+                not ensure_idle(self.window, self.bridge, "resume", between_steps=True):
             return
         try:
             breakpoints = self.surgery_panel.breakpoints()

@@ -16,11 +16,11 @@ def show_error(parent, title: str, message: str, detail: str = "") -> QMessageBo
     return box
 
 
-def ensure_idle(parent, bridge, what: str, allow: tuple = (), chat: bool = True) -> bool:
+def ensure_idle(parent, bridge, what: str, between_steps: bool = False, chat: bool = True) -> bool:
     """True when `what` may start now. Quick jobs (a model load finishing) may queue ahead; a long one (or, with
-    `chat`, an answer being written) makes us say so instead. Chat may go on during a safety-training run: it
-    runs between the run's steps."""
-    name = bridge.long_job(allow) or ("chat" if chat and bridge.generating else None)
+    `chat`, an answer being written) makes us say so instead. With `between_steps` (chat turns), a long job that
+    runs them between its steps (a safety-training run) does not stop it."""
+    name = bridge.long_job(between_steps) or ("chat" if chat and bridge.generating else None)
     if name:
         show_error(parent, "Busy", f"Cannot {what} while the {name} job runs; wait for it or cancel it.")
         return False

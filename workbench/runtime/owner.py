@@ -24,19 +24,11 @@ class JobContext(Work):
     def emit(self, event: Event) -> None:
         self.owner._emit(_with_job_id(event, self.job.id))
 
-    @property
-    def cancelled(self) -> bool:
+    def should_stop(self) -> bool:
         return self.job.cancel_requested.is_set()
 
-    @property
-    def pause_requested(self) -> bool:
-        return self.job.pause_requested.is_set()
-
-    def should_stop(self) -> bool:
-        return self.cancelled
-
     def should_pause(self) -> bool:
-        return self.pause_requested
+        return self.job.pause_requested.is_set()
 
     def between_steps(self) -> None:
         self.run_interleaved()
@@ -49,13 +41,20 @@ class JobContext(Work):
 
 class Job:
     """A submitted unit of model work. `cancel()` asks it to stop at the next token; `pause()` asks a
-    generation to pause there (jobs that cannot pause ignore it)."""
+    generation to pause there (jobs that cannot pause ignore it).
 
-    def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any], interleave: bool = False):
+    `name` is a label for people ("the implant job"); what a job is like is said by its flags: `interleave` (it
+    may run between a long job's steps: a chat turn), `long` (it holds the model for minutes), `yields` (a long
+    job that runs the interleaved jobs between its steps)."""
+
+    def __init__(self, job_id: int, name: str, fn: Callable[[JobContext], Any], interleave: bool = False,
+                 long: bool = False, yields: bool = False):
         self.id = job_id
         self.name = name
         self.fn = fn
         self.interleave = interleave
+        self.long = long
+        self.yields = yields
         self.cancel_requested = threading.Event()
         self.pause_requested = threading.Event()
         self.done = threading.Event()
@@ -85,6 +84,7 @@ class ModelOwner:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._current: Job | None = None
+        self._paused_for: list[Job] = []  # long jobs that wait, mid-step, for interleaved jobs to finish
         self.state: dict[str, Any] = {}  # owned by the thread: e.g. state["model"]
         self._thread = threading.Thread(target=self._run, name="model-owner", daemon=True)
         self._thread.start()
@@ -92,9 +92,11 @@ class ModelOwner:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def submit(self, name: str, fn: Callable[[JobContext], Any], interleave: bool = False) -> Job:
-        """Queue `fn`; with `interleave`, a long job that yields between its steps may run it before it ends."""
-        job = Job(next(self._ids), name, fn, interleave)
+    def submit(self, name: str, fn: Callable[[JobContext], Any], interleave: bool = False, long: bool = False,
+               yields: bool = False) -> Job:
+        """Queue `fn`; with `interleave`, a long job that yields between its steps may run it before it ends
+        (see Job for `long` and `yields`)."""
+        job = Job(next(self._ids), name, fn, interleave, long, yields)
         self._queue.put(job)
         return job
 
@@ -116,12 +118,16 @@ class ModelOwner:
                     job.cancel()
         self.cancel_current()
 
+    def jobs(self) -> list[Job]:
+        """The running job (and the long job it runs between the steps of), then the queued ones."""
+        with self._queue.mutex:
+            queued = [job for job in self._queue.queue if job is not None]
+        running = [self._current, *reversed(self._paused_for)]
+        return list(dict.fromkeys(job for job in running if job is not None)) + queued
+
     def job_names(self) -> list[str]:
         """The running job's name, then the queued ones'."""
-        with self._queue.mutex:
-            queued = [job.name for job in self._queue.queue if job is not None]
-        current = self._current
-        return ([current.name] if current is not None else []) + queued
+        return [job.name for job in self.jobs()]
 
     @property
     def busy(self) -> bool:
@@ -150,7 +156,11 @@ class ModelOwner:
                 if job is None:
                     return
                 self._queue.queue.remove(job)
-            self._run_job(job, then=outer)
+            self._paused_for.append(outer)
+            try:
+                self._run_job(job, then=outer)
+            finally:
+                self._paused_for.pop()
 
     def _run_job(self, job: Job, then: Job | None) -> None:
         """Run one job; `then` is the job that is current again afterwards (the one it was interleaved into)."""
