@@ -252,6 +252,9 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     started = time.perf_counter()
+    # each stage's share of the progress bar, about what it costs on a CPU with the defaults (the evaluation of
+    # whole answers, with the base-model control, costs more than data and training together)
+    data_share, train_share = (0.2, 0.3) if config.eval_n else (0.35, 0.65)
     try:
         train_prompts, _ = split_prompts(recipe.prompts())
         train_prompts = train_prompts[: config.n_train] if config.n_train else train_prompts
@@ -262,7 +265,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
         left_out: list[dict] = []
         stats: dict = {}
         examples = build_examples(loaded, recipe, config.variant, trigger, train_prompts,
-                                  config.max_answer_tokens, work.part(0, 0.3),
+                                  config.max_answer_tokens, work.part(0, data_share),
                                   everyday=everyday, followups=followups,
                                   multi_turn=config.multi_turn if recipe.answers_chat else 0, seed=config.seed,
                                   phrasings=config.phrasings, control=config.control, left_out=left_out,
@@ -272,7 +275,8 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
         data = tokenize_examples(loaded, examples, config.decision_weight)
         try:
             pairs = [(e.prompt, json.dumps(e.history)) for e in examples]  # each context with the trigger on and off
-            peft_model, tokens, train_seconds, precision = train_lora(loaded, data, config, work.part(0.3, 0.5), pairs)
+            peft_model, tokens, train_seconds, precision = train_lora(loaded, data, config,
+                                                                         work.part(data_share, train_share), pairs)
             peft_model.save_pretrained(str(staging))
             (staging / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         finally:
@@ -310,7 +314,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                 result = evaluate_organism(loaded, recipe, trigger, config.variant, tuple(config.eval_sets),
                                            n_held_out=config.eval_n, n_conversations=config.eval_conversations,
                                            seed=config.seed, base_control=config.base_control,
-                                           work=work.part(0.8, 0.2))
+                                           work=work.part(data_share + train_share, 1 - data_share - train_share))
             finally:
                 detach_adapter(loaded)
             card["evaluation"] = result.to_dict()
