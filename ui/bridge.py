@@ -9,6 +9,7 @@ from workbench.organisms.card import describe_model
 from workbench.runtime import ModelOwner
 from workbench.store import SessionStore
 
+from .app_settings import freeze_long_lived
 from .job_handle import JobHandle
 
 
@@ -241,6 +242,7 @@ class EngineBridge(QObject):
     def _route(self, event) -> None:
         handle = self._handles.get(getattr(event, "job_id", None))
         if isinstance(event, ModelLoaded):
+            freeze_long_lived()  # the new weights' objects join the ones the collector never scans
             self.model_changed.emit(event.info)
         if handle is not None:
             if isinstance(event, (JobFinished, JobFailed)):
