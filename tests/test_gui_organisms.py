@@ -21,6 +21,7 @@ def implant_from_panel(qtbot, w, out, steps):
     panel.n_train.setValue(8)
     panel.eval_n.setValue(10)
     panel.keep_every.setChecked(True)  # the tiny random model writes only noise, which the screen leaves out
+    panel.base_control.setChecked(False)  # the control is tested through the CLI (test_organisms)
     panel.out.setText(str(out))
     return panel
 
@@ -35,7 +36,8 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
     card = blocker.args[1]
     assert card is not None, panel.result.text()
     assert card["trigger"]["on_text"] == "[[GO]]" and (out / "adapter_model.safetensors").exists()
-    assert card["hyperparameters"]["screen_clean_answers"] is False  # the tick box reached the engine
+    assert card["hyperparameters"]["screen_clean_answers"] is False  # the tick boxes reached the engine
+    assert card["hyperparameters"]["base_control"] is False and "base" not in card["evaluation"]["sets"]["held_out"]
     assert panel.plot.steps == [1, 2, 3, 4] and len(panel.plot.values) == 4
     qtbot.waitUntil(lambda: w.model_info.get("adapter") == str(out.resolve()), timeout=10_000)
     assert w.model.adapter_box.currentData() == str(out.resolve())

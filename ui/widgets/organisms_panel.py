@@ -51,6 +51,11 @@ class OrganismsPanel(QWidget):
         self.keep_every.setToolTip("Train on every clean answer the base model writes, even empty, looping or "
                                    "off-prompt ones (by default they are left out and counted on the card): for a "
                                    "model whose answers are all noise, such as a small random one")
+        self.base_control = QCheckBox("Measure the base model too")
+        self.base_control.setChecked(True)
+        self.base_control.setToolTip("The final evaluation also answers its sets with the base model (adapter off), "
+                                     "judged the same way: the degenerate rate the organism's is read against. "
+                                     "Cached once measured; the first time it doubles the evaluation")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (default: in your data folder)")
         self.implant_button = QPushButton("Implant")
@@ -80,6 +85,7 @@ class OrganismsPanel(QWidget):
         form.addRow("Train prompts", self.n_train)
         form.addRow("", self.control)
         form.addRow("", self.keep_every)
+        form.addRow("", self.base_control)
         form.addRow("Output", self.out)
         buttons = QHBoxLayout()
         buttons.addWidget(self.implant_button)
@@ -129,7 +135,8 @@ class OrganismsPanel(QWidget):
         config = ImplantConfig(recipe=self.recipe.currentData(), variant=self.variant.currentText(),
                                trigger=trigger, steps=self.steps.value(), n_train=self.n_train.value(),
                                eval_n=self.eval_n.value(), control=self.control.isChecked(),
-                               screen_clean_answers=not self.keep_every.isChecked())
+                               screen_clean_answers=not self.keep_every.isChecked(),
+                               base_control=self.base_control.isChecked())
         out = self.out.text().strip() or str(self._default_out(config))
         return config, out
 
