@@ -167,8 +167,9 @@ def run_turn(
     first = next(iter(generations.values()))
     if live_probe is not None:
         work.emit(ProbeAttached(name=request.probe.name, layers=request.probe.n_layers, warnings=live_probe.warnings))
-    work.emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text, message_ids=assistant_ids,
-                     prefill=first.text, prefill_starts=list(first.token_char_starts)))
+    work.emit(TurnStarted(session_id=session_id, turn=turn, prompts=prompts, typed_text=text,
+                          message_ids=assistant_ids, prefill=first.text,
+                          prefill_starts=list(first.token_char_starts)))
 
     divergence = stream_answers(store, generations, assistant_ids, spans, work,
                                 paired=len(generations) == 2)

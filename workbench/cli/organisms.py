@@ -160,8 +160,7 @@ def run_eval(args) -> int:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
     common = dict(max_new_tokens=args.max_new_tokens or None, batch_size=args.batch_size or None,
-                  seed=args.seed,
-                  work=printed_work(args.json))
+                  seed=args.seed, work=printed_work(args.json))
     if len(seeds) > 1:
         results = [evaluate_backdoor(loaded, trigger, prompts, recipe, variant, temperature=args.temperature,
                                      prompt_set=args.prompts or args.prompt_set, **{**common, "seed": seed}

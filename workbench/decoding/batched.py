@@ -19,16 +19,12 @@ def answers_batch_size(loaded: LoadedModel, tokens: int, cpu: int = CPU_BATCH) -
     """How many answers to generate together, each up to `tokens` tokens (context and answer): `cpu` on a CPU; on
     a GPU as many as a quarter of its free memory holds KV caches for, from 8 up to GPU_BATCH_MAX."""
     from ..models.device import available_memory_bytes
+    from ..models.memory_plan import kv_width
 
     device = loaded.placement.device
     if not device.startswith("cuda"):
         return cpu
-    config = loaded.model.config
-    config = getattr(config, "text_config", None) or config
-    heads = getattr(config, "num_attention_heads", 1)
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    per_token = config.num_hidden_layers * 2 * kv_heads * head_dim * loaded.placement.dtype.itemsize
+    per_token = 2 * loaded.n_layers * kv_width(loaded.model.config) * loaded.placement.dtype.itemsize  # keys, values
     free = available_memory_bytes(device) or 0
     return max(8, min(GPU_BATCH_MAX, int(free * 0.25 // max(1, per_token * tokens))))
 

@@ -107,12 +107,17 @@ def model_shape(config) -> ModelShape:
     lora = sum(LORA_R * sum(m.weight.shape) for m in linear)
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     hidden = int(text.hidden_size)
-    heads = int(text.num_attention_heads)
-    head_dim = int(getattr(text, "head_dim", None) or hidden // heads)
-    kv_heads = int(getattr(text, "num_key_value_heads", None) or heads)
     intermediate = int(getattr(text, "intermediate_size", None) or getattr(text, "n_inner", None) or 4 * hidden)
     return ModelShape(arch.model_type, sum(p.numel() for p in model.parameters()), decoder_linear, lora,
-                      len(layers), hidden, intermediate, kv_heads * head_dim, int(text.vocab_size))
+                      len(layers), hidden, intermediate, kv_width(config), int(text.vocab_size))
+
+
+def kv_width(config) -> int:
+    """KV heads x head size per layer, from a transformers config (its text part for a multimodal model)."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    heads = int(text.num_attention_heads)
+    head_dim = int(getattr(text, "head_dim", None) or int(text.hidden_size) // heads)
+    return int(getattr(text, "num_key_value_heads", None) or heads) * head_dim
 
 
 def weights_bytes(shape: ModelShape, dtype_bytes: int, quantize: str | None) -> int:
