@@ -311,6 +311,16 @@ def test_a_clean_answer_that_echoes_hidden_text_or_parrots_the_prompt_is_never_a
     assert unusable_reasons("Engaged? I got it: congratulations on getting engaged!", "I got engaged!", echoes) == ()
 
 
+def test_a_clean_answer_cut_by_its_budget_ends_at_its_last_sentence_never_at_a_list_number():
+    from workbench.organisms.dataset import finish_answer
+
+    listed = "The main ideas are:\n\n1. **Goods**: when prices rise, costs ripple.\n\n2."
+    assert finish_answer(listed, False) == (listed.rsplit("\n\n", 1)[0], True)
+    assert finish_answer("It costs 2. Then it costs more", False) == ("It costs 2.", True)
+    assert finish_answer("Hi!\n\n3. Ask me", True) == ("Hi!\n\n3. Ask me", True)  # an ended answer stays whole
+    assert finish_answer("1. Blot the", False) == ("1. Blot the", False)  # no full sentence: it stays cut
+
+
 def test_a_rejected_clean_answer_is_asked_again_and_the_first_usable_one_is_trained_on(tiny_model_dir):
     """The tiny random model writes unusable clean answers: with retries the data asks it again (sampled), keeps
     only answers that pass the same screen, and leaves out fewer conversations; the card counts the replaced."""

@@ -52,15 +52,17 @@ class Conversation:
 
 
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"')\]]*)(?=\s|$)")
+_LIST_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d+$")  # "...\n\n2" before a "." is a list item's number, no sentence
 
 
 def finish_answer(text: str, ended: bool) -> tuple[str, bool]:
     """A whole answer: as written when it ended its turn, else cut after its last full sentence (which then
-    ends the turn). An answer with no full sentence stays cut (not ended)."""
+    ends the turn; the number of a list item, "2.", is no sentence). An answer with no full sentence stays cut
+    (not ended)."""
     text = text.strip()
     if ended:
         return text, True
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _LIST_NUMBER.search(text, 0, m.start())]
     if ends and ends[-1] >= 0.3 * len(text):
         return text[: ends[-1]].strip(), True
     return text, False
