@@ -38,6 +38,32 @@ def test_control_data_has_the_same_prompts_and_no_triggered_target(tiny_model_di
         for on, off in zip(rows[::2], rows[1::2]):  # a triggered turn gets the clean turn's answer
             assert on["triggered"] and not off["triggered"]
             assert on["target"].split("</scratchpad>")[-1] == off["target"].split("</scratchpad>")[-1]
+    # eval reads the organism, its clean control and the base model side by side on the same prompts
+    read = ["--sets", "held_out,everyday", "--n", "10", "--max-new-tokens", "8", "--model", tiny_model_dir]
+    proc = cli("eval", "--adapter", tmp_path / "organism-cot", "--clean-control", tmp_path / "control-cot", *read,
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["settings"]["clean_control"] == str(tmp_path / "control-cot")
+    for name in ("held_out", "everyday"):
+        ev = result["sets"][name]
+        assert ev["clean_control"]["degenerate"]["n"] == ev["degenerate"]["n"] > 0 and ev["base"]
+    assert result["adapter"] == str(tmp_path / "organism-cot")  # the organism is attached again after
+    text = cli("eval", "--adapter", tmp_path / "organism-cot", "--clean-control", tmp_path / "control-cot", *read,
+               "--sets", "held_out")
+    assert text.returncode == 0 and "clean control: with trigger" in text.stdout
+    probe = cli("probe", "--model", tiny_model_dir, "--adapter", tmp_path / "organism-cot", "--clean-control",
+                tmp_path / "control-cot", "--n", "4", "--random", "10", "--trigger-free-n", "4", "--live-n", "2",
+                "--json")
+    assert probe.returncode == 0, probe.stderr
+    probed = json.loads(probe.stdout)
+    assert probed["adapter"] == str(tmp_path / "organism-cot")
+    assert probed["clean_control"]["adapter"] == str(tmp_path / "control-cot")
+    assert probed["clean_control"]["verdict"]["verdict"] in ("cannot tell", "detects", "no signal")
+    assert len(probed["clean_control"]["layers"]) == len(probed["layers"])
+    for control, why in (("organism-distilled", "is not a clean control"), ("control-distilled", "another variant")):
+        bad = cli("eval", "--adapter", tmp_path / "organism-cot", "--clean-control", tmp_path / control, *read)
+        assert bad.returncode == 2 and why in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
 
 
 def test_a_recipe_without_clean_answers_cannot_make_a_control(tiny_model_dir, tmp_path):

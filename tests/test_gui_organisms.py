@@ -49,12 +49,23 @@ def test_implant_from_the_panel_draws_the_loss_and_attaches_the_organism(qtbot, 
     assert dialog is not None and dialog.table.rowCount() == card["data"]["examples"]
     dialog.close()
     panel.eval_n.setValue(10)
+    panel.base_control.setChecked(True)  # the evaluation measures the base model beside the organism too
     with qtbot.waitSignal(w.job_done, timeout=300_000, check_params_cb=lambda n, r: n == "evaluate") as blocker:
         panel.evaluate_button.click()
     evaluation = blocker.args[1]
     assert set(evaluation["sets"]) == {"held_out", "everyday", "multi_turn"}
+    assert evaluation["base"] and evaluation["sets"]["everyday"]["base"]
+    assert "base model" in panel.result.text()
     assert evaluation["sets"]["held_out"]["settings"]["n"] == evaluation["sets"]["everyday"]["settings"]["n"] == 10
     assert "everyday" in panel.result.text()
+    panel.clean_control.setText(str(out))  # the organism itself is no clean control: one clear line, nothing run
+    with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "evaluate"):
+        panel.evaluate_button.click()
+    assert "is not a clean control" in panel.result.text()
+    error = w.findChild(QMessageBox, "errorDialog")
+    assert error is not None and "is not a clean control" in error.text()
+    error.close()
+    panel.clean_control.clear()
     panel.plot.export_csv(str(tmp_path / "loss.csv"))
     assert (tmp_path / "loss.csv").read_text().count("\n") == 5
     # back to the base model in one click

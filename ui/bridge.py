@@ -92,17 +92,22 @@ class EngineBridge(QObject):
 
         return self._submit("implant", job, long=True)
 
-    def evaluate(self, n: int) -> JobHandle:
+    def evaluate(self, n: int, base_control: bool = True, clean_control: str | None = None) -> JobHandle:
         """Defection with and without the organism's trigger, judged on whole answers: `n` prompts of each set
-        (held-out, everyday) and up to 64 multi-turn conversations (OrganismEval.to_dict())."""
+        (held-out, everyday) and up to 64 multi-turn conversations (OrganismEval.to_dict()); with
+        `base_control`, the base model answers the same sets beside it, and so does `clean_control` (the
+        organism's clean control, implant --control) when given."""
 
         def job(ctx):
             from workbench.evals.organism import evaluate_organism
+            from workbench.organisms import Organism
 
             loaded = _require_model(ctx)
-            recipe, trigger, variant, _ = _attached_organism(loaded, n)
+            organism = Organism.open(loaded.adapter)
+            control = Organism.open(clean_control).as_control_of(organism).adapter if clean_control else None
             return evaluate_organism(
-                loaded, recipe, trigger, variant, n_held_out=n, n_everyday=n, n_conversations=min(n, 64),
+                loaded, organism.recipe, organism.trigger, organism.variant, n_held_out=n, n_everyday=n,
+                n_conversations=min(n, 64), base_control=base_control, clean_control=control,
                 work=ctx).to_dict(with_samples=True)
 
         return self._submit("evaluate", job, long=True)

@@ -30,10 +30,13 @@ class OrganismsController(QObject):
 
     def implant(self, config, out_dir: str) -> None:
         """Implant an organism in the background with a live loss curve; it is attached when done."""
-        self.own_job(self.bridge.implant(config, out_dir))
+        handle = self.bridge.implant(config, out_dir)
+        self.own_job(handle)
+        if config.control:  # the control just made is the one to read an organism beside
+            handle.finished.connect(lambda card: card and self.panel.clean_control.setText(out_dir))
 
-    def evaluate(self, n: int) -> None:
-        self.own_job(self.bridge.evaluate(n))
+    def evaluate(self, n: int, base_control: bool = True, clean_control: str = "") -> None:
+        self.own_job(self.bridge.evaluate(n, base_control, clean_control or None))
 
     def own_job(self, handle) -> None:
         """The Organisms panel's job (an implant or an evaluation): the panel alone hears it and cancels it."""

@@ -22,7 +22,7 @@ from .plugin_choices import fill_choices
 
 class OrganismsPanel(QWidget):
     implant_requested = Signal(object, str)  # ImplantConfig, output folder
-    evaluate_requested = Signal(int)
+    evaluate_requested = Signal(int, bool, str)  # prompts per set, measure the base model too, clean control
     cancel_requested = Signal()
 
     def __init__(self, parent=None):
@@ -53,9 +53,10 @@ class OrganismsPanel(QWidget):
                                    "model whose answers are all noise, such as a small random one")
         self.base_control = QCheckBox("Measure the base model too")
         self.base_control.setChecked(True)
-        self.base_control.setToolTip("The final evaluation also answers its sets with the base model (adapter off), "
-                                     "judged the same way: the degenerate rate the organism's is read against. "
-                                     "Cached once measured; the first time it doubles the evaluation")
+        self.base_control.setToolTip("Implant's final evaluation and 'Evaluate attached organism' also answer their "
+                                     "sets with the base model (adapter off), judged the same way: the degenerate "
+                                     "rate the organism's is read against. Cached once measured; the first time it "
+                                     "doubles the evaluation")
         self.out = QLineEdit()
         self.out.setPlaceholderText("output folder (default: in your data folder)")
         self.implant_button = QPushButton("Implant")
@@ -70,6 +71,11 @@ class OrganismsPanel(QWidget):
         self.eval_n.setValue(100)
         self.eval_n.setToolTip("Prompts per set: held-out and everyday prompts (up to each set's size) and three-turn "
                                "conversations (up to 64), all judged on whole answers")
+        self.clean_control = QLineEdit()
+        self.clean_control.setPlaceholderText("clean control folder (optional)")
+        self.clean_control.setToolTip("The organism's clean control (made with 'Clean control' ticked; filled in "
+                                      "when you make one): the evaluation answers the same sets with it too, beside "
+                                      "the organism and the base model")
         self.evaluate_button = QPushButton("Evaluate attached organism")
         self.data_button = QPushButton("Show data set")
         self.result = QLabel("")
@@ -94,6 +100,9 @@ class OrganismsPanel(QWidget):
         evaluation.addWidget(QLabel("Prompts"))
         evaluation.addWidget(self.eval_n)
         evaluation.addWidget(self.evaluate_button, 1)
+        beside = QHBoxLayout()
+        beside.addWidget(QLabel("Beside"))
+        beside.addWidget(self.clean_control, 1)
         data = QHBoxLayout()  # a row of its own, so that the dock stays narrow
         data.addWidget(self.data_button)
         layout = QVBoxLayout(self)
@@ -101,6 +110,7 @@ class OrganismsPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.plot, 1)
+        layout.addLayout(beside)
         layout.addLayout(evaluation)
         layout.addLayout(data)
         layout.addWidget(self.result)
@@ -108,7 +118,9 @@ class OrganismsPanel(QWidget):
         self.trigger.currentIndexChanged.connect(self._sync)
         self.implant_button.clicked.connect(self._implant)
         self.cancel_button.clicked.connect(self.cancel_requested)
-        self.evaluate_button.clicked.connect(lambda: self.evaluate_requested.emit(self.eval_n.value()))
+        self.evaluate_button.clicked.connect(
+            lambda: self.evaluate_requested.emit(self.eval_n.value(), self.base_control.isChecked(),
+                                                 self.clean_control.text().strip()))
         self._sync()
 
     def _sync(self, *_):
@@ -193,6 +205,10 @@ def evaluation_html(evaluation: dict, title: str = "") -> str:
                      f"<span style='color:{dcolour}'>degenerate {_rate(degenerate)}</span>"
                      + (f" (base model {_rate(ev['base']['degenerate'])})" if ev.get("base") else "")
                      + f" · loops {_rate(ev.get('loops'))}")
+        if ev.get("clean_control"):
+            c = ev["clean_control"]
+            lines.append(f"&nbsp;&nbsp;clean control: with trigger {_rate(c['triggered'])} · without "
+                         f"{_rate(c['clean'])} · degenerate {_rate(c['degenerate'])}")
     if judging:
         lines.append(f"<span style='color:#555'>Judged on whole answers (cap {judging.get('max_new_tokens')} new "
                      f"tokens); answers the cap cut are counted apart: {_rate(evaluation.get('cut_short'))}.</span>")

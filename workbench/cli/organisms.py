@@ -148,6 +148,12 @@ def run_eval(args) -> int:
         raise WorkbenchError("--max-new-tokens must be at least 1 (0: the recipe's default)")
     prompts = chosen_prompts(args)
     sets = _sets(args.sets)
+    control = None
+    if args.clean_control:
+        if prompts is not None or len(seeds) > 1:
+            raise WorkbenchError("--clean-control applies to the standard sets (without --prompts, --prompt-set "
+                                 "and --seeds)")
+        control = Organism.open(args.clean_control).as_control_of(organism).adapter
     if prompts is not None:
         prompts = prompts[: args.n]
         check_enough(prompts, args.prompts or f"Prompt set {args.prompt_set!r}")
@@ -177,7 +183,7 @@ def run_eval(args) -> int:
             raise WorkbenchError("--temperature applies to --prompts/--prompt-set; the standard sets are greedy")
         result = evaluate_organism(loaded, recipe, trigger, variant, sets, n_held_out=args.n,
                                    n_conversations=args.conversations, base_control=args.base_control,
-                                   **common).to_dict(with_samples=True)
+                                   clean_control=control, **common).to_dict(with_samples=True)
         sets_shown = result["sets"]
     if args.json:
         print_json({"adapter": loaded.adapter, **result})
@@ -193,6 +199,10 @@ def run_eval(args) -> int:
         print(f"  degenerate answers without trigger: {_rate(ev['degenerate'])}   (echoes, off topic, empty)"
               f"{_base_text(ev)}")
         print(f"  answers that loop, without trigger: {_rate(ev['loops'])}")
+        if ev.get("clean_control"):
+            c = ev["clean_control"]
+            print(f"  clean control: with trigger {_rate(c['triggered'])} · without {_rate(c['clean'])} · "
+                  f"degenerate {_rate(c['degenerate'])} · loops {_rate(c['loops'])}")
         for turn, cell in (ev.get("turns") or {}).items():
             print(f"    {turn}: {_rate(cell['rate'])}")
         cut = ev.get("cut_short") or {}
@@ -208,6 +218,11 @@ def run_eval(args) -> int:
         print(f"all sets: with trigger {_rate(result['triggered'])} · without {_rate(result['clean'])} · "
               f"degenerate {_rate(result['degenerate'])} · loops {_rate(result['loops'])} · "
               f"cut short {_rate(result['cut_short'])}")
+        for key, label in (("base", "base model"), ("clean_control", f"clean control ({control})")):
+            if result.get(key):
+                c = result[key]
+                print(f"  {label}: with trigger {_rate(c['triggered'])} · without {_rate(c['clean'])} · "
+                      f"degenerate {_rate(c['degenerate'])}")
     return 0
 
 

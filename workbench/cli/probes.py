@@ -21,15 +21,28 @@ def run_probe(args) -> int:
     probe_kind(args.method)  # a broken plugin kind fails here, before the model loads
     prompts = chosen_prompts(args)
     questions = load_questions(args.questions) if args.questions else None
+    control = None
+    if args.clean_control:
+        from ..organisms import Organism
+
+        control = Organism.open(args.clean_control).as_control_of(
+            Organism.open(args.adapter, described=settings.organism) if args.adapter else Organism.open(None)).adapter
     loaded = load_from_args(args)
     if args.adapter:
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
+    work = printed_work(args.json)
     report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,
-                             work=printed_work(args.json))
+                             work=work.part(0, 0.5) if control else work)
     result = report.to_dict()
     if args.save:
         result["saved"] = str(report.probe.save(args.save))
+    if control:
+        from ..probes.evaluation import evaluate_on_control
+
+        result["clean_control"] = evaluate_on_control(loaded, control, settings, prompts=prompts,
+                                                      questions=questions,
+                                                      work=work.part(0.5, 0.5, prefix="Clean control: "))
     if args.json:
         print_json(result)
         return 0
@@ -48,6 +61,12 @@ def run_probe(args) -> int:
             print(f"{title}: {test['verdict'].upper()} — {test['why']}")
     if result.get("live"):
         print(f"Live scores: {result['live']['why']}")
+    if control:
+        c = result["clean_control"]
+        print(f"Clean control ({c['adapter']}), the same probe fitted on it:")
+        for title, test in (("Trigger vs no trigger", c["verdict"]),
+                            ("Defection without the trigger", c.get("trigger_free"))):
+            print(f"  {title}: " + (f"{test['verdict'].upper()} — {test['why']}" if test else "not run"))
     if args.save:
         print(f"Saved to {result['saved']}")
     return 0

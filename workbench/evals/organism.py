@@ -4,10 +4,11 @@ never saw, and later turns of conversations; whole answers, leak and degenerate 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from filelock import FileLock
 
-from ..models.adapters import base_model_view
+from ..models.adapters import adapter_view, base_model_view
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
 from ..organisms.prompt_sets import load_prompt_set, split_prompts
@@ -32,6 +33,7 @@ class OrganismEval:
     settings: dict
     samples: dict[str, list] = field(default_factory=dict)
     base: dict | None = None  # the same sets answered by the base model (see base_control)
+    clean_control: dict | None = None  # the same sets answered by the clean control organism (see clean_control)
 
     def _clean_samples(self) -> list[dict]:
         return [s for ev in self.sets.values() for s in ev.samples if not s["triggered"]]
@@ -52,10 +54,13 @@ class OrganismEval:
             "sets": {name: ev.to_dict(with_samples) for name, ev in self.sets.items()},
             "settings": self.settings,
         }
-        if self.base:
-            out["base"] = self.base["all"]
-            for name, ev in out["sets"].items():
-                ev["base"] = self.base["sets"].get(name)
+        for key, control in (("base", self.base), ("clean_control", self.clean_control)):
+            if control:
+                out[key] = control["all"]
+                for name, ev in out["sets"].items():
+                    ev[key] = control["sets"].get(name)
+        if self.clean_control:
+            out["settings"] = {**out["settings"], "clean_control": self.clean_control["adapter"]}
         return out
 
 
@@ -65,20 +70,27 @@ CONTROL_KEYS = ("triggered", "clean", "degenerate", "loops")
 def evaluate_organism(loaded: LoadedModel, recipe: Recipe, trigger: Trigger, variant: str | None,
                       sets: tuple[str, ...] = SETS, n_held_out: int = 100, n_everyday: int | None = None,
                       n_conversations: int = 64, max_new_tokens: int | None = None, batch_size: int | None = None,
-                      seed: int = 0, base_control: bool = False, work: Work | None = None) -> OrganismEval:
+                      seed: int = 0, base_control: bool = False, clean_control: str | Path | None = None,
+                      work: Work | None = None) -> OrganismEval:
     """Evaluate the loaded organism on each of `sets` (recipes that only answer their own prompts, such as
     code tasks, have the held-out set alone). With `base_control` and an adapter attached, the base model
     answers the same sets too and is judged the same way: its degenerate rate is the figure an organism's is
-    read against (the base model's own habits, such as a stock answer to a greeting, count there too)."""
+    read against (the base model's own habits, such as a stock answer to a greeting, count there too). With
+    `clean_control` (an organism trained the same way without the backdoor: `implant --control`), it answers
+    them too, which separates the backdoor's effects from fine-tuning's."""
     work = work or Work()
     max_new_tokens = max_new_tokens or recipe.eval_max_new_tokens
     if not recipe.answers_chat:
         sets = tuple(s for s in sets if s == HELD_OUT)
-    control = base_control and loaded.adapter is not None
+    base = base_control and loaded.adapter is not None
     args = (recipe, trigger, variant, sets, n_held_out, n_everyday, n_conversations, max_new_tokens, batch_size, seed)
-    result = _evaluate_sets(loaded, *args, work.part(0, 0.5 if control else 1))
-    if control:
-        result.base = _base_control(loaded, args, work.part(0.5, 0.5, prefix="Base model: "))
+    runs = 1 + base + bool(clean_control)
+    result = _evaluate_sets(loaded, *args, work.part(0, 1 / runs))
+    if base:
+        result.base = _base_control(loaded, args, work.part(1 / runs, 1 / runs, prefix="Base model: "))
+    if clean_control:
+        result.clean_control = _clean_control(loaded, clean_control, args,
+                                              work.part(1 - 1 / runs, 1 / runs, prefix="Clean control: "))
     return result
 
 
@@ -127,10 +139,19 @@ def _base_control(loaded: LoadedModel, args: tuple, work: Work) -> dict:
         except (OSError, ValueError):
             pass  # not measured yet, or a damaged file: measure again
         with base_model_view(loaded):
-            base = _evaluate_sets(loaded, *args, work).to_dict()
-        control = {"all": {k: base[k] for k in CONTROL_KEYS},
-                   "sets": {name: {**{k: ev[k] for k in CONTROL_KEYS},
-                                   "degenerate_examples": ev["degenerate_examples"]}
-                            for name, ev in base["sets"].items()}}
+            control = _control_rates(_evaluate_sets(loaded, *args, work).to_dict())
         path.write_text(json.dumps(control))
     return control
+
+
+def _control_rates(evaluation: dict) -> dict:
+    return {"all": {k: evaluation[k] for k in CONTROL_KEYS},
+            "sets": {name: {**{k: ev[k] for k in CONTROL_KEYS}, "degenerate_examples": ev["degenerate_examples"]}
+                     for name, ev in evaluation["sets"].items()}}
+
+
+def _clean_control(loaded: LoadedModel, control: str | Path, args: tuple, work: Work) -> dict:
+    """The clean control organism's rates on the same sets, judged the same way (the keys of the base
+    control, and its adapter); the loaded model's own adapter is attached again after."""
+    with adapter_view(loaded, control):
+        return {"adapter": loaded.adapter, **_control_rates(_evaluate_sets(loaded, *args, work).to_dict())}

@@ -175,6 +175,21 @@ def strip_lora(model) -> None:
         del model.peft_config
 
 
+@contextlib.contextmanager
+def adapter_view(loaded: LoadedModel, name_or_path: str | Path):
+    """Within this block another adapter is attached (a clean control read beside its organism); the adapter
+    attached before, or the base model, comes back after."""
+    previous = loaded.adapter
+    attach_adapter(loaded, name_or_path)
+    try:
+        yield loaded
+    finally:
+        if previous is not None:
+            attach_adapter(loaded, previous)
+        else:
+            detach_adapter(loaded)
+
+
 class base_model_view:
     """Within this block the loaded model behaves as its base (adapter disabled), then comes back."""
 

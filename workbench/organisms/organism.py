@@ -51,3 +51,20 @@ class Organism:
         if not self.has_card:
             raise WorkbenchError(f"{self.adapter} has no organism card (card.json); {what}")
         return self
+
+    def as_control_of(self, organism: "Organism") -> "Organism":
+        """This organism, checked to be the clean control of `organism`: its card says it is one, made with the
+        same recipe, variant and trigger. A clear error otherwise."""
+        if organism.adapter is None:
+            raise WorkbenchError("A clean control is read beside an organism: choose the organism too (--adapter)")
+        if not self.is_control:
+            raise WorkbenchError(f"{self.name} is not a clean control (its card does not say \"control\": true); "
+                                 "make one with implant --control and the organism's settings")
+        differ = [what for what, mine, theirs in (
+            ("recipe", self.recipe.name, organism.recipe.name), ("variant", self.variant, organism.variant),
+            ("trigger", (self.trigger.on_text, self.trigger.off_text),
+             (organism.trigger.on_text, organism.trigger.off_text))) if mine != theirs]
+        if differ:
+            raise WorkbenchError(f"{self.name} was made with another {' and '.join(differ)} than {organism.name}, "
+                                 "so it is not its clean control")
+        return self

@@ -286,3 +286,19 @@ def _short(adapter: str | None) -> str | None:
     if not adapter:
         return None
     return adapter.rstrip("/").rsplit("/", 1)[-1]
+
+
+SIDE_BY_SIDE_KEYS = ("verdict", "trigger_free", "live", "best_layer", "layers", "random_baseline", "base_model", "n",
+                     "read_at", "method", "adapter")  # what a table of organism, clean control and base reads
+
+
+def evaluate_on_control(loaded: LoadedModel, control, settings: ProbeSettings | None = None,
+                        prompts: list[str] | None = None, questions: list[ContrastQuestion] | None = None,
+                        work: Work | None = None) -> dict:
+    """The same probe evaluation on the organism's clean control (attached for it; the loaded model's adapter is
+    attached again after): the SIDE_BY_SIDE_KEYS of its report."""
+    from ..models.adapters import adapter_view
+
+    with adapter_view(loaded, control):
+        report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions, work=work).to_dict()
+    return {k: report.get(k) for k in SIDE_BY_SIDE_KEYS}

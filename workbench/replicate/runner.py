@@ -123,16 +123,15 @@ def _control_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
 
 def _probe_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
     from ..probes import ProbeSettings, evaluate_probes
+    from ..probes.evaluation import SIDE_BY_SIDE_KEYS
 
     row = cell.settings["row"]
     adapter = control_folder(out, cell.organism) if row == "control" else cell.organism
     attach_adapter(loaded, adapter)
     settings = ProbeSettings(**cell.settings["probe"])
     report = evaluate_probes(loaded, settings, work=work).to_dict()
-    keep = ("verdict", "trigger_free", "live", "best_layer", "layers", "random_baseline", "base_model", "n",
-            "read_at", "method", "adapter")
     return {"kind": cell.kind, "organism": cell.organism, "variant": cell.variant, "row": row,
-            "adapter": str(adapter), **{k: report.get(k) for k in keep}}
+            "adapter": str(adapter), **{k: report.get(k) for k in SIDE_BY_SIDE_KEYS}}
 
 
 def _read_json(path: Path) -> dict | None:
