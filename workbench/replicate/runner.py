@@ -74,17 +74,11 @@ def _run_cell(loaded: LoadedModel, cell: Cell, out: Path, work: Work) -> dict:
 
 
 def _safety_cell(loaded, cell: Cell, out: Path, work: Work) -> dict:
-    from ..training import SafetyConfig, resume_safety_train, safety_train
+    from ..training import SafetyConfig, run_or_resume
 
     folder = out / "cells" / cell.id
-    if (folder / "result.json").exists():
-        result = json.loads((folder / "result.json").read_text())
-    elif (folder / "run.json").exists():
-        result = resume_safety_train(loaded, folder, work=work)
-    else:
-        detach_adapter(loaded)
-        result = safety_train(loaded, cell.organism, SafetyConfig.from_dict(cell.settings["config"]), folder,
-                              work=work)
+    detach_adapter(loaded)
+    result = run_or_resume(loaded, cell.organism, SafetyConfig.from_dict(cell.settings["config"]), folder, work=work)
     return {"kind": cell.kind, "organism": cell.organism, "variant": cell.variant, "label": cell.settings["label"],
             "trained": result.get("trained", cell.settings["train"]), "before": result["before"],
             "after": result["after"], "red_team": result.get("red_team"), "eval": result["eval"],

@@ -181,6 +181,30 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, work: Work | N
     return _execute(run, start_step=start, checkpoint=checkpoint)
 
 
+def run_or_resume(loaded: LoadedModel, organism: str | Path, config: SafetyConfig, out_dir: str | Path,
+                  work: Work | None = None, store: SessionStore | None = None,
+                  command: list[str] | None = None) -> dict:
+    """`safety_train` into `out_dir`, or go on with the run already there: a finished run's result is read, an
+    interrupted one resumes from its last checkpoint. The run there must have the same organism and settings."""
+    from ..evals.seeds import check_same_settings
+
+    out = Path(out_dir).expanduser()
+    if not (out / RUN_FILE).exists():
+        return safety_train(loaded, organism, config, out, work=work, store=store, command=command)
+    try:
+        spec = json.loads((out / RUN_FILE).read_text())
+    except ValueError as exc:
+        raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
+    # read as a resume reads it: settings a newer version added take what the run did
+    check_same_settings({"organism": str(organism), **config.to_dict()},
+                        {"organism": spec.get("organism"), **SafetyConfig.from_dict(spec["config"]).to_dict()}, out)
+    if (out / RESULT_FILE).exists():
+        return json.loads((out / RESULT_FILE).read_text())
+    return resume_safety_train(loaded, out, work=work, store=store)
+
+
 def _method_label(config: SafetyConfig, variant: str | None) -> str:
     return f"sft-{config.sft_mode}" if config.method == "sft" and variant == "cot" else config.method
 
