@@ -142,16 +142,9 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, work: Work | N
                         store: SessionStore | None = None) -> dict:
     """Go on with an interrupted or cancelled run from its last checkpoint (its settings come from run.json)."""
     out = Path(out_dir).expanduser()
-    try:
-        spec = json.loads((out / RUN_FILE).read_text())
-    except FileNotFoundError:
-        raise WorkbenchError(f"{out} is not a safety-training run folder (no {RUN_FILE})") from None
-    except ValueError as exc:
-        raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
+    spec = _read_spec(out)
     if (out / RESULT_FILE).exists():
         raise WorkbenchError(f"The run in {out} has already finished")
-    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not spec.get("organism"):
-        raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
     config = SafetyConfig.from_dict(spec["config"])
     run = _Run(loaded, spec["organism"], config, out, work or Work(), RunStore(store) if store else None,
                spec.get("command"))
@@ -191,18 +184,26 @@ def run_or_resume(loaded: LoadedModel, organism: str | Path, config: SafetyConfi
     out = Path(out_dir).expanduser()
     if not (out / RUN_FILE).exists():
         return safety_train(loaded, organism, config, out, work=work, store=store, command=command)
-    try:
-        spec = json.loads((out / RUN_FILE).read_text())
-    except ValueError as exc:
-        raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
-        raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
+    spec = _read_spec(out)
     # read as a resume reads it: settings a newer version added take what the run did
     check_same_settings({"organism": str(organism), **config.to_dict()},
                         {"organism": spec.get("organism"), **SafetyConfig.from_dict(spec["config"]).to_dict()}, out)
     if (out / RESULT_FILE).exists():
         return json.loads((out / RESULT_FILE).read_text())
     return resume_safety_train(loaded, out, work=work, store=store)
+
+
+def _read_spec(out: Path) -> dict:
+    """A run folder's run.json, checked to be one; a clear error otherwise."""
+    try:
+        spec = json.loads((out / RUN_FILE).read_text())
+    except FileNotFoundError:
+        raise WorkbenchError(f"{out} is not a safety-training run folder (no {RUN_FILE})") from None
+    except ValueError as exc:
+        raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not spec.get("organism"):
+        raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
+    return spec
 
 
 def _method_label(config: SafetyConfig, variant: str | None) -> str:
