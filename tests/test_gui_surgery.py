@@ -2,6 +2,7 @@
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from workbench.chat import CLEAN, TRIGGERED
 
@@ -98,3 +99,30 @@ def test_a_typed_chat_marker_stays_text_unless_the_raw_toggle_is_on(qtbot, tiny_
         saw = w.store.prompt_of(answer.message_id)["token_ids"]
         counts[raw] = sum(1 for i in saw if i in markers)
     assert counts[True] > counts[False]
+
+
+def test_the_next_prompt_can_be_sent_the_moment_an_answer_finishes(qtbot, tiny_window):
+    """The model thread marks a job done only after its last event is sent, and the window may hear that event
+    first: a Send in that moment was dropped as 'busy' (the chat's turn never came). Here the thread is held back
+    for a second after each last event, so the window always hears it first."""
+    import time
+
+    from workbench.events import JobFinished
+
+    w = tiny_window
+    w.chat.sampling_panel.max_new_tokens.setValue(2)
+    w.bridge.owner.add_listener(lambda event: time.sleep(1.0) if isinstance(event, JobFinished) else None)
+    turns = []
+
+    def send_again(turn):
+        turns.append(turn)
+        if len(turns) == 1:
+            w.chat.prompt.set_text("And again")
+            w.chat.prompt.send_button.click()
+
+    w.chat.turn_finished.connect(send_again)
+    w.chat.prompt.set_text("Hello")
+    w.chat.prompt.send_button.click()
+    qtbot.waitUntil(lambda: len(turns) == 2, timeout=60_000)
+    assert all(turn is not None for turn in turns)
+    assert not [b for b in w.findChildren(QMessageBox) if b.isVisible()]  # no 'Busy' box either

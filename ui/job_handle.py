@@ -21,6 +21,7 @@ class JobHandle(QObject):
         super().__init__(parent)
         self.job = job
         self._clock = ProgressClock()
+        self._ended = False
 
     @property
     def id(self) -> int:
@@ -32,7 +33,9 @@ class JobHandle(QObject):
 
     @property
     def done(self) -> bool:
-        return self.job.done.is_set()
+        """The job has ended: its last event reached this thread (the owner thread marks the job done only after
+        sending it, so whoever hears `finished` may start the next job at once)."""
+        return self._ended or self.job.done.is_set()
 
     def cancel(self) -> None:
         """Stop this job at its next token (or drop it from the queue); no other job is touched."""
@@ -43,6 +46,8 @@ class JobHandle(QObject):
 
     def deliver(self, event) -> None:
         """Called by the bridge on the GUI thread with each event of this job."""
+        if isinstance(event, (JobFinished, JobFailed)):
+            self._ended = True
         self.event.emit(event)
         if isinstance(event, Progress):  # the stage, with the time so far and about how long is left
             timing = self._clock.describe(event.fraction)
