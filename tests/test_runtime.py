@@ -1,5 +1,6 @@
 """The model-owner thread: one thread for all model work, in order, cancellable, never killed by a bug."""
 
+import sys
 import threading
 import time
 
@@ -141,3 +142,26 @@ def test_progress_says_how_long_it_ran_and_about_how_long_is_left():
     resumed.describe(0.5)
     now[0] += 100
     assert resumed.describe(0.6) == "1 min 40 s so far, about 6 min 40 s left"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
+def test_a_model_thread_beside_a_window_yields_the_cpu():
+    """The window's model thread runs at a lower priority (Linux: the threads torch starts from it inherit it),
+    so the GUI thread gets a core the moment it wakes; the CLI's owner keeps the normal one."""
+    import os
+
+    import torch
+
+    def priorities(ctx):
+        a = torch.randn(512, 512)
+        a @ a  # starts torch's compute threads from this thread
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    yielding, plain = ModelOwner(yield_cpu=True), ModelOwner()
+    try:
+        normal = os.getpriority(os.PRIO_PROCESS, 0)
+        assert yielding.submit("p", priorities).wait(30) == min(normal + 10, 19)
+        assert plain.submit("p", priorities).wait(30) == normal
+    finally:
+        yielding.shutdown()
+        plain.shutdown()

@@ -25,7 +25,7 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self.store = store
         self.device = device
-        self.owner = ModelOwner(listener=self.event.emit)
+        self.owner = ModelOwner(listener=self.event.emit, yield_cpu=True)
         self._handles: dict[int, JobHandle] = {}
         self.event.connect(self._route)  # first: each job's own handle hears its events
         self.live = LiveGenerations()  # paused answers' KV caches; touched only on the owner thread
@@ -44,7 +44,7 @@ class EngineBridge(QObject):
             self.live.clear()  # the old model's memory is collected on the GUI thread (see MainWindow)
             ctx.owner.state["model"] = loaded
             info = _model_info(loaded)
-            ctx.emit(ModelLoaded(info=info))
+            ctx.emit(ModelLoaded(info=info, replaced=True))
             return info
 
         return self._submit("load-model", job)
@@ -247,7 +247,9 @@ class EngineBridge(QObject):
     def _route(self, event) -> None:
         handle = self._handles.get(getattr(event, "job_id", None))
         if isinstance(event, ModelLoaded):
-            freeze_long_lived()  # the new weights' objects join the ones the collector never scans
+            # the new objects join the ones the collector never scans; only a new model needs the previous one's
+            # (frozen) objects scanned once more, a 300 ms pause
+            freeze_long_lived(release_previous=event.replaced)
             self.model_changed.emit(event.info)
         if handle is not None:
             if isinstance(event, (JobFinished, JobFailed)):

@@ -77,15 +77,19 @@ class Job:
 
 
 class ModelOwner:
-    """Runs submitted jobs in order on one daemon thread and reports their events to listeners."""
+    """Runs submitted jobs in order on one daemon thread and reports their events to listeners.
 
-    def __init__(self, listener: Listener | None = None):
+    With `yield_cpu` (a window is drawing beside it), the thread and the compute threads it starts run at a lower
+    scheduling priority, so that a thread drawing on screen gets a core the moment it wakes."""
+
+    def __init__(self, listener: Listener | None = None, yield_cpu: bool = False):
         self._listeners: list[Listener] = [listener] if listener else []
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._current: Job | None = None
         self._paused_for: list[Job] = []  # long jobs that wait, mid-step, for interleaved jobs to finish
         self.state: dict[str, Any] = {}  # owned by the thread: e.g. state["model"]
+        self._yield_cpu = yield_cpu
         self._thread = threading.Thread(target=self._run, name="model-owner", daemon=True)
         self._thread.start()
 
@@ -143,6 +147,8 @@ class ModelOwner:
             listener(event)
 
     def _run(self) -> None:
+        if self._yield_cpu:
+            _lower_this_threads_priority()
         while True:
             job = self._queue.get()
             if job is None:
@@ -190,6 +196,17 @@ class ModelOwner:
         except Exception:  # a listener's bug must not kill the thread either
             traceback.print_exc()
         job.done.set()
+
+
+def _lower_this_threads_priority(niceness: int = 10) -> None:
+    """Linux schedules threads one by one and a thread inherits its niceness, so the compute threads torch starts
+    from this one (its OpenMP team) share it. Elsewhere, or where it is not allowed, nothing changes."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 def _with_job_id(event: Event, job_id: int) -> Event:
