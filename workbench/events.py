@@ -18,9 +18,11 @@ class Progress(Event):
 
 @dataclass(frozen=True)
 class ModelLoaded(Event):
-    """A model is ready; `info` is LoadedModel.describe()."""
+    """A model is ready; `info` is LoadedModel.describe(). `replaced` says a newly loaded model took the place of
+    the previous one (not an adapter attached, detached or trained on the same weights)."""
 
     info: dict = field(default_factory=dict)
+    replaced: bool = False
 
 
 @dataclass(frozen=True)
