@@ -82,8 +82,8 @@ def main() -> None:
         now = time.perf_counter()
         if state["last"] is not None and state["run"]:
             state["run"] = not state["ended"]
-            state["end_gap"] = 1000 * (now - state["last"])
-            (state["both"] if state["chat"] else state["run_only"]).append(1000 * (now - state["last"]))
+            state["end_gap"] = gap = 1000 * (now - state["last"])  # the last one recorded holds the run's end
+            (state["both"] if state["chat"] else state["run_only"]).append(gap)
         state["last"] = now
         if state["run"] and not state["chat"] and window.training.live_run is not None:
             state["chat"] = True
