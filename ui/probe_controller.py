@@ -71,7 +71,7 @@ class ProbeController(QObject):
         from workbench.probes import ProbeSettings
 
         window = self.window
-        if not ensure_idle(window, self.bridge, "fit a probe"):
+        if not ensure_idle(window, self.bridge, "fit a probe", chat=False):
             return
         if window.model_info is None:
             show_error(window, "Model not ready", "Wait for the model to load.")
