@@ -96,58 +96,44 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         chat = self.chat
-        left = QDockWidget("Sessions", self)
-        left.setObjectName("sessionsDock")
-        left.setWidget(chat.sessions)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+        left_area, right_area = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self.docks = {}
+        left = self._dock("sessions", "Sessions", chat.sessions, left_area)
         settings = QWidget()
         column = QVBoxLayout(settings)
         column.addWidget(chat.trigger_panel)
         column.addWidget(chat.sampling_panel)
         column.addWidget(chat.surgery_panel)
         column.addStretch(1)
-        right = QDockWidget("Settings", self)
-        right.setObjectName("settingsDock")
-        right.setWidget(_scrolling(settings))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
-        organisms = QDockWidget("Organisms", self)
-        organisms.setObjectName("organismsDock")
-        organisms.setWidget(_scrolling(self.organisms.panel))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, organisms)
-        self.tabifyDockWidget(right, organisms)
-        experiment = QDockWidget("Experiment", self)
-        experiment.setObjectName("experimentDock")
-        experiment.setWidget(_scrolling(self.organisms.experiment_panel))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, experiment)
-        self.tabifyDockWidget(organisms, experiment)
-        probes = QDockWidget("Probes", self)
-        probes.setObjectName("probesDock")
-        probes.setWidget(_scrolling(self.probes.panel))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, probes)
-        self.tabifyDockWidget(experiment, probes)
-        training = QDockWidget("Training", self)
-        training.setObjectName("trainingDock")
-        training.setWidget(_scrolling(self.training.panel))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, training)
-        self.tabifyDockWidget(probes, training)
-        charts = QDockWidget("Training charts", self)
-        charts.setObjectName("trainingChartsDock")
-        charts.setWidget(self.training.charts)
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, charts)
+        right = self._dock("settings", "Settings", _scrolling(settings), right_area)
+        tab_with = right
+        for key, title, panel in (("organisms", "Organisms", self.organisms.panel),
+                                  ("experiment", "Experiment", self.organisms.experiment_panel),
+                                  ("probes", "Probes", self.probes.panel),
+                                  ("training", "Training", self.training.panel)):
+            tab_with = self._dock(key, title, _scrolling(panel), right_area, tab_with=tab_with)
+        self.setCorner(Qt.Corner.BottomLeftCorner, left_area)
+        self.setCorner(Qt.Corner.BottomRightCorner, right_area)
+        charts = self._dock("training_charts", "Training charts", self.training.charts,
+                            Qt.DockWidgetArea.BottomDockWidgetArea)
         charts.hide()  # shown when a run starts or runs are ticked
         self.training.charts_wanted.connect(self._show_training_charts)
         right.raise_()
-        branches = QDockWidget("Branches", self)
-        branches.setObjectName("branchesDock")
-        branches.setWidget(chat.branches)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, branches)
-        self.docks = {"sessions": left, "branches": branches, "settings": right, "organisms": organisms,
-                      "experiment": experiment, "probes": probes, "training": training,
-                      "training_charts": charts}
+        self._dock("branches", "Branches", chat.branches, left_area)
         # the chat panes get the room; the docks start as narrow as their panels allow
         self.resizeDocks([left, right], [200, 400], Qt.Orientation.Horizontal)
+
+    def _dock(self, key: str, title: str, widget: QWidget, area, tab_with: QDockWidget | None = None) -> QDockWidget:
+        """A dock in `area` (tabbed behind `tab_with`), kept in self.docks[key]; its object name keys the saved
+        layout."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName("".join(part.capitalize() if i else part for i, part in enumerate(key.split("_"))) + "Dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if tab_with is not None:
+            self.tabifyDockWidget(tab_with, dock)
+        self.docks[key] = dock
+        return dock
 
     def _build_status(self) -> None:
         bar, model = self.statusBar(), self.model
