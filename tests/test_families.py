@@ -128,3 +128,21 @@ def test_an_adapter_for_another_family_or_size_is_one_clear_line_and_the_model_s
         assert Generation(loaded, loaded.encode_user("hi"), GREEDY).run().new_ids == before
     done = cli("chat", "hi", "--model", wide, "--adapter", gpt2)
     assert done.returncode == 2 and "another model family" in done.stderr and "internal error" not in done.stderr
+
+
+def test_the_logit_lens_of_the_last_layer_is_the_models_own_prediction(family):
+    """The lens reads every layer through the family's own final norm and head (and Gemma-2's soft-cap): after the
+    last layer it gives the model's own next-token prediction at every position, with its probability."""
+    import torch
+
+    from workbench.interpret import logit_lens
+
+    _, _, loaded = family
+    ids = loaded.encode_user("Tell me a fact about owls.")
+    grid = logit_lens(loaded, ids)
+    with torch.inference_mode():
+        probs = loaded.model(input_ids=torch.tensor([ids])).logits[0].float().softmax(-1)
+    assert grid.n_layers == loaded.n_layers and len(grid.positions) == len(ids)
+    assert grid.top_ids[-1] == probs.argmax(-1).tolist()
+    assert grid.top_probs[-1] == pytest.approx(probs.max(-1).values.tolist(), abs=1e-3)
+    assert all(rank == 0 for rank in grid.final_rank[-1])

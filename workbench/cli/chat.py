@@ -43,10 +43,13 @@ def run_chat(args) -> int:
         emit = _stream_to_stdout if stream else (lambda event: None)
         result = run_turn(loaded, store, request, session_id=args.session, work=Work.reporting(emit=emit))
         probe_report = _probe_report(loaded, store, probe, result) if probe is not None else None
+        lenses = _lenses(loaded, store, result) if args.lens else None
     finally:
         store.close()
     if args.json:
         extra = {"probe": probe_report} if probe_report else {}
+        if lenses:
+            extra["lens"] = {pane: grid.to_dict() for pane, grid in lenses.items()}
         print_json({"model": loaded.identity.to_dict(), "adapter": loaded.adapter, "device": loaded.placement.device,
                     **result.to_dict(), **extra})
         return 0
@@ -61,7 +64,33 @@ def run_chat(args) -> int:
         print()
     if probe_report:
         _print_probe(probe_report, result)
+    if lenses:
+        _print_lenses(lenses)
     return 0
+
+
+def _lenses(loaded, store, result) -> dict:
+    """{pane: LensGrid} of each answer, read after the prompt it was written to (as saved)."""
+    from ..interpret import answer_lens
+
+    return {pane: answer_lens(loaded, store.prompt_of(a.message_id)["token_ids"] or [], a.token_ids)
+            for pane, a in result.answers.items() if a.token_ids}
+
+
+LENS_COLUMNS = 8  # answer tokens shown in the text table (JSON has them all)
+
+
+def _print_lenses(lenses: dict) -> None:
+    for pane, grid in lenses.items():
+        print(f"\nLogit lens, {PANE_TITLES.get(pane, pane)}: the top token each layer predicts (probability) where "
+              f"each answer token was chosen")
+        shown = range(min(LENS_COLUMNS, len(grid.positions)))
+        width = 16
+        print(f"{'answer token':>13} " + "".join(f"{repr(grid.written[j])[:width - 1]:<{width}}" for j in shown))
+        n = grid.n_layers
+        for layer in sorted({*range(0, n, max(1, n // 6)), n - 1}, reverse=True):
+            cells = [f"{repr(grid.top_tokens[layer][j])[:10]} {grid.top_probs[layer][j]:.2f}" for j in shown]
+            print(f"{'layer ' + str(layer):>13} " + "".join(f"{c:<{width}}" for c in cells))
 
 
 def _load_probe(path):

@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pause when the answer writes TEXT (e.g. '</scratchpad>'); repeatable")
     chat.add_argument("--pause-after", type=int, default=None, metavar="N", help="pause after N answer tokens")
     chat.add_argument("--probe", default=None, metavar="DIR", help="score every layer live with this saved probe")
+    chat.add_argument("--lens", action="store_true",
+                      help="the logit lens of each answer: the top token every layer would predict where each answer "
+                           "token was chosen (JSON: every layer and token; text: a few layers, the first tokens)")
     chat.add_argument("--raw-special-tokens", action="store_true",
                       help="on purpose only (template attacks): chat markers typed in the prompt or prefill, e.g. "
                            "<|im_end|>, act as real ones; recorded in the session. Off: they stay literal text")
