@@ -172,3 +172,30 @@ def test_reopening_the_window_brings_back_the_last_fit_and_the_layout(qtbot, tin
         again.set_adapter(None)
     assert again.probes.probe is None
     again.close()
+
+
+def test_the_logit_lens_under_both_answers(qtbot, tiny_window):
+    """View → Logit lens reads every layer where each answer token was chosen, for both panes, and reads again
+    after the next turn; with greedy answers the last layer's top token is the token written, in every column."""
+    from workbench.chat import CLEAN, TRIGGERED
+
+    w = tiny_window
+    first = _send(qtbot, w)
+    with qtbot.waitSignal(w.lens.shown, timeout=60_000) as shown:
+        w.lens.set_on(True)
+    assert set(shown.args[0]) == {TRIGGERED, CLEAN}
+    for pane in (TRIGGERED, CLEAN):
+        table, answer = w.lens.tables[pane], first.answers[pane]
+        assert table.isVisible() and table.table.rowCount() == w.model_info["layers"]
+        assert table.table.columnCount() == len(answer.token_ids)
+        last = w.model_info["layers"] - 1
+        grid = shown.args[0][pane]
+        assert len(grid.written) == len(answer.token_ids) and "".join(grid.written).startswith(answer.text[:10])
+        assert [table.cell_text(last, j) for j in range(len(answer.token_ids))] == \
+            [repr(token)[1:-1] for token in grid.written]
+    with qtbot.waitSignal(w.lens.shown, timeout=60_000) as again:
+        second = _send(qtbot, w, "What is a dog?")
+    assert len(again.args[0][CLEAN].positions) == len(second.answers[CLEAN].token_ids)
+    assert w.lens.tables[CLEAN].table.columnCount() == len(second.answers[CLEAN].token_ids)
+    w.lens.set_on(False)
+    assert not any(t.isVisible() for t in w.lens.tables.values())

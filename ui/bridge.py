@@ -165,6 +165,19 @@ class EngineBridge(QObject):
 
         return self._submit("probe-check", job)
 
+    def answer_lens(self, message_ids: list[int]) -> JobHandle:
+        """The logit lens of saved answers on the loaded model: {message_id: interpret.LensGrid}."""
+        store = self.store
+
+        def job(ctx):
+            from workbench.interpret import answer_lens
+
+            loaded = _require_model(ctx)
+            return {m: answer_lens(loaded, store.prompt_of(m)["token_ids"] or [],
+                                   store.get_message(m).get("token_ids") or []) for m in message_ids}
+
+        return self._submit("logit-lens", job)
+
     def ask(self, request: ChatRequest, session_id: int | None) -> JobHandle:
         """Answer one chat turn on the loaded model, streaming its tokens."""
         store = self.store

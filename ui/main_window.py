@@ -16,6 +16,7 @@ from .chat_controller import ChatController
 from .dialogs import show_error
 from .model_controller import ModelController
 from .organisms_controller import OrganismsController
+from .lens_controller import LensController
 from .probe_controller import ProbeController
 from .replicate_controller import ReplicateController
 from .training_controller import TrainingController
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self, self.bridge, store)
         self.replicate = ReplicateController(self, self.bridge)
         self.chat = ChatController(self, self.bridge, store, self.probes)
+        self.lens = LensController(self, self.bridge, self.chat)
         self.chat.title_changed.connect(lambda title: self.setWindowTitle(f"{APP_TITLE} — {title}" if title
                                                                           else APP_TITLE))
         self._build_central()
@@ -78,8 +80,10 @@ class MainWindow(QMainWindow):
             column = QSplitter(Qt.Orientation.Vertical)
             column.addWidget(self.chat.panes[pane])
             column.addWidget(self.probes.heatmaps[pane])
+            column.addWidget(self.lens.tables[pane])
             column.setStretchFactor(0, 3)
             column.setStretchFactor(1, 2)
+            column.setStretchFactor(2, 2)
             column.setChildrenCollapsible(False)
             splitter.addWidget(column)
             splitter.setStretchFactor(splitter.count() - 1, 1)  # the two panes share the width equally
@@ -201,6 +205,9 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        lens = action(view_menu, "&Logit lens under the answers", self.lens.set_on, "Ctrl+Shift+G")
+        lens.setCheckable(True)
         view_menu.addSeparator()
         action(view_menu, "&Demo mode (full screen)", lambda: self.open_demo(), "Ctrl+Shift+D")
 
