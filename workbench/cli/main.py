@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--json", action="store_true")
 
     from .cache import add_parser as add_cache
+    from .interpret import add_parser as add_patch
     from .plan import add_parser as add_plan
     from .plugins import add_parser as add_plugins
     from .replicate import add_parser as add_replicate
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugins(sub)
     add_plan(sub)
     add_cache(sub)
+    add_patch(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     _add_export_arguments(sessions, "session")
@@ -304,6 +306,12 @@ def main(argv: list[str] | None = None, window=None) -> int:
         if args.command == "cache":
             from .cache import run_cache
             return run_cache(args)
+        if args.command == "patch":
+            from .interpret import run_patch
+            return run_patch(args)
+        if args.command == "steer":
+            from .interpret import run_steer
+            return run_steer(args)
         if args.command == "plan":
             from .plan import run_plan
             return run_plan(args)
