@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .plan import add_parser as add_plan
     from .plugins import add_parser as add_plugins
     from .replicate import add_parser as add_replicate
+    from .scan import add_parser as add_scan
     from .training import add_parser as add_safety_train
 
     add_safety_train(sub)
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan(sub)
     add_cache(sub)
     add_patch(sub)
+    add_scan(sub)
 
     sessions = sub.add_parser("sessions", help="list saved sessions, or export one")
     _add_export_arguments(sessions, "session")
@@ -312,6 +314,9 @@ def main(argv: list[str] | None = None, window=None) -> int:
         if args.command == "steer":
             from .interpret import run_steer
             return run_steer(args)
+        if args.command == "scan":
+            from .scan import run_scan
+            return run_scan(args)
         if args.command == "plan":
             from .plan import run_plan
             return run_plan(args)

@@ -5,11 +5,13 @@ from pathlib import Path
 
 from ..errors import WorkbenchError
 from .run_report import run_html, run_jsonl, run_markdown
+from .scan_report import is_scan, scan_html, scan_jsonl, scan_markdown
 from .session_report import session_html, session_jsonl, session_markdown
 
 FORMATS = {"html": ".html", "markdown": ".md", "jsonl": ".jsonl"}
 _RENDER = {"session": {"html": session_html, "markdown": session_markdown, "jsonl": session_jsonl},
-           "run": {"html": run_html, "markdown": run_markdown, "jsonl": run_jsonl}}
+           "run": {"html": run_html, "markdown": run_markdown, "jsonl": run_jsonl},
+           "scan": {"html": scan_html, "markdown": scan_markdown, "jsonl": scan_jsonl}}
 
 
 def format_for(path: str | Path) -> str:
@@ -22,9 +24,11 @@ def format_for(path: str | Path) -> str:
 
 
 def render(store, what: str, item_id: int, fmt: str) -> str:
-    """A session's or run's report as text in `fmt` (html, markdown or jsonl)."""
+    """A session's or run's report as text in `fmt` (html, markdown or jsonl); a trigger scan is a run too."""
     if fmt not in FORMATS:
         raise WorkbenchError(f"Unknown report format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if what == "run" and is_scan(store, item_id):
+        what = "scan"
     return _RENDER[what][fmt](store, item_id)
 
 

