@@ -251,6 +251,22 @@ class EngineBridge(QObject):
 
         return self._submit("scratchpad-experiment", job, long=True)
 
+    def scan(self, settings) -> JobHandle:
+        """A trigger scan of the attached organism (workbench.scan) on held-out prompts, saved in the session
+        database; the result is the report's dict with its "run_id"."""
+
+        def job(ctx):
+            from workbench.organisms.prompt_sets import load_prompt_set, split_prompts
+            from workbench.scan import scan
+            from workbench.scan.record import record_scan
+
+            loaded = _require_model(ctx)
+            prompts = split_prompts(load_prompt_set())[1][: settings.n_prompts]
+            report = scan(loaded, prompts, settings, "user_prompts (held-out part)", work=ctx)
+            return {**report.to_dict(), "run_id": record_scan(self.store, report, loaded.identity.name)}
+
+        return self._submit("scan", job, long=True)
+
     def _submit(self, name: str, fn, interleave: bool = False, long: bool = False, yields: bool = False
                 ) -> JobHandle:
         handle = JobHandle(self.owner.submit(name, fn, interleave=interleave, long=long, yields=yields), self)

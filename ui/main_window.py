@@ -19,6 +19,7 @@ from .organisms_controller import OrganismsController
 from .lens_controller import LensController
 from .probe_controller import ProbeController
 from .replicate_controller import ReplicateController
+from .scan_controller import ScanController
 from .training_controller import TrainingController
 from .widgets.plugins_dialog import PluginsDialog
 from .window_layout import restore_layout, save_layout
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self.replicate = ReplicateController(self, self.bridge)
         self.chat = ChatController(self, self.bridge, store, self.probes)
         self.lens = LensController(self, self.bridge, self.chat)
+        self.scan = ScanController(self, self.bridge, self.chat)
         self.chat.title_changed.connect(lambda title: self.setWindowTitle(f"{APP_TITLE} — {title}" if title
                                                                           else APP_TITLE))
         self._build_central()
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         for key, title, panel in (("organisms", "Organisms", self.organisms.panel),
                                   ("experiment", "Experiment", self.organisms.experiment_panel),
                                   ("probes", "Probes", self.probes.panel),
+                                  ("scan", "Scan", self.scan.panel),
                                   ("training", "Training", self.training.panel)):
             tab_with = self._dock(key, title, _scrolling(panel), right_area, tab_with=tab_with)
         self.setCorner(Qt.Corner.BottomLeftCorner, left_area)
@@ -185,6 +188,7 @@ class MainWindow(QMainWindow):
         action(probe_menu, "&Save probe…", panel.choose_save)
         action(probe_menu, "&Check consistency of the last answer", panel.check_button.click)
         action(probe_menu, "&Export live scores…", panel.export_live_button.click)
+        action(probe_menu, "Scan the organism for a &trigger", self._start_scan, "Ctrl+Shift+F")
         live = action(probe_menu, "Score &live as tokens arrive", panel.live.setChecked, "Ctrl+Shift+L")
         live.setCheckable(True)
         live.setChecked(panel.live.isChecked())
@@ -210,6 +214,11 @@ class MainWindow(QMainWindow):
         lens.setCheckable(True)
         view_menu.addSeparator()
         action(view_menu, "&Demo mode (full screen)", lambda: self.open_demo(), "Ctrl+Shift+D")
+
+    def _start_scan(self) -> None:
+        self.docks["scan"].show()
+        self.docks["scan"].raise_()
+        self.scan.panel.scan_button.click()
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Organism", self)
