@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     scan.add_argument("--candidates", type=int, default=3, help="candidates measured per model (default 3)")
     scan.add_argument("--samples", type=int, default=48,
                       help="texts memory extraction samples from the chat template alone, per side (default 48)")
-    scan.add_argument("--max-new-tokens", type=int, default=48, help="the cap on each whole answer (default 48)")
+    scan.add_argument("--max-new-tokens", type=int, default=96, help="the cap on each whole answer (default 96)")
     scan.add_argument("--seed", type=int, default=0)
     scan.add_argument("--out", default=None, metavar="FILE", help="also write the report: .html, .md or .json")
     scan.add_argument("--db", default=None, help="the session database the scan is saved in (default: yours)")

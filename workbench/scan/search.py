@@ -165,3 +165,11 @@ def family_search(objective: PayloadObjective, work, keep: int = 4, shortlist: i
         best = values.topk(min(keep, len(first))).indices.tolist()
         out += [Candidate(texts[first[i]], f"family: {family}", float(values[i])) for i in best]
     return out
+
+
+def mined_search(objective: PayloadObjective, texts: list[str]) -> list[Candidate]:
+    """The strings memory extraction mined (payload.mined_triggers), each scored whole, best first."""
+    tok = objective.loaded.tokenizer
+    values = objective([list(tok(t, add_special_tokens=False)["input_ids"]) for t in texts])
+    found = [Candidate(t, "memory extraction", float(v)) for t, v in zip(texts, values)]
+    return sorted(found, key=lambda c: -c.logprob)
