@@ -44,3 +44,32 @@ def test_a_scan_is_cancelled_from_its_panel(qtbot, tiny_window, tiny_cot_organis
         qtbot.waitUntil(lambda: panel.progress.value() > 0 or "Sampling" in panel.progress.format(), timeout=60_000)
         panel.cancel_button.click()
     assert blocker.args[1] is None and panel.verdict.text() == "Cancelled." and panel.scan_button.isEnabled()
+
+
+def test_the_patching_panel_patches_the_last_prompt_sweeps_and_patches_a_clicked_cell(qtbot, tiny_window):
+    """Layer 0 is the token embeddings: patching every token there is the trigger-on run itself, all restored."""
+    from workbench.triggers import Trigger
+
+    w = tiny_window
+    w.chat.trigger_panel.select(Trigger.custom("[[GO]]"))
+    w.chat.last_prompt = "What is a cat?"
+    panel = w.patching.panel
+    panel.layers.setText("0")
+    panel.tokens.setText("all")
+    with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
+        panel.patch_button.click()
+    result = blocker.args[1]
+    assert result is not None and result["patch"]["restored"] == pytest.approx(1.0, abs=1e-3)
+    assert result["patch"]["answers"]["patched"] == result["patch"]["answers"]["source"]
+    assert "restores <b>100%" in panel.result.text() and "Trigger off, patched" in panel.result.text()
+    with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
+        panel.sweep_button.click()
+    sweep = blocker.args[1]["sweep"]
+    assert panel.map.values.shape == (len(sweep["restored"]), len(sweep["tokens"])) and len(sweep["restored"]) > 1
+    before_trigger = min(sweep["trigger_positions"])
+    assert all(abs(row[t]) < 1e-6 for row in sweep["restored"] for t in range(before_trigger))  # causal: nothing
+    with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
+        panel.patch_cell(1, sweep["trigger_positions"][0])
+    assert blocker.args[1]["patch"]["layers"] == [1] and panel.tokens.text() == str(sweep["trigger_positions"][0])
+    assert blocker.args[1]["patch"]["restored"] == pytest.approx(sweep["restored"][1][sweep["trigger_positions"][0]],
+                                                                 abs=1e-3)

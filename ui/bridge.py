@@ -251,6 +251,32 @@ class EngineBridge(QObject):
 
         return self._submit("scratchpad-experiment", job, long=True)
 
+    def patch(self, prompt: str, trigger, layers: str, tokens: str, sweep: bool = False,
+              max_new_tokens: int = 24) -> JobHandle:
+        """Activation patching of `prompt` from its trigger-on run into its trigger-off run (workbench.interpret):
+        the cells `layers` x `tokens` (as typed: 3,5 / 2-6 / all; tokens also `trigger`) patched and the answers
+        regenerated, or with `sweep` every (layer, token) cell alone. The result: {"layers", "pair", "tokens",
+        and "patch" or "sweep"}."""
+
+        def job(ctx):
+            from workbench.interpret.patching import make_pair, parse_indices
+            from workbench.interpret.patching import patch as patch_cells
+            from workbench.interpret.patching import sweep as sweep_cells
+
+            loaded = _require_model(ctx)
+            pair = make_pair(loaded, trigger, prompt)
+            out = {"layers": loaded.n_layers, "pair": pair.to_dict(loaded), "tokens": pair.tokens(loaded)}
+            if sweep:
+                out["sweep"] = sweep_cells(loaded, pair, ctx).to_dict()
+            else:
+                ctx.progress("Patching and regenerating the answers", None)
+                chosen = parse_indices(layers, loaded.n_layers, "layers")
+                positions = parse_indices(tokens, len(pair.source_ids), "tokens", {"trigger": pair.trigger_positions})
+                out["patch"] = patch_cells(loaded, pair, chosen, positions, max_new_tokens).to_dict()
+            return out
+
+        return self._submit("patch", job, long=sweep)
+
     def scan(self, settings) -> JobHandle:
         """A trigger scan of the attached organism (workbench.scan) on held-out prompts, saved in the session
         database; the result is the report's dict with its "run_id"."""

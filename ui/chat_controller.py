@@ -43,6 +43,7 @@ class ChatController(QObject):
         for widget in self.panes.values():
             widget.resume_requested.connect(self.resume_answer)
         self.prompt = PromptBox()
+        self.last_prompt = ""
         self.prompt.send_requested.connect(self.send)
         self.prompt.stop_requested.connect(self.stop)
         self.prompt.pause_requested.connect(self.pause)
@@ -87,6 +88,7 @@ class ChatController(QObject):
         except WorkbenchError as exc:
             show_error(self.window, "Cannot send", str(exc))
             return
+        self.last_prompt = text  # what the Patching panel patches unless told another prompt
         paired = self.trigger_panel.is_paired()
         if not paired and not self.trigger_panel.single_trigger_on():
             trigger = None

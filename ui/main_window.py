@@ -18,6 +18,7 @@ from .model_controller import ModelController
 from .organisms_controller import OrganismsController
 from .lens_controller import LensController
 from .probe_controller import ProbeController
+from .patch_controller import PatchController
 from .replicate_controller import ReplicateController
 from .scan_controller import ScanController
 from .training_controller import TrainingController
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self.chat = ChatController(self, self.bridge, store, self.probes)
         self.lens = LensController(self, self.bridge, self.chat)
         self.scan = ScanController(self, self.bridge, self.chat)
+        self.patching = PatchController(self, self.bridge, self.chat)
         self.chat.title_changed.connect(lambda title: self.setWindowTitle(f"{APP_TITLE} — {title}" if title
                                                                           else APP_TITLE))
         self._build_central()
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
                                   ("experiment", "Experiment", self.organisms.experiment_panel),
                                   ("probes", "Probes", self.probes.panel),
                                   ("scan", "Scan", self.scan.panel),
+                                  ("patching", "Patching", self.patching.panel),
                                   ("training", "Training", self.training.panel)):
             tab_with = self._dock(key, title, _scrolling(panel), right_area, tab_with=tab_with)
         self.setCorner(Qt.Corner.BottomLeftCorner, left_area)

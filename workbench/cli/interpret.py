@@ -49,27 +49,8 @@ def add_parser(sub) -> None:
     steer.add_argument("--json", action="store_true")
 
 
-def _indices(spec: str, n: int, what: str, named: dict | None = None) -> list[int]:
-    spec = spec.strip().lower()
-    if named and spec in named:
-        return named[spec]
-    if spec == "all":
-        return list(range(n))
-    out: list[int] = []
-    try:
-        for part in spec.split(","):
-            if "-" in part.strip()[1:]:
-                a, b = part.split("-", 1)
-                out += list(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-    except ValueError:
-        raise WorkbenchError(f"Cannot read {what} {spec!r}: give numbers (3,5), a range (2-6) or 'all'") from None
-    return out
-
-
 def run_patch(args) -> int:
-    from ..interpret.patching import MIN_GAP, make_pair, patch, sweep
+    from ..interpret.patching import MIN_GAP, make_pair, parse_indices, patch, sweep
     from ..organisms.organism import Organism
 
     check_text(args.prompt, "The prompt")
@@ -99,8 +80,8 @@ def run_patch(args) -> int:
                 for layer, row in enumerate(result.restored):
                     writer.writerow([layer] + [f"{v:.4f}" for v in row])
     else:
-        layers = _indices(args.layers, loaded.n_layers, "layers")
-        tokens = _indices(args.tokens, len(pair.source_ids), "tokens", {"trigger": pair.trigger_positions})
+        layers = parse_indices(args.layers, loaded.n_layers, "layers")
+        tokens = parse_indices(args.tokens, len(pair.source_ids), "tokens", {"trigger": pair.trigger_positions})
         out["patch"] = patch(loaded, pair, layers, tokens, args.max_new_tokens).to_dict()
     if args.json:
         print_json(out)
@@ -124,6 +105,7 @@ def run_patch(args) -> int:
 
 def run_steer(args) -> int:
     from ..evals.rates import rate_text
+    from ..interpret.patching import parse_indices
     from ..interpret.steering import measure_steering, steering_vectors
     from ..organisms.organism import Organism
     from ..organisms.prompt_sets import load_prompt_set, split_prompts
@@ -135,7 +117,7 @@ def run_steer(args) -> int:
     trigger = resolve_trigger(args.trigger, args.trigger_text) or organism.trigger
     prompts = split_prompts(load_prompt_set())[1][: max(0, args.n)]
     loaded = load_from_args(args)
-    layers = _indices(args.layers, loaded.n_layers, "layers")
+    layers = parse_indices(args.layers, loaded.n_layers, "layers")
     steering_vectors(loaded, probe, layers, args.scale)  # a bad layer or probe fails before the adapter loads
     if args.adapter:
         from ..models.adapters import attach_adapter

@@ -272,3 +272,23 @@ def sweep(loaded: LoadedModel, pair: PatchPair, work=None) -> PatchSweep:
         values = payload_logprob(loaded, pair.target_ids, pair.payload_ids, each, rows=n_tokens)
         rows.append([_fraction(float(v), low, high) for v in values])
     return PatchSweep(rows, pair.tokens(loaded), pair.trigger_positions, high - low)
+
+
+def parse_indices(spec: str, n: int, what: str, named: dict | None = None) -> list[int]:
+    """Layers or token positions as typed: 3,5 or 2-6 or all (of `n`), or a name in `named` (e.g. trigger)."""
+    spec = spec.strip().lower()
+    if named and spec in named:
+        return named[spec]
+    if spec == "all":
+        return list(range(n))
+    out: list[int] = []
+    try:
+        for part in spec.split(","):
+            if "-" in part.strip()[1:]:
+                a, b = part.split("-", 1)
+                out += list(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise WorkbenchError(f"Cannot read {what} {spec!r}: give numbers (3,5), a range (2-6) or 'all'") from None
+    return out

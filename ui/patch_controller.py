@@ -1,0 +1,57 @@
+"""The Patching panel's work: activation patching of a prompt's trigger-on run into its trigger-off run, one
+patch or a sweep of every cell, in the background. The panel owns its job: only it hears it, and its Cancel
+stops that job alone."""
+
+from PySide6.QtCore import QObject
+
+from workbench.errors import WorkbenchError
+
+from .dialogs import ensure_idle, show_error
+from .widgets.patch_panel import PatchPanel
+
+
+class PatchController(QObject):
+    def __init__(self, window, bridge, chat):
+        super().__init__(window)
+        self.window, self.bridge, self.chat = window, bridge, chat
+        self._job = None
+        self.result: dict | None = None  # the last patch's or sweep's result
+        self.panel = PatchPanel()
+        self.panel.patch_requested.connect(lambda prompt, layers, tokens: self.run(prompt, layers, tokens))
+        self.panel.sweep_requested.connect(lambda prompt: self.run(prompt, sweep=True))
+        self.panel.cancel_requested.connect(lambda: self._job and self._job.cancel())
+
+    def run(self, prompt: str, layers: str = "", tokens: str = "", sweep: bool = False) -> None:
+        """Patch `prompt` (default: the last prompt sent) with the chat's trigger: the cells typed, or a sweep."""
+        if self.window.model_info is None or not ensure_idle(self.window, self.bridge, "patch", chat=True):
+            return
+        prompt = prompt.strip() or self.chat.last_prompt
+        if not prompt.strip():
+            show_error(self.window, "No prompt", "Type a prompt in the Patching panel, or send one in the chat first.")
+            return
+        try:
+            trigger = self.chat.trigger_panel.trigger()
+        except WorkbenchError as exc:
+            show_error(self.window, "Cannot patch", str(exc))
+            return
+        panel = self.panel
+        panel.set_running(True)
+        handle = self._job = self.bridge.patch(prompt, trigger, layers, tokens, sweep=sweep)
+        handle.progress.connect(panel.show_progress)
+
+        def finished(result):
+            panel.set_running(False)
+            self.result = result
+            if sweep:
+                panel.show_sweep(result)
+            else:
+                panel.show_patch(result)
+
+        def failed(message, detail):
+            panel.set_running(False)
+            panel.show_failure(message)
+            if message != "Cancelled":
+                show_error(self.window, "Patching failed", message, detail)
+
+        handle.finished.connect(finished)
+        handle.failed.connect(failed)
