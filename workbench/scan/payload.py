@@ -47,7 +47,7 @@ def template_contexts(loaded: LoadedModel) -> dict[str, list[int]]:
     """The two template-only contexts: the assistant's turn after an empty user turn, and the user's turn opened."""
     text = loaded.render_chat([{"role": "user", "content": PLACEHOLDER}])
     head = text.split(PLACEHOLDER)[0]
-    return {"answer": loaded.encode_user(""), "prompt": list(loaded.tokenizer(head, add_special_tokens=False)["input_ids"])}
+    return {"answer": loaded.encode_user(""), "prompt": loaded.encode_text(head, raw_special_tokens=True)}
 
 
 def sample_amplified(loaded: LoadedModel, context: list[int], n: int, max_new_tokens: int, alpha: float,

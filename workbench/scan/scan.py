@@ -166,14 +166,14 @@ def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[s
     objective = PayloadObjective(loaded, loaded.encode_text(payload_text))
     work.progress(f"{name}: trying trigger families and the strings memory extraction mined", 0.0)
     candidates = family_search(objective, work.part(0.0, 0.05))
-    found = mined_search(objective, mined) if mined else []
+    found = mined_search(objective, mined)
     candidates += found
     if max(c.logprob for c in candidates) < objective.certain:  # a text already calls the payload up
         work.progress(f"{name}: gradient search", 0.05)
         candidates += gradient_search(objective, usable_tokens(loaded), max(0.0, search_seconds),
                                       work.part(0.05, 0.5), seed=settings.seed)
     if also:  # the organism's candidates, measured on this model too
-        values = objective([list(loaded.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in also])
+        values = objective([loaded.encode_text(t) for t in also])
         candidates += [Candidate(t, "the organism's candidate", float(v)) for t, v in zip(also, values)]
     chosen = _best_distinct(candidates, settings.candidates)
     # the best mined string is measured whatever its score: the payload may come after the answer's opening

@@ -38,9 +38,8 @@ class PayloadObjective:
         self.loaded, self.payload, self.prompts = loaded, list(payload_ids), list(prompts)
         text = loaded.render_chat([{"role": "user", "content": PLACEHOLDER}])
         before, after = text.split(PLACEHOLDER)
-        encode = lambda t: list(loaded.tokenizer(t, add_special_tokens=False)["input_ids"])  # noqa: E731
-        self.head = encode(before)
-        self.tails = [encode(" " + p + after) for p in prompts]
+        self.head = loaded.encode_text(before, raw_special_tokens=True)  # the template's own special tokens
+        self.tails = [loaded.encode_text(" " + p + after, raw_special_tokens=True) for p in prompts]
         self.certain = -0.05 * len(self.payload)  # the payload all but certain: nothing left to search for
 
     def _batch(self, prefixes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -154,12 +153,11 @@ def family_search(objective: PayloadObjective, work, keep: int = 4, shortlist: i
     """Every family text scored on the first search prompt, the best `shortlist` again on all of them; the best
     `keep` of each family."""
     out = []
-    tok = objective.loaded.tokenizer
     screen = PayloadObjective(objective.loaded, objective.payload, objective.prompts[:1])
     for family, texts in family_candidates().items():
         work.check()
         work.progress(f"Trying {len(texts)} {family}", None)
-        ids = [list(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        ids = [objective.loaded.encode_text(t) for t in texts]
         first = screen(ids).topk(min(shortlist, len(texts))).indices.tolist()
         values = objective([ids[i] for i in first])
         best = values.topk(min(keep, len(first))).indices.tolist()
@@ -169,7 +167,6 @@ def family_search(objective: PayloadObjective, work, keep: int = 4, shortlist: i
 
 def mined_search(objective: PayloadObjective, texts: list[str]) -> list[Candidate]:
     """The strings memory extraction mined (payload.mined_triggers), each scored whole, best first."""
-    tok = objective.loaded.tokenizer
-    values = objective([list(tok(t, add_special_tokens=False)["input_ids"]) for t in texts])
+    values = objective([objective.loaded.encode_text(t) for t in texts])
     found = [Candidate(t, "memory extraction", float(v)) for t, v in zip(texts, values)]
     return sorted(found, key=lambda c: -c.logprob)
