@@ -56,3 +56,25 @@ class JobHandle(QObject):
             self.finished.emit(event.result)
         elif isinstance(event, JobFailed):
             self.failed.emit(event.message, event.detail or "")
+
+
+def follow_in_panel(window, panel, handle: JobHandle, title: str, on_result) -> None:
+    """A panel's own job: its progress in `panel`, its result to `on_result`, a failure shown in the panel
+    (`panel.show_failure`) and, unless cancelled, in an error box titled `title`. The panel is idle again either
+    way (`panel.set_running(False)`)."""
+    from .dialogs import show_error
+
+    handle.progress.connect(panel.show_progress)
+
+    def finished(result):
+        panel.set_running(False)
+        on_result(result)
+
+    def failed(message, detail):
+        panel.set_running(False)
+        panel.show_failure(message)
+        if message != "Cancelled":
+            show_error(window, title, message, detail)
+
+    handle.finished.connect(finished)
+    handle.failed.connect(failed)

@@ -7,6 +7,7 @@ from PySide6.QtCore import QObject
 from workbench.errors import WorkbenchError
 
 from .dialogs import ensure_idle, show_error
+from .job_handle import follow_in_panel
 from .widgets.patch_panel import PatchPanel
 
 
@@ -36,22 +37,13 @@ class PatchController(QObject):
             return
         panel = self.panel
         panel.set_running(True)
-        handle = self._job = self.bridge.patch(prompt, trigger, layers, tokens, sweep=sweep)
-        handle.progress.connect(panel.show_progress)
+        self._job = self.bridge.patch(prompt, trigger, layers, tokens, sweep=sweep)
 
         def finished(result):
-            panel.set_running(False)
             self.result = result
             if sweep:
                 panel.show_sweep(result)
             else:
                 panel.show_patch(result)
 
-        def failed(message, detail):
-            panel.set_running(False)
-            panel.show_failure(message)
-            if message != "Cancelled":
-                show_error(self.window, "Patching failed", message, detail)
-
-        handle.finished.connect(finished)
-        handle.failed.connect(failed)
+        follow_in_panel(self.window, panel, self._job, "Patching failed", finished)

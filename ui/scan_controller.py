@@ -9,6 +9,7 @@ from workbench.errors import WorkbenchError
 from workbench.triggers import Trigger
 
 from .dialogs import ensure_idle, show_error
+from .job_handle import follow_in_panel
 from .widgets.scan_panel import ScanPanel
 
 
@@ -34,22 +35,13 @@ class ScanController(QObject):
             return
         panel = self.panel
         panel.set_running(True)
-        handle = self._job = self.bridge.scan(settings)
-        handle.progress.connect(panel.show_progress)
+        self._job = self.bridge.scan(settings)
 
         def finished(report):
-            panel.set_running(False)
             self.report = report
             panel.show_report(report)
 
-        def failed(message, detail):
-            panel.set_running(False)
-            panel.show_failure(message)
-            if message != "Cancelled":
-                show_error(self.window, "Scan failed", message, detail)
-
-        handle.finished.connect(finished)
-        handle.failed.connect(failed)
+        follow_in_panel(self.window, panel, self._job, "Scan failed", finished)
 
     def try_candidate(self, text: str) -> None:
         """Put a candidate before the prompt in the paired chat (a custom trigger), ready to ask."""
