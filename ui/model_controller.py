@@ -17,6 +17,7 @@ from .dialogs import show_error
 class ModelController(QObject):
     ready = Signal(dict)  # a model finished loading, an adapter was attached, or the weights were put back
     changed = Signal(dict)  # ready with another model or organism than before (not, e.g., after a safety run)
+    load_failed = Signal(str)  # a model could not be loaded: the message shown to the user
 
     def __init__(self, window, bridge):
         super().__init__(window)
@@ -171,6 +172,7 @@ class ModelController(QObject):
     def _load_failed(self, message: str, detail: str) -> None:
         self.progress.hide()
         show_error(self.window, "Cannot load model", message, detail)
+        self.load_failed.emit(message)
 
     def _adapter_failed(self, message: str, detail: str) -> None:
         self._show_adapter(self.info.get("adapter") if self.info else None)
