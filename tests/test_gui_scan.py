@@ -73,3 +73,45 @@ def test_the_patching_panel_patches_the_last_prompt_sweeps_and_patches_a_clicked
     assert blocker.args[1]["patch"]["layers"] == [1] and panel.tokens.text() == str(sweep["trigger_positions"][0])
     assert blocker.args[1]["patch"]["restored"] == pytest.approx(sweep["restored"][1][sweep["trigger_positions"][0]],
                                                                  abs=1e-3)
+
+
+def test_the_steering_panel_needs_a_probe_then_measures_with_and_without_the_steer(qtbot, tiny_window,
+                                                                                    tiny_cot_organism):
+    from workbench.evals.rates import rate_text
+
+    w = tiny_window
+    panel = w.steering.panel
+    w.probes.set_probe(None)
+    panel.steer_button.click()  # no probe: one clear line, nothing run
+    error = w.findChild(QMessageBox, "errorDialog")
+    assert error is not None and "fit or load one" in error.text()
+    error.close()
+    with qtbot.waitSignal(w.model_ready, timeout=60_000):
+        w.set_adapter(str(tiny_cot_organism))
+    probes = w.probes.panel
+    probes.read_at.setCurrentIndex(probes.read_at.findData("prompt-end"))
+    probes.n.setValue(4)
+    probes.random.setValue(10)
+    with qtbot.waitSignal(w.job_done, timeout=300_000, check_params_cb=lambda n, r: n == "probe-fit"):
+        probes.fit_button.click()
+    assert "layers" in panel.probe.text()  # the probe in use, named in the panel
+    panel.layers.setText("99")  # out of range: the job fails with the model's layer range, the panel is idle again
+    with qtbot.waitSignal(w.job_done, timeout=60_000, check_params_cb=lambda n, r: n == "steer"):
+        panel.steer_button.click()
+    qtbot.waitUntil(lambda: w.findChild(QMessageBox, "errorDialog") is not None, timeout=5_000)
+    assert "layers 0 to 1" in w.findChild(QMessageBox, "errorDialog").text() and panel.steer_button.isEnabled()
+    w.findChild(QMessageBox, "errorDialog").close()
+    panel.layers.setText("1")
+    panel.scale.setValue(-2.0)
+    panel.n_prompts.setValue(10)
+    with qtbot.waitSignal(w.job_done, timeout=300_000, check_params_cb=lambda n, r: n == "steer") as blocker:
+        panel.steer_button.click()
+        assert panel.cancel_button.isEnabled() and not panel.steer_button.isEnabled()
+    result = blocker.args[1]
+    assert result["layers"] == [1] and result["scale"] == -2.0
+    for row, state in enumerate(("triggered", "clean")):
+        for col, side in enumerate(("unsteered", "steered")):
+            cut = round(100 * result[side]["cut_short"][state]["rate"])
+            assert panel.table.item(row, col).text().startswith(rate_text(result[side][state]))
+            assert (f"{cut}% cut short" in panel.table.item(row, col).text()) == (cut > 0)
+    assert result["verdict"][1:] in panel.message.text() and panel.progress.format() == "done"

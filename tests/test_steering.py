@@ -73,6 +73,25 @@ def test_steering_is_measured_with_and_without_on_the_same_prompts(organism, pro
             assert set(result[side][state]) >= {"rate", "ci95", "n"}
 
 
+def test_the_verdict_reads_the_intervals_and_says_when_nothing_changed():
+    from workbench.interpret.steering import SteeringResult
+
+    def rates(on, off):
+        return {"triggered": {"rate": on[0], "ci95": on[1:], "n": 20},
+                "clean": {"rate": off[0], "ci95": off[1:], "n": 20}}
+
+    before = rates((0.95, 0.85, 1.0), (0.0, 0.0, 0.0))
+    assert "lowered" in SteeringResult([5], -4.0, before, rates((0.2, 0.05, 0.4), (0.0, 0.0, 0.0)), "p").verdict()
+    unmoved = SteeringResult([5], -4.0, before, rates((0.9, 0.75, 1.0), (0.0, 0.0, 0.0)), "p").verdict()
+    assert unmoved.startswith("no clear change")
+    pushed = SteeringResult([5], 4.0, before, rates((1.0, 1.0, 1.0), (0.6, 0.4, 0.8)), "p").verdict()
+    assert "defect without the trigger" in pushed
+    broken = rates((None, 0.0, 0.0), (0.0, 0.0, 0.0))
+    broken["triggered"]["n"], broken["cut_short"] = 0, {"triggered": {"rate": 1.0}, "clean": {"rate": 0.75}}
+    said = SteeringResult([5], -9.0, before, broken, "p").verdict()
+    assert "no rate with the trigger" in said and "with and without the trigger ran to the length cap" in said
+
+
 def test_bad_steers_say_why(organism, probe):
     with pytest.raises(WorkbenchError, match="layers 0 to"):
         steering_vectors(organism, probe, [organism.n_layers], 1.0)

@@ -277,6 +277,23 @@ class EngineBridge(QObject):
 
         return self._submit("patch", job, long=sweep)
 
+    def steer(self, probe, layers: str, scale: float, n: int) -> JobHandle:
+        """Defection of the attached organism on its first `n` held-out prompts, trigger on and off, without and
+        with `probe`'s direction added at `layers` (as typed: 20,22 / 18-24 / all) scaled by `scale` score units
+        (workbench.interpret.steering); the result is SteeringResult.to_dict() with the prompt set named."""
+
+        def job(ctx):
+            from workbench.interpret.patching import parse_indices
+            from workbench.interpret.steering import measure_steering
+
+            loaded = _require_model(ctx)
+            chosen = parse_indices(layers, loaded.n_layers, "layers")
+            recipe, trigger, _, prompts = _attached_organism(loaded, n)
+            return measure_steering(loaded, probe, chosen, scale, trigger, prompts, recipe,
+                                    f"the {recipe.name} recipe's held-out prompts", work=ctx).to_dict()
+
+        return self._submit("steer", job, long=True)
+
     def scan(self, settings) -> JobHandle:
         """A trigger scan of the attached organism (workbench.scan) on held-out prompts, saved in the session
         database; the result is the report's dict with its "run_id"."""

@@ -3,8 +3,8 @@
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea, QSplitter,
+                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from workbench.chat import CLEAN, TRIGGERED
 from workbench.errors import WorkbenchError
@@ -21,6 +21,7 @@ from .probe_controller import ProbeController
 from .patch_controller import PatchController
 from .replicate_controller import ReplicateController
 from .scan_controller import ScanController
+from .steer_controller import SteerController
 from .training_controller import TrainingController
 from .widgets.plugins_dialog import PluginsDialog
 from .window_layout import restore_layout, save_layout
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.lens = LensController(self, self.bridge, self.chat)
         self.scan = ScanController(self, self.bridge, self.chat)
         self.patching = PatchController(self, self.bridge, self.chat)
+        self.steering = SteerController(self, self.bridge, self.probes)
         self.chat.title_changed.connect(lambda title: self.setWindowTitle(f"{APP_TITLE} — {title}" if title
                                                                           else APP_TITLE))
         self._build_central()
@@ -122,8 +124,12 @@ class MainWindow(QMainWindow):
                                   ("probes", "Probes", self.probes.panel),
                                   ("scan", "Scan", self.scan.panel),
                                   ("patching", "Patching", self.patching.panel),
+                                  ("steering", "Steering", self.steering.panel),
                                   ("training", "Training", self.training.panel)):
             tab_with = self._dock(key, title, _scrolling(panel), right_area, tab_with=tab_with)
+        # seven tabs side by side in the dock's width cut every title to a few letters; down its outer edge each
+        # reads whole
+        self.setTabPosition(right_area, QTabWidget.TabPosition.East)
         self.setCorner(Qt.Corner.BottomLeftCorner, left_area)
         self.setCorner(Qt.Corner.BottomRightCorner, right_area)
         charts = self._dock("training_charts", "Training charts", self.training.charts,
@@ -194,6 +200,8 @@ class MainWindow(QMainWindow):
         action(probe_menu, "&Check consistency of the last answer", panel.check_button.click)
         action(probe_menu, "&Export live scores…", panel.export_live_button.click)
         action(probe_menu, "Scan the organism for a &trigger", self._start_scan, "Ctrl+Shift+F")
+        action(probe_menu, "S&teer along the probe…", lambda: self.show_dock("steering"), "Ctrl+Shift+E")
+        action(probe_menu, "&Activation patching…", lambda: self.show_dock("patching"))
         live = action(probe_menu, "Score &live as tokens arrive", panel.live.setChecked, "Ctrl+Shift+L")
         live.setCheckable(True)
         live.setChecked(panel.live.isChecked())
@@ -220,9 +228,13 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         action(view_menu, "&Demo mode (full screen)", lambda: self.open_demo(), "Ctrl+Shift+D")
 
+    def show_dock(self, key: str) -> None:
+        """Show the dock `key` of self.docks in front of the ones tabbed with it."""
+        self.docks[key].show()
+        self.docks[key].raise_()
+
     def _start_scan(self) -> None:
-        self.docks["scan"].show()
-        self.docks["scan"].raise_()
+        self.show_dock("scan")
         self.scan.panel.scan_button.click()
 
     def _build_toolbar(self) -> None:

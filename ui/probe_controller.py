@@ -5,7 +5,7 @@ from pathlib import Path
 import csv
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from workbench.errors import WorkbenchError
 from workbench.events import AnswerResumed, ProbeAttached, TokenScores, TurnStarted
@@ -25,6 +25,8 @@ def _token_texts(message: dict) -> list[str]:
 class ProbeController(QObject):
     """Owns the probe used for live scoring, the probe jobs it starts (fit, load, consistency check) and the live
     heatmaps, which follow the chat's generation events."""
+
+    probe_changed = Signal(object)  # the probe in use (workbench.probes.Probe), or None
 
     def __init__(self, window, panes: list[str]):
         super().__init__(window)
@@ -62,6 +64,7 @@ class ProbeController(QObject):
         self.probe = probe
         self._remembered = None
         self.panel.set_probe(probe.name if probe is not None else None, list(warnings))
+        self.probe_changed.emit(probe)
         live = (probe.card.get("live") or {}) if probe is not None else {}
         for heatmap in self.heatmaps.values():
             heatmap.set_alert_layers(live.get("informative_layers"), live.get("why", ""))

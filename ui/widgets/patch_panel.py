@@ -5,19 +5,18 @@ cell of the sweep patches that cell and regenerates."""
 import math
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout
 
+from .job_panel import JobPanel
 from .layer_heatmap import LayerHeatmap
 
 
-class PatchPanel(QWidget):
+class PatchPanel(JobPanel):
     patch_requested = Signal(str, str, str)  # prompt, layers, tokens
     sweep_requested = Signal(str)  # prompt
-    cancel_requested = Signal()
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__("Patch the trigger-on run into the trigger-off run (trigger from the Settings panel).", parent)
         self.prompt = QLineEdit()
         self.prompt.setPlaceholderText("the prompt (default: the last one sent)")
         self.layers = QLineEdit("10")
@@ -30,13 +29,9 @@ class PatchPanel(QWidget):
         self.sweep_button = QPushButton("Sweep every cell")
         self.sweep_button.setToolTip("Patch each (layer, prompt token) cell alone; click a cell of the map to patch "
                                      "it and see the answer")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setFormat("idle")
-        self.result = QLabel("Patch the trigger-on run into the trigger-off run (trigger from the Settings panel).")
+        self.start_buttons = [self.patch_button, self.sweep_button]
+        self.result = self.message
         self.result.setObjectName("patchResult")
-        self.result.setWordWrap(True)
         self.map = LayerHeatmap("Share of the payload restored", levels=(-1.0, 1.0), value_name="restored")
         self.map.setMinimumHeight(220)
         self.map.plot.scene().sigMouseClicked.connect(self._clicked)
@@ -56,24 +51,10 @@ class PatchPanel(QWidget):
         self.patch_button.clicked.connect(
             lambda: self.patch_requested.emit(self.prompt.text(), self.layers.text(), self.tokens.text()))
         self.sweep_button.clicked.connect(lambda: self.sweep_requested.emit(self.prompt.text()))
-        self.cancel_button.clicked.connect(self.cancel_requested)
-
-    def set_running(self, running: bool) -> None:
-        for button in (self.patch_button, self.sweep_button):
-            button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        if running:
-            self.progress.setValue(0)
-            self.progress.setFormat("starting…")
-
-    def show_progress(self, stage: str, fraction: float | None) -> None:
-        self.progress.setValue(int(100 * (fraction or 0)))
-        self.progress.setFormat(f"%p% — {stage}" if fraction is not None else stage)
 
     def show_patch(self, result: dict) -> None:
         p, pair = result["patch"], result["pair"]
-        self.progress.setValue(100)
-        self.progress.setFormat("done")
+        self.show_done()
         answers = p["answers"]
         self.result.setText(
             f"Patched layers {p['layers']} at tokens {p['positions']}: restores <b>{100 * p['restored']:.0f}%</b> of "
@@ -83,18 +64,13 @@ class PatchPanel(QWidget):
 
     def show_sweep(self, result: dict) -> None:
         sweep = result["sweep"]
-        self.progress.setValue(100)
-        self.progress.setFormat("done")
+        self.show_done()
         labels = [("▶" if i in sweep["trigger_positions"] else "") + t for i, t in enumerate(sweep["tokens"])]
         self.map.set_matrix(sweep["restored"], labels)
         best = max((v, layer, t) for layer, row in enumerate(sweep["restored"]) for t, v in enumerate(row))
         self.result.setText(f"Payload gap {sweep['payload_gap']:.2f} nats; rows: the residual stream entering each "
                             f"layer (0: embeddings); ▶ the trigger's tokens. Best cell: layer {best[1]}, token "
                             f"{best[2]} {sweep['tokens'][best[2]]!r}, {100 * best[0]:.0f}%. Click a cell to patch it.")
-
-    def show_failure(self, message: str) -> None:
-        self.progress.setFormat("cancelled" if message == "Cancelled" else "failed")
-        self.result.setText("Cancelled." if message == "Cancelled" else message)
 
     def patch_cell(self, layer: int, token: int) -> None:
         """Patch one cell of the sweep (what clicking it does)."""

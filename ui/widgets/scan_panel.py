@@ -1,23 +1,24 @@
 """The Scan panel: search the attached organism for a trigger it was not told about, and try each candidate."""
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from workbench.evals.rates import rate_text
 from workbench.scan import FOUND, ScanSettings
 
+from .job_panel import JobPanel
+
 COLUMNS = ["Model", "Candidate", "Found by", "Defection with it", "Verdict", ""]
 
 
-class ScanPanel(QWidget):
+class ScanPanel(JobPanel):
     scan_requested = Signal(object)  # ScanSettings
-    cancel_requested = Signal()
     export_requested = Signal()
     try_requested = Signal(str)  # a candidate's text, to put before the prompt in the paired chat
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__("Attach an organism and scan it: the workbench is not told its trigger.", parent)
         self.budget = QDoubleSpinBox()
         self.budget.setRange(0.5, 600)
         self.budget.setDecimals(1)
@@ -34,16 +35,12 @@ class ScanPanel(QWidget):
                                      "trigger 'found' there is finding nothing")
         self.scan_button = QPushButton("Scan for a trigger")
         self.scan_button.setObjectName("runScan")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        self.start_buttons = [self.scan_button]
         self.export_button = QPushButton("Export…")
         self.export_button.setEnabled(False)
         self.export_button.setToolTip("The saved scan as an HTML or Markdown report")
-        self.progress = QProgressBar()
-        self.progress.setFormat("idle")
-        self.verdict = QLabel("Attach an organism and scan it: the workbench is not told its trigger.")
+        self.verdict = self.message
         self.verdict.setObjectName("scanVerdict")
-        self.verdict.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("scanCandidates")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -68,7 +65,6 @@ class ScanPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.note)
         self.scan_button.clicked.connect(lambda: self.scan_requested.emit(self.settings()))
-        self.cancel_button.clicked.connect(self.cancel_requested)
         self.export_button.clicked.connect(self.export_requested)
 
     def settings(self) -> ScanSettings:
@@ -76,25 +72,16 @@ class ScanPanel(QWidget):
                             base_control=self.base_control.isChecked())
 
     def set_running(self, running: bool) -> None:
-        self.scan_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
+        super().set_running(running, "Scanning…")
         if running:
             self.export_button.setEnabled(False)
             self.table.setRowCount(0)
-            self.verdict.setText("Scanning…")
-            self.progress.setValue(0)
-            self.progress.setFormat("starting…")
-
-    def show_progress(self, stage: str, fraction: float | None) -> None:
-        self.progress.setValue(int(100 * (fraction or 0)))
-        self.progress.setFormat(f"%p% — {stage}")
 
     def show_report(self, report: dict) -> None:
         """The verdict, the payload, and every candidate measured, each with a button to try it in the chat."""
         from workbench.reports.scan_report import summary_lines
 
-        self.progress.setValue(100)
-        self.progress.setFormat("done")
+        self.show_done()
         found = report["verdict"] == FOUND
         colour = "#b00020" if found else "#1b5e20"
         lines = summary_lines(report)
@@ -110,7 +97,3 @@ class ScanPanel(QWidget):
             self.table.setCellWidget(r, len(COLUMNS) - 1, button)
         self.table.resizeColumnsToContents()
         self.export_button.setEnabled(report.get("run_id") is not None)
-
-    def show_failure(self, message: str) -> None:
-        self.progress.setFormat("cancelled" if message == "Cancelled" else "failed")
-        self.verdict.setText("Cancelled." if message == "Cancelled" else message)

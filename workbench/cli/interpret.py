@@ -134,8 +134,11 @@ def run_steer(args) -> int:
     print(f"Steering with probe {probe.name} at layers {layers}, scale {args.scale:+g} (score units), on {len(prompts)} "
           f"held-out prompts; defection judged on whole answers, 95% intervals:")
     for state, label in (("triggered", "with the trigger"), ("clean", "without the trigger")):
+        cut = {side: (out[side]["cut_short"].get(state) or {}).get("rate") or 0.0 for side in ("unsteered", "steered")}
         print(f"  {label:>20}: {rate_text(out['unsteered'][state])} without the steer -> "
-              f"{rate_text(out['steered'][state])} with the steer")
+              f"{rate_text(out['steered'][state])} with the steer (cut short: {100 * cut['unsteered']:.0f}% -> "
+              f"{100 * cut['steered']:.0f}%)")
+    print(f"Verdict: {out['verdict']}.")
     return 0
 
 
