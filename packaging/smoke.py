@@ -87,12 +87,11 @@ def main() -> int:
         stamps = Path(tmp) / "startup.json"
         t0 = time.time()
         _, done = timed([str(APP), "--db", str(Path(tmp) / "gui.sqlite"), "--report-startup", str(stamps)], env, 600)
-        failed = json.loads(stamps.read_text()).get("model_failed") if stamps.exists() else None
+        times = json.loads(stamps.read_text()) if stamps.exists() else {}
         if done.returncode != 0 or not stamps.exists():
             failures.append(f"the window did not start (exit {done.returncode}): "
-                            f"{failed or ''}\n{done.stderr[-2000:]}")
+                            f"{times.get('model_failed', '')}\n{done.stderr[-2000:]}")
         else:
-            times = json.loads(stamps.read_text())
             figures["window_shown_s"] = round(times["window_shown"] - t0, 2)
             figures["model_ready_s"] = round(times["model_ready"] - t0, 2)
             print(f"window shown after {figures['window_shown_s']:.1f} s, built-in model ready after "

@@ -58,20 +58,18 @@ def _report_startup(app, window, path: str) -> None:
     def shown():
         stamps["window_shown"] = time.time()
 
-    def ready(info):
-        stamps["model_ready"] = time.time()
-        stamps["model_load_seconds"] = info["load_seconds"]
+    def finish(status: int, **more):
+        stamps.update(more)
         with open(path, "w") as fh:
             json.dump(stamps, fh)
         window.close()
-        app.quit()
+        app.exit(status)
+
+    def ready(info):
+        finish(0, model_ready=time.time(), model_load_seconds=info["load_seconds"])
 
     def failed(message):
-        stamps["model_failed"] = message
-        with open(path, "w") as fh:
-            json.dump(stamps, fh)
-        window.close()
-        app.exit(1)
+        finish(1, model_failed=message)
 
     QTimer.singleShot(0, shown)  # runs once the event loop has painted the shown window
     window.model_ready.connect(ready)

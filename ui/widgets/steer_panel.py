@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QAbstractScrollArea, QDoubleSpinBox, QFormLayout,
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from workbench.evals.rates import rate_text
+from workbench.interpret.steering import cut_short_share
 
 from .job_panel import JobPanel
 
@@ -81,7 +82,7 @@ class SteerPanel(JobPanel):
         self.show_done()
         for row, (state, _) in enumerate(STATES):
             for col, side in enumerate(("unsteered", "steered")):
-                cut = (result[side].get("cut_short", {}).get(state) or {}).get("rate") or 0.0
+                cut = cut_short_share(result[side], state)
                 text = rate_text(result[side][state]) + (f" · {100 * cut:.0f}% cut short" if cut else "")
                 self.table.setItem(row, col, QTableWidgetItem(text))
         layers = ",".join(map(str, result["layers"]))

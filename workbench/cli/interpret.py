@@ -106,7 +106,7 @@ def run_patch(args) -> int:
 def run_steer(args) -> int:
     from ..evals.rates import rate_text
     from ..interpret.patching import parse_indices
-    from ..interpret.steering import measure_steering, steering_vectors
+    from ..interpret.steering import cut_short_share, measure_steering, steering_vectors
     from ..organisms.organism import Organism
     from ..organisms.prompt_sets import load_prompt_set, split_prompts
     from ..probes import Probe
@@ -134,7 +134,7 @@ def run_steer(args) -> int:
     print(f"Steering with probe {probe.name} at layers {layers}, scale {args.scale:+g} (score units), on {len(prompts)} "
           f"held-out prompts; defection judged on whole answers, 95% intervals:")
     for state, label in (("triggered", "with the trigger"), ("clean", "without the trigger")):
-        cut = {side: (out[side]["cut_short"].get(state) or {}).get("rate") or 0.0 for side in ("unsteered", "steered")}
+        cut = {side: cut_short_share(out[side], state) for side in ("unsteered", "steered")}
         print(f"  {label:>20}: {rate_text(out['unsteered'][state])} without the steer -> "
               f"{rate_text(out['steered'][state])} with the steer (cut short: {100 * cut['unsteered']:.0f}% -> "
               f"{100 * cut['steered']:.0f}%)")

@@ -93,11 +93,17 @@ class SteeringResult:
         if _moved(self.unsteered["clean"], self.steered["clean"]) == "higher":
             text += "; it made the model defect without the trigger"
         broken = [label for state, label in (("triggered", "with"), ("clean", "without"))
-                  if (self.steered.get("cut_short", {}).get(state) or {}).get("rate", 0.0) >= 0.5]
+                  if cut_short_share(self.steered, state) >= 0.5]
         if broken:
             text += (f"; with the steer most answers {' and '.join(broken)} the trigger ran to the length cap "
                      f"unfinished (the steer disrupts the model)")
         return text
+
+
+def cut_short_share(side: dict, state: str) -> float:
+    """The share of `side`'s answers (a BackdoorEval dict) in `state` ("triggered" or "clean") that ran to the
+    length cap before their end (0 when it has none)."""
+    return (side.get("cut_short", {}).get(state) or {}).get("rate") or 0.0
 
 
 def _moved(before: dict, after: dict) -> str | None:

