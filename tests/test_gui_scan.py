@@ -62,17 +62,47 @@ def test_the_patching_panel_patches_the_last_prompt_sweeps_and_patches_a_clicked
     assert result is not None and result["patch"]["restored"] == pytest.approx(1.0, abs=1e-3)
     assert result["patch"]["answers"]["patched"] == result["patch"]["answers"]["source"]
     assert "restores <b>100%" in panel.result.text() and "Trigger off, patched" in panel.result.text()
+    assert panel.maps["on"].values.shape == panel.maps["off"].values.shape == (result["layers"],
+                                                                               len(result["tokens"]))
     with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
         panel.sweep_button.click()
-    sweep = blocker.args[1]["sweep"]
-    assert panel.map.values.shape == (len(sweep["restored"]), len(sweep["tokens"])) and len(sweep["restored"]) > 1
-    before_trigger = min(sweep["trigger_positions"])
-    assert all(abs(row[t]) < 1e-6 for row in sweep["restored"] for t in range(before_trigger))  # causal: nothing
+    sweep, back = blocker.args[1]["sweep"], blocker.args[1]["sweep_back"]
+    assert (sweep["direction"], back["direction"]) == ("restore", "remove")
+    for run, each in (("off", sweep), ("on", back)):  # one map per run, each swept
+        assert panel.maps[run].values.shape == (len(each["restored"]), len(each["tokens"])) and len(each["restored"]) > 1
+        before_trigger = min(each["trigger_positions"])
+        assert all(abs(row[t]) < 1e-6 for row in each["restored"] for t in range(before_trigger))  # causal
+    layer, token = 1, sweep["trigger_positions"][0]
+    # a cell of the trigger-on run's map dropped on the trigger-off run's: patched into the trigger-off run
     with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
-        panel.patch_cell(1, sweep["trigger_positions"][0])
-    assert blocker.args[1]["patch"]["layers"] == [1] and panel.tokens.text() == str(sweep["trigger_positions"][0])
-    assert blocker.args[1]["patch"]["restored"] == pytest.approx(sweep["restored"][1][sweep["trigger_positions"][0]],
-                                                                 abs=1e-3)
+        _drop(panel.maps["on"].cell_mime(layer, token), panel.maps["off"])
+    assert blocker.args[1]["patch"]["layers"] == [1] and panel.tokens.text() == str(token)
+    assert blocker.args[1]["pair"]["direction"] == "restore"
+    assert blocker.args[1]["patch"]["restored"] == pytest.approx(sweep["restored"][layer][token], abs=1e-3)
+    assert not _drop(panel.maps["on"].cell_mime(layer, token), panel.maps["on"])  # into its own run: refused
+    # and back: a cell of the trigger-off run's map dropped on the trigger-on run's
+    with qtbot.waitSignal(w.job_done, timeout=120_000, check_params_cb=lambda n, r: n == "patch") as blocker:
+        _drop(panel.maps["off"].cell_mime(layer, token), panel.maps["on"])
+    assert blocker.args[1]["pair"]["direction"] == "remove" and "Trigger on, patched" in panel.result.text()
+    assert blocker.args[1]["patch"]["restored"] == pytest.approx(back["restored"][layer][token], abs=1e-3)
+
+
+def _drop(mime, run_map) -> bool:
+    """Drag `mime` (a cell) onto the middle of `run_map` and drop it there, as the mouse does; whether the map
+    took it."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    view = run_map.plot.viewport()
+    where = QPointF(view.rect().center())
+    args = (where, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(*args)
+    QApplication.sendEvent(view, enter)  # Qt delivers a drop only to the widget that took the drag's entry
+    drop = QDropEvent(*args)
+    drop.setAccepted(False)
+    QApplication.sendEvent(view, drop)
+    return enter.isAccepted() and drop.isAccepted()
 
 
 def test_the_steering_panel_needs_a_probe_then_measures_with_and_without_the_steer(qtbot, tiny_window,

