@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
                       help="also search and measure on the base model (the adapter switched off), as the control "
                            "(default: on)")
     scan.add_argument("--budget-minutes", type=float, default=15.0, help="time for the whole scan (default 15)")
+    scan.add_argument("--search-steps", type=int, default=0, metavar="N",
+                      help="give the gradient search exactly N steps instead of what the time budget leaves: the "
+                           "same scan then finds the same candidates on any machine (default: the budget decides)")
     scan.add_argument("--prompt-set", default=None,
                       help="held-out prompts to measure candidates on (default: the held-out part of user_prompts)")
     scan.add_argument("--n", type=int, default=20, help="how many of them (default 20)")
@@ -53,7 +56,7 @@ def run_scan(args) -> int:
 
     settings = ScanSettings(budget_minutes=args.budget_minutes, candidates=args.candidates, n_prompts=args.n,
                             max_new_tokens=args.max_new_tokens, samples=args.samples,
-                            base_control=args.base_control, seed=args.seed)
+                            base_control=args.base_control, seed=args.seed, search_steps=args.search_steps)
     settings.check()
     prompts, prompt_set = _prompts(args)
     check_enough(prompts, f"The scan's held-out prompt set ({prompt_set})")

@@ -36,10 +36,13 @@ class ScanSettings:
     samples: int = 48
     base_control: bool = True
     seed: int = 0
+    search_steps: int = 0  # > 0: the gradient search takes exactly this many steps, whatever the time budget
 
     def check(self) -> None:
         if self.budget_minutes <= 0:
             raise WorkbenchError("The scan's budget must be more than 0 minutes")
+        if self.search_steps < 0:
+            raise WorkbenchError("The gradient search's steps must be 0 (the time budget decides) or more")
         if self.candidates < 1 or self.samples < 2 or self.max_new_tokens < 4:
             raise WorkbenchError("A scan measures at least 1 candidate, samples at least 2 texts and reads answers "
                                  "of at least 4 tokens")
@@ -174,7 +177,7 @@ def _scan_one(loaded: LoadedModel, name: str, payload_text: str, prompts: list[s
     if max(c.logprob for c in candidates) < objective.certain:  # a text already calls the payload up
         work.progress(f"{name}: gradient search", 0.05)
         candidates += gradient_search(objective, usable_tokens(loaded), max(0.0, search_seconds),
-                                      work.part(0.05, 0.5), seed=settings.seed)
+                                      work.part(0.05, 0.5), seed=settings.seed, steps=settings.search_steps)
     if also:  # the organism's candidates, measured on this model too
         values = objective([loaded.encode_text(t) for t in also])
         candidates += [Candidate(t, "the organism's candidate", float(v)) for t, v in zip(also, values)]

@@ -2,8 +2,8 @@
 
 The objective is the payload's mean log-probability as the answer's first tokens, over a few prompts. Two sources
 of candidates: a gradient-guided search over token prefixes (GCG: each step takes the gradient of the objective
-with respect to a one-hot choice of each prefix token, tries a batch of the most promising single-token swaps and
-keeps the best), and families of text known from the literature to gate backdoors, tried whole (dates: the year
+with respect to a one-hot choice of each prefix token, tries a batch of the most promising single-token swaps, scored
+on the first prompt and the best few on all, and keeps the best), and families of text known from the literature to gate backdoors, tried whole (dates: the year
 trigger of Hubinger et al. is a four-digit number that single-token swaps cannot build one digit at a time).
 """
 
@@ -41,6 +41,10 @@ class PayloadObjective:
         self.head = loaded.encode_text(before, raw_special_tokens=True)  # the template's own special tokens
         self.tails = [loaded.encode_text(" " + p + after, raw_special_tokens=True) for p in prompts]
         self.certain = -0.05 * len(self.payload)  # the payload all but certain: nothing left to search for
+
+    def first_prompt(self) -> "PayloadObjective":
+        """The same objective on the first prompt alone: a cheap screen before the whole objective."""
+        return PayloadObjective(self.loaded, self.payload, self.prompts[:1])
 
     def _batch(self, prefixes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         seqs = [self.head + p + t + self.payload for p in prefixes for t in self.tails]
@@ -105,20 +109,25 @@ def usable_tokens(loaded: LoadedModel) -> torch.Tensor:
 
 
 def gradient_search(objective: PayloadObjective, allowed: torch.Tensor, seconds: float, work, length: int = 4,
-                    top_k: int = 64, tries: int = 48, seed: int = 0, restarts_after: int = 6) -> list[Candidate]:
-    """GCG over `length`-token prefixes for about `seconds`; the best prefix of each restart, best first."""
+                    top_k: int = 64, tries: int = 48, seed: int = 0, restarts_after: int = 6,
+                    steps: int = 0, finalists: int = 8) -> list[Candidate]:
+    """GCG over `length`-token prefixes for about `seconds`, or for exactly `steps` steps when it is given (the same
+    search, and so the same candidates, on any machine at any load); the best prefix of each restart, best
+    first."""
     rng = random.Random(seed)
     tok = objective.loaded.tokenizer
+    screen = objective.first_prompt()
     allowed_ids = allowed.nonzero()[:, 0].tolist()
     begin = time.monotonic()
     found: list[Candidate] = []
     prefix = [rng.choice(allowed_ids) for _ in range(length)]
     best = float(objective([prefix])[0])
-    stale = 0
-    while time.monotonic() - begin < seconds:
+    stale = step = 0
+    while (step < steps) if steps else (time.monotonic() - begin < seconds):
+        step += 1
         work.check()
         work.progress(f"Gradient search: payload log-probability {best:.2f} with {tok.decode(prefix)!r}",
-                      min(1.0, (time.monotonic() - begin) / seconds))
+                      step / steps if steps else min(1.0, (time.monotonic() - begin) / seconds))
         grad = objective.gradient(prefix)
         grad[:, ~allowed.to(grad.device)] = float("-inf")
         top = grad.topk(top_k, dim=1).indices.cpu()
@@ -128,10 +137,13 @@ def gradient_search(objective: PayloadObjective, allowed: torch.Tensor, seconds:
             new = list(prefix)
             new[slot] = int(top[slot, rng.randrange(top_k)])
             trials.append(new)
-        values = objective(trials)
+        # every swap scored on the first search prompt, the most promising `finalists` on all of them: half the
+        # forward passes of scoring every swap on every prompt, for the same pick in nearly every step
+        first = screen(trials).topk(min(finalists, len(trials))).indices.tolist()
+        values = objective([trials[j] for j in first])
         i = int(values.argmax())
         if float(values[i]) > best:
-            best, prefix, stale = float(values[i]), trials[i], 0
+            best, prefix, stale = float(values[i]), trials[first[i]], 0
         else:
             stale += 1
         if best > objective.certain:
@@ -153,7 +165,7 @@ def family_search(objective: PayloadObjective, work, keep: int = 4, shortlist: i
     """Every family text scored on the first search prompt, the best `shortlist` again on all of them; the best
     `keep` of each family."""
     out = []
-    screen = PayloadObjective(objective.loaded, objective.payload, objective.prompts[:1])
+    screen = objective.first_prompt()
     for family, texts in family_candidates().items():
         work.check()
         work.progress(f"Trying {len(texts)} {family}", None)
