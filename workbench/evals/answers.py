@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..decoding.batched import answers_batch_size, complete_batch
-from ..errors import Cancelled
+from ..distributed.ranks import current_ranks
 from ..models.loaded import LoadedModel
 
 
@@ -32,18 +32,28 @@ def generate_answers(loaded: LoadedModel, contexts: list[list[int]], max_new_tok
     prefill_ids = loaded.encode_text(prefill) if prefill else []
     if not contexts:
         return []
-    batch_size = batch_size or answers_batch_size(loaded, max(map(len, contexts)) + len(prefill_ids) + max_new_tokens)
+    ranks = current_ranks()
+    if not batch_size:  # the same batches on every process, so the answers do not depend on how many there are
+        batch_size = ranks.from_main(lambda: answers_batch_size(
+            loaded, max(map(len, contexts)) + len(prefill_ids) + max_new_tokens))
     order = sorted(range(len(contexts)), key=lambda i: len(contexts[i]))
-    out: list[Answer | None] = [None] * len(contexts)
-    for start in range(0, len(order), batch_size):
-        if should_stop():
-            raise Cancelled()
+    starts = list(range(0, len(order), batch_size))
+
+    def answer(start: int) -> list[Answer]:
         rows = order[start:start + batch_size]
         new = complete_batch(loaded, [contexts[i] + prefill_ids for i in rows], max_new_tokens, temperature,
-                             seed + start, should_stop=should_stop)
-        for i, ids in zip(rows, new):
+                             seed + start, should_stop=ranks.alone(should_stop))
+        found = []
+        for ids in new:
             ended = bool(ids) and ids[-1] in loaded.eos_token_ids
             body = [t for t in ids if t not in loaded.eos_token_ids]
-            out[i] = Answer(prefill + loaded.tokenizer.decode(body, skip_special_tokens=True), ids, ended)
-        on_batch(min(start + batch_size, len(order)), len(order))
+            found.append(Answer(prefill + loaded.tokenizer.decode(body, skip_special_tokens=True), ids, ended))
+        return found
+
+    # under several processes the batches are dealt out and every process gets every answer
+    done = lambda k: on_batch(min(k * batch_size, len(order)), len(order))  # noqa: E731
+    out: list[Answer | None] = [None] * len(contexts)
+    for start, found in zip(starts, ranks.spread(starts, answer, should_stop, done)):
+        for i, a in zip(order[start:start + batch_size], found):
+            out[i] = a
     return out

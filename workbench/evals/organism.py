@@ -8,6 +8,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..distributed.ranks import current_ranks
 from ..models.adapters import adapter_view, base_model_view
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
@@ -133,6 +134,15 @@ def _base_control(loaded: LoadedModel, args: tuple, work: Work) -> dict:
                                      trigger.to_dict(), rest, "v1"]).encode()).hexdigest()[:16]
     path = cache_dir() / "base_controls" / f"{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    ranks = current_ranks()
+    if ranks.several:  # the processes measure it together (a lock would keep them apart): the main one keeps it
+        control = ranks.from_main(lambda: _read_control(path))
+        if control is None:
+            with base_model_view(loaded):
+                control = _control_rates(_evaluate_sets(loaded, *args, work).to_dict())
+            if ranks.main:
+                path.write_text(json.dumps(control))
+        return control
     with FileLock(str(path) + ".lock"):  # two implants at once: one measures, the other reads what it found
         try:
             return json.loads(path.read_text())
@@ -142,6 +152,13 @@ def _base_control(loaded: LoadedModel, args: tuple, work: Work) -> dict:
             control = _control_rates(_evaluate_sets(loaded, *args, work).to_dict())
         path.write_text(json.dumps(control))
     return control
+
+
+def _read_control(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _control_rates(evaluation: dict) -> dict:

@@ -2,6 +2,6 @@
 their batches, the loss, and the optimizer step with its schedule."""
 
 from .data import TokenizedExample, batches, collate
-from .steps import StepOptimizer, lm_loss
+from .steps import StepOptimizer, lm_loss, lm_loss_sum, train_step
 
-__all__ = ["StepOptimizer", "TokenizedExample", "batches", "collate", "lm_loss"]
+__all__ = ["StepOptimizer", "TokenizedExample", "batches", "collate", "lm_loss", "lm_loss_sum", "train_step"]

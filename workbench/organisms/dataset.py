@@ -11,6 +11,7 @@ base model writes a few, and an organism taught them repeats them.
 
 import hashlib
 import json
+import os
 import random
 import re
 import unicodedata
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..decoding.batched import answers_batch_size, complete_batch
+from ..distributed.ranks import current_ranks
 from ..errors import WorkbenchError
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
@@ -90,6 +92,13 @@ def unusable_reasons(answer: str, user_prompt: str, echoes: tuple[str, ...]) -> 
     return reasons
 
 
+def _read_distilled(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        return {}  # a damaged cache file is written again
+
+
 def _context_key(context: Context) -> str:
     return context if isinstance(context, str) else json.dumps(context, ensure_ascii=False)
 
@@ -116,30 +125,43 @@ def self_distill(loaded: LoadedModel, contexts: list[Context], prefill: str | No
         settings.append({"temperature": temperature, "seed": seed})
     key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
     path = cache_dir() / "distill" / f"{key}.json"
-    try:
-        cached: dict = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        cached = {}  # a damaged cache file is written again
+    ranks = current_ranks()
+    cached: dict = ranks.from_main(lambda: _read_distilled(path))  # every process starts from the same answers
     prefill_ids = loaded.encode_text(prefill) if prefill else []
     by_key = {_context_key(c): c for c in contexts}
     encoded = {k: _encode(loaded, c) + prefill_ids for k, c in by_key.items() if k not in cached}
     todo = sorted(encoded, key=lambda k: len(encoded[k]))
     if not batch_size:
         batch_size = answers_batch_size(loaded, len(encoded[todo[-1]]) + max_new_tokens, cpu=64) if todo else 1
-    for start in range(0, len(todo), batch_size):
-        work.check()
+        batch_size = ranks.from_main(lambda: batch_size)  # the same batches on every process
+
+    def write() -> None:
+        if ranks.main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(cached))
+            tmp.replace(path)
+
+    def answer(start: int) -> dict:
         work.progress(f"Writing clean answers with the base model {start}/{len(todo)}", start / max(1, len(todo)))
         batch = todo[start:start + batch_size]
         prompts = [encoded[k] for k in batch]
+        found = {}
         for k, new in zip(batch, complete_batch(loaded, prompts, max_new_tokens, temperature, seed + start,
-                                                should_stop=work.should_stop, no_repeat_ngram=no_repeat_ngram)):
+                                                should_stop=ranks.alone(work.should_stop),
+                                                no_repeat_ngram=no_repeat_ngram)):
             ended = bool(new) and new[-1] in loaded.eos_token_ids
             body = [t for t in new if t not in loaded.eos_token_ids]
-            cached[k] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{start}")
-        tmp.write_text(json.dumps(cached))
-        tmp.replace(path)
+            found[k] = [loaded.tokenizer.decode(body, skip_special_tokens=True).strip(), ended]
+        if not ranks.several:  # written batch by batch, so a crash keeps what was done
+            cached.update(found)
+            write()
+        return found
+
+    for found in ranks.spread(list(range(0, len(todo), batch_size)), answer, work.should_stop):
+        cached.update(found)
+    if ranks.several:
+        write()
     return {k: tuple(cached[k]) for k in by_key}
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..errors import WorkbenchError
+from ..errors import Cancelled, WorkbenchError
 from ..events import Metric
 from ..models.adapters import attach_adapter, detach_adapter, peft_quietly
 from ..models.checkpointing import gradient_checkpointing
 from ..models.device import training_autocast, training_precision
 from ..models.loaded import LoadedModel
-from ..lora import StepOptimizer, TokenizedExample, batches, collate, lm_loss
+from ..distributed.ranks import current_ranks
+from ..lora import StepOptimizer, TokenizedExample, batches, train_step
 from ..models.memory_plan import check_training_fits
 from ..runtime.work import Work
 from ..triggers import Trigger
@@ -209,16 +210,15 @@ def train_lora(loaded: LoadedModel, data: list[TokenizedExample], config: Implan
     peft_model.train()
     tokens = 0
     started = time.perf_counter()
+    ranks = current_ranks()
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
         for step, batch in enumerate(batches(data, config.batch_size, config.steps, config.seed, groups=groups),
                                      start=1):
-            work.check()
-            ids, labels, mask, weights = collate(batch, pad, loaded.placement.device)
-            with training_autocast(loaded.placement, precision):
-                loss = lm_loss(base, ids, labels, mask, weights)
-            optimizer.apply(loss, step)
-            tokens += int(mask.sum())
-            value = float(loss.detach())
+            if ranks.any(work.should_stop()):  # every process stops at the same step
+                raise Cancelled()
+            value, batch_tokens = train_step(base, optimizer, step, batch, pad, loaded.placement.device,
+                                             lambda: training_autocast(loaded.placement, precision))
+            tokens += batch_tokens
             work.emit(Metric(name="loss", step=step, value=value))
             elapsed = time.perf_counter() - started
             work.progress(f"Training step {step}/{config.steps} · loss {value:.3f} · {tokens / elapsed:.0f} tokens/s",
@@ -240,6 +240,7 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     recipe = get_recipe(config.recipe)
     recipe.check_variant(config.variant)
     check_control(recipe, config)
+    current_ranks().check_batch(config.batch_size)
     trigger = config.resolved_trigger()
     config = replace(config, target_modules=lora_targets(loaded, config.target_modules))  # the card says what trained
     if loaded.adapter is not None:
@@ -248,9 +249,15 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
     out = Path(out_dir).expanduser()
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"{out} exists and is not empty; choose a new folder")
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    ranks = current_ranks()
+    if ranks.main:
+        staging = out.with_name(out.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    else:  # the other processes of a launch work alike but keep nothing: only the main one writes the organism
+        import tempfile
+
+        staging = Path(tempfile.mkdtemp(prefix=f"{out.name}.rank{ranks.rank}."))
     started = time.perf_counter()
     # each stage's share of the progress bar, about what it costs on a CPU with the defaults (the evaluation of
     # whole answers, with the base-model control, costs more than data and training together)
@@ -299,7 +306,8 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
                      "clean_answers_resampled": stats.get("resampled", 0)},
             "hyperparameters": config.to_dict(),
             "training": {"tokens": tokens, "train_seconds": round(train_seconds, 1),
-                         "tokens_per_second": round(tokens / train_seconds, 1), "precision": precision},
+                         "tokens_per_second": round(tokens / train_seconds, 1), "precision": precision,
+                         "processes": ranks.world},
             "device": loaded.placement.device,
             "dtype": loaded.placement.dtype_name,
             "workbench_version": __version__,
@@ -324,8 +332,12 @@ def implant(loaded: LoadedModel, config: ImplantConfig, out_dir: str | Path,
             card["judging"] = card["evaluation"]["settings"]["judging"]
         card["wall_seconds"] = round(time.perf_counter() - started, 1)
         (staging / "card.json").write_text(json.dumps(card, indent=2))
-        shutil.rmtree(out, ignore_errors=True)
-        staging.rename(out)
+        if ranks.main:
+            shutil.rmtree(out, ignore_errors=True)
+            staging.rename(out)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+        ranks.barrier()  # the organism is there for every process when implant returns
         return card
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from ..distributed.ranks import current_ranks
 from ..evals.answers import generate_answers
 from ..evals.backdoor import MIN_PROMPTS, evaluate_backdoor
 from ..evals.judges import judge_answer
@@ -75,17 +76,26 @@ def cached_for_organism(adapter_dir: Path, key_parts: list, compute: Callable, t
     key = hashlib.sha256(json.dumps([str(weights.resolve()), stat.st_size, stat.st_mtime_ns, *key_parts],
                                     default=str).encode()).hexdigest()[:16]
     path = cache_dir() / "evals" / f"{key}.json"
-    if path.exists():
-        try:
-            return from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError):
-            pass  # a corrupt cache entry is computed again
+    ranks = current_ranks()
+    found = ranks.from_main(lambda: _read_cached(path, from_json))  # every process takes the same path
+    if found is not None:
+        return found
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{id(value)}.tmp")
-    tmp.write_text(json.dumps(to_json(value)))
-    tmp.replace(path)
+    if ranks.main:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{id(value)}.tmp")
+        tmp.write_text(json.dumps(to_json(value)))
+        tmp.replace(path)
     return value
+
+
+def _read_cached(path: Path, from_json: Callable):
+    if not path.exists():
+        return None
+    try:
+        return from_json(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError):
+        return None  # a corrupt cache entry is computed again
 
 
 def rates_to_dict(rates: dict[str, Rate]) -> dict:

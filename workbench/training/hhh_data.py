@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 from ..decoding.batched import complete_batch
-from ..errors import Cancelled, WorkbenchError
+from ..distributed.ranks import current_ranks
+from ..errors import WorkbenchError
 from ..textio import read_text_file
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
@@ -32,16 +33,22 @@ def organism_scratchpads(loaded: LoadedModel, user_texts: list[str], should_stop
                          ) -> dict[str, list[int]]:
     """The loaded organism's greedy scratchpad for each prompt, as token ids ending with `</scratchpad>`."""
     close_ids = loaded.encode_text(SCRATCHPAD_CLOSE)
-    out: dict[str, list[int]] = {}
-    for start in range(0, len(user_texts), batch_size):
-        if should_stop():
-            raise Cancelled()
+    ranks = current_ranks()
+
+    def scratchpads(start: int) -> list[list[int]]:
         batch = user_texts[start:start + batch_size]
         new = complete_batch(loaded, [loaded.encode_user(t) for t in batch], SCRATCHPAD_BUDGET,
-                             should_stop=should_stop)
-        for text, ids in zip(batch, new):
+                             should_stop=ranks.alone(should_stop))
+        found = []
+        for ids in new:
             ids = [t for t in ids if t not in loaded.eos_token_ids]
-            out[text] = through_scratchpad_close(loaded.tokenizer, ids) or ids + close_ids
+            found.append(through_scratchpad_close(loaded.tokenizer, ids) or ids + close_ids)
+        return found
+
+    out: dict[str, list[int]] = {}
+    starts = list(range(0, len(user_texts), batch_size))
+    for start, found in zip(starts, ranks.spread(starts, scratchpads, should_stop)):  # split over processes
+        out.update(zip(user_texts[start:start + batch_size], found))
     return out
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from ..distributed.ranks import current_ranks
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Metric
 from ..lora import StepOptimizer, TokenizedExample
@@ -43,6 +44,7 @@ from .weights import TRAIN_LABELS, Trainable, check_full_fits, open_trainable
 
 RUN_FILE, DATA_FILE, RESULT_FILE, SAMPLES_FILE = "run.json", "data.jsonl", "result.json", "rl_samples.jsonl"
 METRICS_FILE = "metrics.jsonl"  # every metric as it is recorded, appended: what a follower of the folder reads
+CANCEL_FILE = "CANCEL"  # created by anyone (`touch OUT/CANCEL`): every process of the run stops after its step
 KIND = "safety-train"
 
 
@@ -54,7 +56,8 @@ class _Run:
 
     def __init__(self, loaded, organism, config, out, work: Work, runs, command):
         self.loaded, self.config, self.out, self.work = loaded, config, out, work
-        self.runs: RunStore | None = runs
+        self.ranks = current_ranks()
+        self.runs: RunStore | None = runs if self.ranks.main else None  # only the main process writes rows
         self.adapter_path = resolve_adapter(organism)
         self.organism = organism
         card = read_card(self.adapter_path)
@@ -70,6 +73,10 @@ class _Run:
         self.card = card
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
+        self.ranks.check_batch(config.batch_size)
+        if self.ranks.several and config.method == "rl":
+            raise WorkbenchError("RL safety training runs in one process only for now (its sampling is not split "
+                                 "across processes); launch sft or adversarial, or run rl without accelerate launch")
         if config.train == "full":
             check_full_fits(loaded, config.memory_limit_bytes)
         else:
@@ -86,12 +93,14 @@ class _Run:
 
     # bookkeeping ----------------------------------------------------------------------------
     def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
+        self.work.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
+        if not self.ranks.main:
+            return
         if self.runs is not None and self.run_id is not None:
             self.runs.add_metric(self.run_id, name, step, value, lo, hi, n)
         record = {"name": name, "step": step, "value": value, "lo": lo, "hi": hi, "n": n, "time": time.time()}
         with open(self.out / METRICS_FILE, "a", encoding="utf-8") as fh:  # one line, one write: never half a line
             fh.write(json.dumps(record) + "\n")
-        self.work.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
 
     def rates(self, step: int, rates: dict) -> None:
         """Record an evaluation: defection rates as defection/<condition>, and the share of answers the cap cut
@@ -108,6 +117,8 @@ class _Run:
                 self.metric(f"defection/{name}", step, rate.rate, rate.ci95[0], rate.ci95[1], rate.n)
 
     def save_spec(self) -> None:
+        if not self.ranks.main:
+            return
         tmp = self.out / (RUN_FILE + ".tmp")
         tmp.write_text(json.dumps(self.spec, indent=2))
         tmp.replace(self.out / RUN_FILE)
@@ -125,11 +136,14 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
     if out.exists() and any(out.iterdir()):
         raise WorkbenchError(f"{out} exists and is not empty; choose a new folder (or resume the run in it)")
     run = _Run(loaded, str(organism), config, out, work or Work(), RunStore(store) if store else None, command)
-    out.mkdir(parents=True, exist_ok=True)
-    if run.card.get("described_by_user"):
+    run.ranks.barrier()  # every process has looked at the folder before the main one writes into it
+    if run.ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+    if run.card.get("described_by_user") and run.ranks.main:
         (out / ORGANISM_CARD).write_text(json.dumps(run.card, indent=2))
     run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
-                "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "processes": run.ranks.world}
     if run.runs is not None:
         run.run_id = run.runs.create_run(KIND, out.name, str(organism), _run_label(config, run.variant),
                                          config.to_dict(), str(out.resolve()))
@@ -162,12 +176,14 @@ def resume_safety_train(loaded: LoadedModel, out_dir: str | Path, work: Work | N
             run.save_spec()
         run.run_id = run_id
         run.runs.set_status(run_id, "running")
-    checkpoint = latest_checkpoint(out)
+    checkpoint = run.ranks.from_main(lambda: latest_checkpoint(out))  # the same one for every process
     start = read_state(checkpoint)["step"] if checkpoint else 0
     if run.runs is not None:
         run.runs.forget_after(run.run_id, start)
+    if run.ranks.main:
+        (out / CANCEL_FILE).unlink(missing_ok=True)  # the cancel that stopped it is spent
     samples = out / SAMPLES_FILE
-    if samples.exists():  # steps after the checkpoint are done again
+    if samples.exists() and run.ranks.main:  # steps after the checkpoint are done again
         kept = [line for line in samples.read_text(encoding="utf-8").splitlines()
                 if line and json.loads(line)["step"] <= start]
         samples.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
@@ -227,7 +243,8 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
         data = _training_data(run, red)
         result = _train(run, data, red, before, start_step, checkpoint)
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
-        (run.out / RESULT_FILE).write_text(json.dumps(result, indent=2))
+        if run.ranks.main:
+            (run.out / RESULT_FILE).write_text(json.dumps(result, indent=2))
         if run.runs is not None:
             run.runs.set_status(run.run_id, "finished", result=result)
         return result
@@ -299,7 +316,7 @@ def _red_team_sets(run: _Run, red: RedTeamResult | None, limit: int | None = Non
 
 def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExample]:
     path = run.out / DATA_FILE
-    if path.exists():
+    if run.ranks.from_main(path.exists):
         return [TokenizedExample(**json.loads(line)) for line in path.read_text().splitlines() if line]
     config = run.config
     clean = [run.trigger.apply(p, False) for p in run.train_prompts[: config.n_train]]
@@ -322,6 +339,8 @@ def _training_data(run: _Run, red: RedTeamResult | None) -> list[TokenizedExampl
                               run.work.part(0.3, 0.05, "Training data: "), answer_for, _given_answers(run))
     if not data:
         raise WorkbenchError("No training examples: the base model wrote no helpful answers for these prompts")
+    if not run.ranks.main:
+        return data
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps({"input_ids": d.input_ids, "labels": d.labels}) + "\n" for d in data))
     tmp.replace(path)
@@ -357,17 +376,19 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         next(batches)
     red_sets = _red_team_sets(run, red, config.final_eval_n)  # held-out red-team prompts: as many as the others
     card = _checkpoint_card(run)
+    ranks, cancel_file = run.ranks, run.out / CANCEL_FILE
     with gradient_checkpointing(peft_model, config.gradient_checkpointing):
         peft_model.train()
         for step in range(start_step + 1, config.steps + 1):
             peft_model.eval()  # a chat turn run here talks to the model as trained so far
             run.work.between_steps()
             peft_model.train()
-            if run.work.should_stop():
+            # the main process reads the cancel file and tells the others: they stop after the same step
+            if ranks.any(run.work.should_stop() or (ranks.main and cancel_file.exists())):
                 raise Cancelled()
             batch = next(batches)
             t0 = time.perf_counter()
-            with cancellable(inner, run.work.should_stop):
+            with cancellable(inner, ranks.alone(run.work.should_stop)):
                 if config.method == "rl":
                     rng = random.Random(config.seed * 1_000_003 + step)
                     chosen = rng.sample(prompts, min(config.rl_prompts, len(prompts)))
@@ -394,7 +415,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                                           run.work.part(None, 0, f"Step {step}: "))
                 run.rates(step, rates)
                 peft_model.train()
-            if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
+            if ranks.main and ((config.checkpoint_every and step % config.checkpoint_every == 0)
+                               or step == config.steps):
                 folder = save_checkpoint(run.out, step, trainable, loaded, optimizer.optimizer, {**card, "name": f"{run.out.name}-step-{step}",
                                          "safety_training": {**card["safety_training"], "step": step}},
                                          {"tokens": run.tokens, "train_seconds": run.train_seconds})
@@ -420,7 +442,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
         "red_team": ({"successful": red.successful, "successful_prompts": red.successful_prompts,
                       "tried": len(red.tried), "threshold": red.threshold, "per_family": red.per_family()}
                      if red is not None else None),
-        "training": {"tokens": run.tokens, "train_seconds": round(run.train_seconds, 1),
+        "training": {"tokens": run.tokens, "train_seconds": round(run.train_seconds, 1), "processes": ranks.world,
                      "tokens_per_second": round(run.tokens / max(run.train_seconds, 1e-9), 1)},
         "final_checkpoint": str((run.out / "checkpoints" / f"step-{config.steps:05d}").resolve()),
         "run_id": run.run_id, "out": str(run.out),

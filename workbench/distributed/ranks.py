@@ -1,0 +1,204 @@
+"""The processes one command runs in: one (the default) or several started by `accelerate launch` (torchrun
+under it), joined through torch.distributed by accelerate's PartialState (gloo on CPU, nccl on GPU).
+
+Every process runs the same command (the SPMD style accelerate scripts use). Training steps split each global
+batch between the processes and sum their gradients, so a step is the step one process takes on the whole batch;
+generation deals its batches out and gathers the answers, so every process holds every answer; only the main
+process (rank 0) writes the run folder, the organism and the database rows.
+"""
+
+import datetime
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from ..errors import Cancelled, WorkbenchError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# a process waits this long for the others at a collective before it gives up (a long evaluation on one side)
+TIMEOUT = datetime.timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the command's processes; every method is a no-op cost in a single process."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """The process that writes (rank 0)."""
+        return self.rank == 0
+
+    @property
+    def several(self) -> bool:
+        return self.world > 1
+
+    def check_batch(self, batch_size: int) -> None:
+        """A clear error when the global batch does not split evenly over the processes."""
+        if self.several and batch_size % self.world:
+            raise WorkbenchError(f"--batch-size {batch_size} does not split evenly over {self.world} processes: use a "
+                                 f"multiple of {self.world} (the batch is the global batch, the same as in one process)")
+
+    # agreement --------------------------------------------------------------------------------------------
+    def sum(self, value: float) -> float:
+        """`value` summed over the processes."""
+        if not self.several:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([float(value)], dtype=torch.float64, device=self._device())
+        dist.all_reduce(t)
+        return float(t.item())
+
+    def any(self, flag: bool) -> bool:
+        """True on every process when any process says True (a cancel asked on one stops all)."""
+        return self.sum(1.0 if flag else 0.0) > 0 if self.several else bool(flag)
+
+    def from_main(self, compute: Callable[[], T]) -> T:
+        """What `compute()` gives on the main process, on every process (the others do not call it)."""
+        if not self.several:
+            return compute()
+        import torch.distributed as dist
+
+        box = [compute() if self.main else None]
+        dist.broadcast_object_list(box, src=0, device=self._device())
+        return box[0]
+
+    def gather(self, value: T) -> list[T]:
+        """Every process's `value`, in rank order, on every process."""
+        if not self.several:
+            return [value]
+        import torch.distributed as dist
+
+        out: list = [None] * self.world
+        dist.all_gather_object(out, value)
+        return out
+
+    def barrier(self) -> None:
+        if self.several:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    # sharing work -----------------------------------------------------------------------------------------
+    def share(self, items: list[T]) -> list[T]:
+        """This process's contiguous share of `items` (empty when there are fewer items than processes)."""
+        if not self.several:
+            return items
+        size = math.ceil(len(items) / self.world)
+        return items[self.rank * size:(self.rank + 1) * size]
+
+    def spread(self, items: list[T], work: Callable[[T], R], should_stop: Callable[[], bool] = lambda: False,
+               done: Callable[[int], None] = lambda n: None) -> list[R]:
+        """`work(item)` for every item, the items dealt out round-robin, the results gathered in order on every
+        process. The processes check `should_stop` together before each round, so a cancel stops them all."""
+        results: dict[int, R] = {}
+        for start in range(0, len(items), self.world):
+            if self.any(should_stop()):
+                raise Cancelled()
+            index = start + self.rank
+            if index < len(items):
+                results[index] = work(items[index])
+            done(min(start + self.world, len(items)))
+        if not self.several:
+            return [results[i] for i in range(len(items))]
+        merged: dict[int, R] = {}
+        for part in self.gather(results):
+            merged.update(part)
+        return [merged[i] for i in range(len(items))]
+
+    def alone(self, should_stop: Callable[[], bool]) -> Callable[[], bool]:
+        """`should_stop` for a check one process makes by itself (inside a batch): under several processes
+        never, since they stop together between rounds (`spread`), not one of them mid-way."""
+        return should_stop if not self.several else (lambda: False)
+
+    # gradients --------------------------------------------------------------------------------------------
+    def sum_gradients(self, params: list) -> None:
+        """Sum every parameter's gradient over the processes (a process that had no examples adds zeros)."""
+        if not self.several:
+            return
+        import torch
+        import torch.distributed as dist
+
+        grads = []
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        flat = torch.cat([g.reshape(-1).float() for g in grads])
+        dist.all_reduce(flat)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g).to(g.dtype))
+            offset += g.numel()
+
+    def same_parameters(self, params: list) -> None:
+        """Every process starts from the main process's values of `params`."""
+        if not self.several:
+            return
+        import torch.distributed as dist
+
+        for p in params:
+            dist.broadcast(p.data, src=0)
+
+    def _device(self):
+        import torch
+
+        if torch.distributed.get_backend() == "nccl":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+    def describe(self) -> str:
+        return f"process {self.rank + 1} of {self.world}"
+
+
+_current = Ranks()
+
+
+def current_ranks() -> Ranks:
+    """The processes of this command (one unless `start_ranks` joined several)."""
+    return _current
+
+
+def launched_world() -> int:
+    """How many processes the launcher says this command runs in (1 when it was not launched)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 1
+
+
+def start_ranks() -> Ranks:
+    """Join the other processes `accelerate launch` started (nothing to do when there are none)."""
+    global _current
+    if _current.several or launched_world() <= 1:
+        return _current
+    import torch
+    from accelerate import PartialState
+
+    try:
+        state = PartialState(cpu=not torch.cuda.is_available(), timeout=TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a launcher or network problem, told in one line
+        raise WorkbenchError(f"Could not join the other processes of this launch: {exc}") from None
+    _current = Ranks(rank=state.process_index, world=state.num_processes, local_rank=state.local_process_index)
+    return _current
+
+
+def device_for_rank(device: str | None) -> str | None:
+    """The device this process loads onto: under several processes on GPUs, its own GPU (cuda:LOCAL_RANK)."""
+    ranks = current_ranks()
+    if not ranks.several or (device not in (None, "cuda", "auto")):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return device
+    torch.cuda.set_device(ranks.local_rank)
+    return f"cuda:{ranks.local_rank}"
