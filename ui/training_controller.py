@@ -68,12 +68,16 @@ class TrainingController(QObject):
         timer.setInterval(2000)
         self._followed[key] = (folder, offset, timer)
 
+        seen = {"step": 0}
+
         def draw(state):
             for m in state.metrics:
                 self.charts.add(key, m["name"], m["step"], m["value"], m.get("lo"), m.get("hi"), label=label)
-            done = "finished" if state.finished else f"step {max([m['step'] for m in state.metrics] or [0])}"
+                seen["step"] = max(seen["step"], m["step"])
+            done = "finished" if state.finished else f"step {seen['step']}"
             self.window.statusBar().showMessage(f"Following {folder}: {done}; checkpoints: "
                                                 f"{', '.join(state.checkpoints) or 'none yet'}", 5000)
+            self._show_followed(state, done)
             if state.finished:
                 timer.stop()
 
@@ -94,6 +98,17 @@ class TrainingController(QObject):
             timer.start()
         self.charts_wanted.emit()
         return key
+
+    def _show_followed(self, state, done: str) -> None:
+        """The followed run in the panel: its before/after table once it has one, and its checkpoints to attach."""
+        config = state.spec.get("config") or {}
+        run = {"id": f"{state.folder.name} (followed)", "status": done, "method": config.get("method"),
+               "organism": state.spec.get("organism")}
+        checkpoints = [{"step": int(name.split("-")[1]), "path": str(state.folder / "checkpoints" / name)}
+                       for name in state.checkpoints]
+        result = state.result if isinstance(state.result, dict) else {}
+        table = result if all(isinstance(result.get(k), dict) for k in ("before", "after")) else None
+        self.panel.show_run(run, table, checkpoints, can_resume=False)
 
     def choose_follow(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Follow a run folder (run.json, metrics.jsonl)")

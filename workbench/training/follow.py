@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import WorkbenchError
-from .run import METRICS_FILE, RESULT_FILE, RUN_FILE
+from .run import METRICS_FILE, RESULT_FILE, RUN_FILE, check_version
 
 
 @dataclass
@@ -45,6 +45,9 @@ def read_run_folder(folder: str | Path, metrics_from: int = 0) -> tuple[RunFolde
         raise WorkbenchError(f"{folder} is not a run folder (no {RUN_FILE})") from None
     except (OSError, ValueError) as exc:
         raise WorkbenchError(f"{folder / RUN_FILE} cannot be read: {exc}") from None
+    if not isinstance(spec, dict):
+        raise WorkbenchError(f"{folder / RUN_FILE} is not a workbench run file")
+    check_version(spec, folder)
     metrics, offset = [], metrics_from
     path = folder / METRICS_FILE
     if path.exists():
@@ -58,8 +61,8 @@ def read_run_folder(folder: str | Path, metrics_from: int = 0) -> tuple[RunFolde
                 metrics.append(json.loads(line))
             except ValueError:
                 continue  # a damaged line loses that point only
-    checkpoints = sorted(p.name for p in (folder / "checkpoints").glob("step-*")) if (folder / "checkpoints").is_dir() \
-        else []
+    checkpoints = sorted(p.name for p in (folder / "checkpoints").glob("step-*")
+                         if not p.name.endswith(".partial"))  # one being written is not there yet
     result = None
     if (folder / RESULT_FILE).exists():
         try:

