@@ -102,3 +102,42 @@ def test_the_window_follows_a_launched_run_as_it_is_written_and_then_shows_its_t
     assert panel.table.item(0, 0).text() and "finished" in panel.table_title.text()
     assert [panel.checkpoints.itemText(i) for i in range(panel.checkpoints.count())] == \
         ["step 100", "step 200", "step 300"] and panel.attach_button.isEnabled()
+
+
+def test_a_finished_run_exports_a_slurm_script_whose_command_makes_the_same_run(tiny_window, tiny,
+                                                                               tiny_cot_organism, kind_answers,
+                                                                               tmp_path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from workbench.distributed.cluster import ClusterPlan
+    from workbench.training import SafetyConfig, safety_train
+    from workbench.training.commands import run_command
+
+    config = SafetyConfig(steps=2, batch_size=2, n_train=8, eval_every=0, final_eval_n=10, eval_max_new_tokens=8,
+                          answers_file=str(kind_answers), checkpoint_every=1)
+    first = safety_train(tiny, tiny_cot_organism, config, tmp_path / "run", store=tiny_window.training.runs.store)
+    training = tiny_window.training
+    training.refresh(show=first["run_id"])
+    script, accelerate_config = training.export_launch_script(first["run_id"], str(tmp_path / "job"),
+                                                               ClusterPlan(nodes=2, gpus_per_node=4, hours=2))
+    loaded = load_config_from_file(str(accelerate_config))
+    assert (loaded.num_machines, loaded.num_processes) == (2, 8)
+    text = script.read_text()
+    assert "#SBATCH --nodes=2" in text and "#SBATCH --gres=gpu:4" in text and "$(( SLURM_NNODES * 4 ))" in text
+    command = run_command(tmp_path / "run", new_out=tmp_path / "again")
+    assert " ".join(command[:3]) in text and str(tmp_path / "run-again") in text
+    again = subprocess.run([sys.executable, "-m", "workbench", *command, "--db", str(tmp_path / "again.sqlite")],
+                           cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    repeated = json.loads((tmp_path / "again" / "result.json").read_text())
+    assert repeated["settings"] == json.loads(json.dumps(first["settings"]))  # the command is the run
+
+
+def test_a_run_folder_from_a_newer_workbench_is_refused_in_one_line(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "safety-train", "workbench_version": "99.0",
+                                                   "organism": "x", "config": {}}))
+    done = cli("runs", "--follow", tmp_path)
+    assert done.returncode == 2 and "newer than this one" in done.stderr and "Traceback" not in done.stderr
+    resumed = cli("safety-train", "--resume", "--out", tmp_path, "--model", "builtin")
+    assert resumed.returncode == 2 and "newer than this one" in resumed.stderr

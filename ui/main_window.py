@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         action(training_menu, "Export &charts…", tpanel.export_charts_button.click)
         action(training_menu, "&Replicate a paper experiment…", self.replicate.show)
         action(training_menu, "&Follow run folder…", self.training.choose_follow)
+        action(training_menu, "Export &launch script…", self.training.choose_launch_export)
         plugins_menu = self.menuBar().addMenu("Plu&gins")
         action(plugins_menu, "&Installed plugins…", self.show_plugins, "Ctrl+Alt+P")
         action(plugins_menu, "&Rescan installed plugins", self.rescan_plugins)

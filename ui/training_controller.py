@@ -118,6 +118,47 @@ class TrainingController(QObject):
             except WorkbenchError as exc:
                 show_error(self.window, "Cannot follow the run", str(exc))
 
+    # a run handed to a cluster -------------------------------------------------------------------
+    def export_launch_script(self, run_id: int, folder: str, plan) -> tuple[Path, Path]:
+        """Write a Slurm script and accelerate config for run `run_id` into `folder`: its resume while it is
+        unfinished, a new run with its settings once it has finished."""
+        from workbench.distributed.cluster import export_launch
+        from workbench.training.commands import run_command
+
+        run = self.runs.get_run(run_id)
+        command = run_command(run["out_dir"], (self.window.model_info or {}).get("path"))
+        return export_launch(plan, command, folder)
+
+    def choose_launch_export(self) -> None:
+        """Training → Export launch script…: for the run selected in the panel."""
+        from workbench.training.commands import run_command
+
+        from .widgets.launch_script_dialog import LaunchScriptDialog
+
+        run_id = self.panel.selected_run()
+        if run_id is None:
+            show_error(self.window, "No run selected", "Select a run in the Training panel to export its launch "
+                                                       "script (an unfinished run resumes there; a finished one "
+                                                       "runs again with the same settings).")
+            return
+        try:
+            run = self.runs.get_run(run_id)
+            command = run_command(run["out_dir"], (self.window.model_info or {}).get("path"))
+        except WorkbenchError as exc:
+            show_error(self.window, "Cannot export the launch script", str(exc))
+            return
+        dialog = LaunchScriptDialog(command, str(Path(run["out_dir"]).parent / f"{Path(run['out_dir']).name}-job"),
+                                    self.window)
+        dialog.setObjectName("launchScriptDialog")
+        if not dialog.exec():
+            return
+        try:
+            script, config = self.export_launch_script(run_id, dialog.folder.text().strip(), dialog.plan())
+        except (WorkbenchError, OSError) as exc:
+            show_error(self.window, "Cannot export the launch script", str(exc))
+            return
+        self.window.statusBar().showMessage(f"Wrote {script} and {config}; submit with: sbatch {script}", 15000)
+
     # actions ----------------------------------------------------------------------------------
     def start(self, config, out: str = "") -> None:
         """Safety-train the attached organism in the background."""

@@ -143,7 +143,7 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
         (out / ORGANISM_CARD).write_text(json.dumps(run.card, indent=2))
     run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
                 "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "processes": run.ranks.world}
+                "processes": run.ranks.world, "model": loaded.identity.to_dict()}
     if run.runs is not None:
         run.run_id = run.runs.create_run(KIND, out.name, str(organism), _run_label(config, run.variant),
                                          config.to_dict(), str(out.resolve()))
