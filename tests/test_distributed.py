@@ -159,3 +159,36 @@ def test_the_slurm_script_and_accelerate_config_are_valid_and_the_command_runs_h
                          timeout=600, cwd=tmp_path)
     assert job.returncode == 0, job.stderr[-3000:]
     assert json.loads((out / "result.json").read_text())["training"]["processes"] == 2
+
+
+def test_a_process_that_dies_mid_run_leaves_an_interrupted_run_that_resumes(tiny_model_dir, organism, kind_answers,
+                                                                            tmp_path):
+    """As when a node goes down: one process is killed; the other says so in one line, the run is listed as
+    interrupted, and it resumes from its last checkpoint."""
+    import psutil
+
+    out, db = tmp_path / "run", tmp_path / "runs.sqlite"
+    proc = run(tmp_path, "two", *SFT, "--steps", "400", "--checkpoint-every", "20", "--model", tiny_model_dir,
+               "--adapter", organism, "--answers", kind_answers, "--out", out, "--db", db, processes=2, wait=False)
+    try:
+        deadline = time.time() + 300
+        while not (out / "checkpoints" / "step-00020").exists():
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+            time.sleep(0.1)
+        main = sqlite3.connect(db).execute("SELECT pid FROM runs").fetchone()[0]
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "workbench.cli" in " ".join(p.cmdline()) and "accelerate" not in " ".join(p.cmdline())]
+        assert main in [p.pid for p in workers] and len(workers) == 2
+        next(p for p in workers if p.pid != main).kill()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0 and "internal error" not in err
+    assert "another process of this launch stopped" in err or "Interrupted" in err or "interrupted" in err, err
+    assert "--resume --out" in err
+    assert sqlite3.connect(db).execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+    listed = run(tmp_path, "list", "runs", "--db", db)
+    assert "interrupted" in listed.stdout
+    done = run(tmp_path, "two", "safety-train", "--resume", "--model", tiny_model_dir, "--out", out, "--db", db)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sqlite3.connect(db).execute("SELECT status FROM runs").fetchall() == [("finished",)]

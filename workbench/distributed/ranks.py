@@ -161,6 +161,20 @@ class Ranks:
 
 _current = Ranks()
 
+_LOST = ("connection reset", "connection closed", "broken pipe", "timed out", "nccl", "gloo")
+
+
+def lost_process(exc: BaseException) -> bool:
+    """Whether `exc` is a collective failing because another process of the launch stopped (it died, its node
+    went down, or it was killed), as torch.distributed reports it under several processes."""
+    if not current_ranks().several:
+        return False
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and any(word in str(exc).lower() for word in _LOST)
+
 
 def current_ranks() -> Ranks:
     """The processes of this command (one unless `start_ranks` joined several)."""

@@ -6,7 +6,7 @@ import os
 from ..errors import WorkbenchError
 from .sessions import SessionStore, now
 
-FINISHED = ("finished", "cancelled", "failed")
+FINISHED = ("finished", "cancelled", "failed", "interrupted")
 
 
 class RunStore:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..distributed.ranks import current_ranks
+from ..distributed.ranks import current_ranks, lost_process
 from ..errors import Cancelled, WorkbenchError
 from ..events import CheckpointSaved, Metric
 from ..lora import StepOptimizer, TokenizedExample
@@ -263,13 +263,17 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
         if run.runs is not None:
             run.runs.set_status(run.run_id, "finished", result=result)
         return result
-    except (Cancelled, KeyboardInterrupt) as exc:
+    except Cancelled:
         if run.runs is not None and run.run_id is not None:
-            run.runs.set_status(run.run_id, "cancelled", "Cancelled" if isinstance(exc, Cancelled) else "Interrupted")
+            run.runs.set_status(run.run_id, "cancelled", "Cancelled")
         raise
     except BaseException as exc:
         if run.runs is not None and run.run_id is not None:
-            run.runs.set_status(run.run_id, "failed", str(exc)[:500])
+            if isinstance(exc, KeyboardInterrupt) or lost_process(exc):  # stopped from outside, or a process lost
+                run.runs.set_status(run.run_id, "interrupted", "Interrupted" if isinstance(exc, KeyboardInterrupt)
+                                    else f"Interrupted: another process of the launch stopped ({str(exc)[:300]})")
+            else:
+                run.runs.set_status(run.run_id, "failed", str(exc)[:500])
         raise
     finally:
         if run.trainable is not None:
