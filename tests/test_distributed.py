@@ -192,3 +192,43 @@ def test_a_process_that_dies_mid_run_leaves_an_interrupted_run_that_resumes(tiny
     done = run(tmp_path, "two", "safety-train", "--resume", "--model", tiny_model_dir, "--out", out, "--db", db)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sqlite3.connect(db).execute("SELECT status FROM runs").fetchall() == [("finished",)]
+
+
+def test_an_evaluation_split_over_two_processes_reports_what_one_process_reports(tiny_model_dir, organism,
+                                                                                 tmp_path):
+    args = ["eval", "--model", tiny_model_dir, "--adapter", organism, "--sets", "held_out", "--n", "10",
+            "--json"]
+    one, two = run(tmp_path, "one", *args), run(tmp_path, "two", *args, processes=2)
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+
+    def judged(report):
+        if isinstance(report, dict):
+            return {k: judged(v) for k, v in report.items() if "seconds" not in k}
+        return [judged(v) for v in report] if isinstance(report, list) else report
+
+    assert judged(json.loads(one.stdout)) == judged(json.loads(two.stdout))  # answers dealt out, then gathered
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_run_reports_its_metrics_to_tensorboard_and_wandb_offline(processes, tiny_model_dir, organism, kind_answers,
+                                                                    tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    done = run(tmp_path, "two", *SFT, "--steps", "2", "--model", tiny_model_dir, "--adapter", organism, "--answers",
+               kind_answers, "--out", out, "--db", tmp_path / "r.sqlite", "--report-to", "tensorboard,wandb",
+               processes=processes)
+    assert done.returncode == 0, done.stderr[-3000:]
+    scalars = EventAccumulator(str(out / "tensorboard" / "run")).Reload()  # the run's own event file
+    losses = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [round(e.value, 5) for e in scalars.Scalars("loss")] == \
+        [round(m["value"], 5) for m in losses if m["name"] == "loss"]
+    assert "cut_short/triggered" in scalars.Tags()["scalars"]
+    (wandb_run,) = list((out / "wandb").glob("offline-run-*/run-*.wandb"))  # one run, by one process, offline
+    records = wandb_run.read_bytes()  # wandb's own record log: each history item's key and value as JSON
+    for m in losses:
+        assert m["name"].encode() in records and json.dumps(m["value"]).encode() in records
+    bad = run(tmp_path, "bad", *SFT, "--steps", "2", "--model", tiny_model_dir, "--adapter", organism,
+              "--out", tmp_path / "bad", "--report-to", "mlflow")
+    assert bad.returncode == 2 and "Unknown --report-to 'mlflow'" in bad.stderr

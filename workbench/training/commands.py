@@ -35,6 +35,8 @@ def safety_train_arguments(config: SafetyConfig, organism: str) -> list[str]:
         args.append("--gradient-checkpointing")
     if config.memory_limit_bytes:
         args += ["--memory-limit", str(config.memory_limit_bytes)]
+    if config.report_to:
+        args += ["--report-to", ",".join(config.report_to)]
     if config.answers_file:
         args += ["--answers", config.answers_file]
     if config.organism:  # an adapter without a card, as its user described it

@@ -49,6 +49,7 @@ class SafetyConfig:
     redteam_threshold: float = 0.1
     redteam_rounds: int = 2
     redteam_families: tuple = ("meaning", "model_written", "near_miss")  # see training.redteam_bank
+    report_to: tuple = ()  # trackers that get every metric too: "tensorboard", "wandb" (training.trackers)
 
     def validate(self, variant: str | None) -> None:
         if self.method not in METHODS:
@@ -84,6 +85,9 @@ class SafetyConfig:
         if unknown or not self.redteam_families:
             raise WorkbenchError(f"Unknown red-team families {', '.join(unknown) or '(none given)'}; choose from: "
                                  f"{', '.join(FAMILIES)}")
+        from .trackers import check_trackers
+
+        check_trackers(self.report_to)
         if self.method == "rl" and self.train == "full":
             raise WorkbenchError("RL with --train full is not supported: the reward reads the base model beside the "
                                  "policy, and full training leaves no base to read; use --train fresh-lora")
@@ -98,4 +102,5 @@ class SafetyConfig:
         known = {f.name for f in fields(cls)}
         data = {"train": "organism-adapter", "redteam_families": ("near_miss",), **data}  # runs saved before
         data["redteam_families"] = tuple(data["redteam_families"])  # these settings existed: what they did
+        data["report_to"] = tuple(data.get("report_to") or ())
         return cls(**{k: v for k, v in data.items() if k in known})

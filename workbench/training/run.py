@@ -90,6 +90,7 @@ class _Run:
         self.tokens = 0
         self.train_seconds = 0.0
         self.trainable: Trainable | None = None
+        self.trackers = None  # RunTrackers of the main process while the run goes (config.report_to)
 
     # bookkeeping ----------------------------------------------------------------------------
     def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
@@ -101,6 +102,8 @@ class _Run:
         record = {"name": name, "step": step, "value": value, "lo": lo, "hi": hi, "n": n, "time": time.time()}
         with open(self.out / METRICS_FILE, "a", encoding="utf-8") as fh:  # one line, one write: never half a line
             fh.write(json.dumps(record) + "\n")
+        if self.trackers is not None:
+            self.trackers.log(name, step, value)
 
     def rates(self, step: int, rates: dict) -> None:
         """Record an evaluation: defection rates as defection/<condition>, and the share of answers the cap cut
@@ -251,6 +254,10 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
     previous = loaded.adapter
     started = time.perf_counter()
     try:
+        if run.config.report_to and run.ranks.main:
+            from .trackers import RunTrackers
+
+            run.trackers = RunTrackers(run.config.report_to, run.out, run.config.to_dict())
         detach_adapter(loaded)
         attach_adapter(loaded, run.adapter_path)  # the organism as it was, for red-teaming, data and "before"
         red = _red_team(run)
@@ -276,6 +283,8 @@ def _execute(run: _Run, start_step: int, checkpoint: Path | None) -> dict:
                 run.runs.set_status(run.run_id, "failed", str(exc)[:500])
         raise
     finally:
+        if run.trackers is not None:
+            run.trackers.finish()
         if run.trainable is not None:
             loaded.put_weights(run.trainable.restore(), None)
         loaded.back_to_base()
