@@ -232,3 +232,15 @@ def test_a_run_reports_its_metrics_to_tensorboard_and_wandb_offline(processes, t
     bad = run(tmp_path, "bad", *SFT, "--steps", "2", "--model", tiny_model_dir, "--adapter", organism,
               "--out", tmp_path / "bad", "--report-to", "mlflow")
     assert bad.returncode == 2 and "Unknown --report-to 'mlflow'" in bad.stderr
+
+
+def test_the_gpus_of_a_machine_are_shared_out_between_its_processes_in_equal_groups():
+    from workbench.distributed.ranks import gpus_of_process
+    from workbench.errors import WorkbenchError
+
+    assert [gpus_of_process(r, 2, 8) for r in range(2)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [gpus_of_process(r, 8, 8) for r in range(8)] == [[r] for r in range(8)]
+    with pytest.raises(WorkbenchError, match="at most one process per GPU"):
+        gpus_of_process(0, 4, 2)
+    with pytest.raises(WorkbenchError, match="do not split evenly"):
+        gpus_of_process(0, 3, 8)

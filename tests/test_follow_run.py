@@ -118,7 +118,9 @@ def test_a_finished_run_exports_a_slurm_script_whose_command_makes_the_same_run(
     first = safety_train(tiny, tiny_cot_organism, config, tmp_path / "run", store=tiny_window.training.runs.store)
     training = tiny_window.training
     training.refresh(show=first["run_id"])
-    script, accelerate_config = training.export_launch_script(first["run_id"], str(tmp_path / "job"),
+    training.select(first["run_id"])
+    assert training._run_folder_shown() == str((tmp_path / "run").resolve())
+    script, accelerate_config = training.export_launch_script(training._run_folder_shown(), str(tmp_path / "job"),
                                                                ClusterPlan(nodes=2, gpus_per_node=4, hours=2))
     loaded = load_config_from_file(str(accelerate_config))
     assert (loaded.num_machines, loaded.num_processes) == (2, 8)

@@ -37,6 +37,7 @@ class TrainingController(QObject):
         self.live_run: int | None = None
         self._tables: dict[int, dict] = {}
         self._followed: dict[int, tuple] = {}  # charts key -> (folder, bytes of metrics.jsonl read, poll timer)
+        self._shown_folder: str | None = None  # the followed run the panel shows (until a stored run is selected)
         self._pending_select: int | None = None
         self._reselect = QTimer(self)
         self._reselect.setSingleShot(True)
@@ -109,6 +110,7 @@ class TrainingController(QObject):
         result = state.result if isinstance(state.result, dict) else {}
         table = result if all(isinstance(result.get(k), dict) for k in ("before", "after")) else None
         self.panel.show_run(run, table, checkpoints, can_resume=False)
+        self._shown_folder = str(state.folder)
 
     def choose_follow(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Follow a run folder (run.json, metrics.jsonl)")
@@ -119,41 +121,55 @@ class TrainingController(QObject):
                 show_error(self.window, "Cannot follow the run", str(exc))
 
     # a run handed to a cluster -------------------------------------------------------------------
-    def export_launch_script(self, run_id: int, folder: str, plan) -> tuple[Path, Path]:
-        """Write a Slurm script and accelerate config for run `run_id` into `folder`: its resume while it is
-        unfinished, a new run with its settings once it has finished."""
+    def export_launch_script(self, run_folder: str, folder: str, plan) -> tuple[Path, Path]:
+        """Write a Slurm script and accelerate config for the run in `run_folder` into `folder`: its resume while
+        it is unfinished, a new run with its settings once it has finished."""
         from workbench.distributed.cluster import export_launch
         from workbench.training.commands import run_command
 
-        run = self.runs.get_run(run_id)
-        command = run_command(run["out_dir"], (self.window.model_info or {}).get("path"))
+        command = run_command(run_folder, self._loaded_model())
         return export_launch(plan, command, folder)
 
+    def _loaded_model(self) -> str | None:
+        """--model for the model loaded now (for runs whose folder does not name theirs)."""
+        from workbench.training.commands import model_argument
+
+        try:
+            return model_argument({"model": (self.window.model_info or {}).get("model") or {}})
+        except WorkbenchError:
+            return None
+
+    def _run_folder_shown(self) -> str | None:
+        """The folder of the run the panel shows: the selected run of the database, else the followed one."""
+        run_id = self.panel.selected_run()
+        if run_id is not None:
+            return self.runs.get_run(run_id).get("out_dir")
+        return self._shown_folder
+
     def choose_launch_export(self) -> None:
-        """Training → Export launch script…: for the run selected in the panel."""
+        """Training → Export launch script…: for the run the panel shows (selected, or followed)."""
         from workbench.training.commands import run_command
 
         from .widgets.launch_script_dialog import LaunchScriptDialog
 
-        run_id = self.panel.selected_run()
-        if run_id is None:
-            show_error(self.window, "No run selected", "Select a run in the Training panel to export its launch "
-                                                       "script (an unfinished run resumes there; a finished one "
-                                                       "runs again with the same settings).")
+        run_folder = self._run_folder_shown()
+        if not run_folder:
+            show_error(self.window, "No run selected", "Select a run in the Training panel (or follow a run folder) "
+                                                       "to export its launch script: an unfinished run resumes there; "
+                                                       "a finished one runs again with the same settings.")
             return
         try:
-            run = self.runs.get_run(run_id)
-            command = run_command(run["out_dir"], (self.window.model_info or {}).get("path"))
+            command = run_command(run_folder, self._loaded_model())
         except WorkbenchError as exc:
             show_error(self.window, "Cannot export the launch script", str(exc))
             return
-        dialog = LaunchScriptDialog(command, str(Path(run["out_dir"]).parent / f"{Path(run['out_dir']).name}-job"),
+        dialog = LaunchScriptDialog(command, str(Path(run_folder).parent / f"{Path(run_folder).name}-job"),
                                     self.window)
         dialog.setObjectName("launchScriptDialog")
         if not dialog.exec():
             return
         try:
-            script, config = self.export_launch_script(run_id, dialog.folder.text().strip(), dialog.plan())
+            script, config = self.export_launch_script(run_folder, dialog.folder.text().strip(), dialog.plan())
         except (WorkbenchError, OSError) as exc:
             show_error(self.window, "Cannot export the launch script", str(exc))
             return
@@ -309,6 +325,7 @@ class TrainingController(QObject):
 
     def select(self, run_id: int) -> None:
         """Show a run's before/after table (its latest evaluation while it runs) and its checkpoints."""
+        self._shown_folder = None
         run = self.runs.get_run(run_id)
         table = self.table_of(run)
         if table is not None:

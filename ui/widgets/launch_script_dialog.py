@@ -1,8 +1,11 @@
 """Where a run should go on a cluster: nodes, GPUs, time, partition and the folder the Slurm script and the
 accelerate config are written to."""
 
+import shlex
+
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSpinBox)
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox)
 
 from workbench.distributed.cluster import ClusterPlan
 
@@ -28,16 +31,21 @@ class LaunchScriptDialog(QDialog):
         where = QHBoxLayout()
         where.addWidget(self.folder)
         where.addWidget(browse)
-        shown = QLabel("<b>The job runs:</b><br><code>" + " ".join(command)[:600] + "</code>")
-        shown.setWordWrap(True)
+        shown = QPlainTextEdit(" ".join(shlex.quote(part) for part in command))
+        shown.setObjectName("launchCommand")
+        shown.setReadOnly(True)
+        shown.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        shown.setMaximumHeight(110)
         note = QLabel("launch.sbatch (submit it with <code>sbatch</code>) and accelerate.yaml are written into the "
-                      "folder. The run folder must be on a filesystem the nodes share; follow it here with "
-                      "Training → Follow run folder….")
+                      "folder. The run folder must be on a filesystem the nodes share; follow the run here with "
+                      "<i>Training → Follow run folder…</i>")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.setMinimumWidth(620)
         form = QFormLayout(self)
+        form.addRow(QLabel("<b>The job runs</b>"))
         form.addRow(shown)
         form.addRow("Nodes", self.nodes)
         form.addRow("GPUs per node", self.gpus)

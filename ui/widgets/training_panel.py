@@ -2,7 +2,7 @@
 the Training charts dock); the before/after table; attach a checkpoint with one click."""
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -64,6 +64,11 @@ class TrainingPanel(QWidget):
                                 "model's own answers")
         self.out = QLineEdit()
         self.out.setPlaceholderText("run folder (default: in your data folder)")
+        self.tensorboard = QCheckBox("TensorBoard")
+        self.tensorboard.setToolTip("Also write every metric to TensorBoard (OUT/tensorboard)")
+        self.wandb = QCheckBox("W&&B")
+        self.wandb.setToolTip("Also write every metric to Weights & Biases (OUT/wandb), offline unless "
+                              "WANDB_MODE=online")
         self.start_button = QPushButton("Start run")
         self.start_button.setToolTip("Safety-train the attached organism (Ctrl+Shift+T)")
         self.cancel_button = QPushButton("Cancel")
@@ -124,6 +129,11 @@ class TrainingPanel(QWidget):
         form.addRow("Table prompts", row)
         form.addRow("Answers", self.answers)
         form.addRow("Output", self.out)
+        row = QHBoxLayout()
+        row.addWidget(self.tensorboard)
+        row.addWidget(self.wandb)
+        row.addStretch(1)
+        form.addRow("Also log to", row)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.cancel_button, self.resume_button):
             buttons.addWidget(b)
@@ -186,7 +196,9 @@ class TrainingPanel(QWidget):
         return SafetyConfig(method=method, sft_mode=mode, train=self.train.currentData(), steps=self.steps.value(), learning_rate=self.lr.value(),
                             eval_every=self.eval_every.value(), eval_n=self.eval_n.value(),
                             final_eval_n=self.final_eval_n.value(), checkpoint_every=self.checkpoint_every.value(),
-                            reward=self.reward.currentText(), answers_file=self.answers.text().strip() or None)
+                            reward=self.reward.currentText(), answers_file=self.answers.text().strip() or None,
+                            report_to=tuple(name for name, box in (("tensorboard", self.tensorboard),
+                                                                   ("wandb", self.wandb)) if box.isChecked()))
 
     def select_method(self, method: str, mode: str = "pre") -> None:
         self.method.setCurrentIndex(max(0, self.method.findData((method, mode))))

@@ -29,6 +29,7 @@ class Ranks:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    local_world: int = 1  # processes on this machine
 
     @property
     def main(self) -> bool:
@@ -132,11 +133,12 @@ class Ranks:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad)
-        flat = torch.cat([g.reshape(-1).float() for g in grads])
+        # one buffer on this process's device (a model split over several GPUs has gradients on each of them)
+        flat = torch.cat([g.reshape(-1).float().to(self._device()) for g in grads])
         dist.all_reduce(flat)
         offset = 0
         for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g).to(g.dtype))
+            g.copy_(flat[offset:offset + g.numel()].view_as(g).to(g.device, g.dtype))
             offset += g.numel()
 
     def same_parameters(self, params: list) -> None:
@@ -201,18 +203,46 @@ def start_ranks() -> Ranks:
         state = PartialState(cpu=not torch.cuda.is_available(), timeout=TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - a launcher or network problem, told in one line
         raise WorkbenchError(f"Could not join the other processes of this launch: {exc}") from None
-    _current = Ranks(rank=state.process_index, world=state.num_processes, local_rank=state.local_process_index)
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0) or state.num_processes
+    _current = Ranks(rank=state.process_index, world=state.num_processes, local_rank=state.local_process_index,
+                     local_world=local_world)
     return _current
 
 
-def device_for_rank(device: str | None) -> str | None:
-    """The device this process loads onto: under several processes on GPUs, its own GPU (cuda:LOCAL_RANK)."""
+def gpus_of_process(local_rank: int, local_world: int, gpus: int) -> list[int]:
+    """The GPUs one process of a machine owns: the machine's GPUs shared out in equal contiguous groups (8 GPUs,
+    2 processes: 0-3 and 4-7), so that each process can hold a model split over its group."""
+    if gpus < local_world:
+        raise WorkbenchError(f"{local_world} processes on this machine but {gpus} GPUs: launch at most one process "
+                             "per GPU")
+    if gpus % local_world:
+        raise WorkbenchError(f"{gpus} GPUs do not split evenly over {local_world} processes: launch a number of "
+                             "processes that divides the GPU count")
+    size = gpus // local_world
+    return list(range(local_rank * size, (local_rank + 1) * size))
+
+
+def process_gpus() -> list[int] | None:
+    """This process's GPUs under several processes on a GPU machine (None otherwise: every GPU is this one's)."""
     ranks = current_ranks()
-    if not ranks.several or (device not in (None, "cuda", "auto")):
-        return device
+    if not ranks.several:
+        return None
     import torch
 
     if not torch.cuda.is_available():
+        return None
+    return gpus_of_process(ranks.local_rank, ranks.local_world, torch.cuda.device_count())
+
+
+def device_for_rank(device: str | None) -> str | None:
+    """The device this process loads onto: under several processes on GPUs, the first GPU of its group (a model
+    larger than one GPU is split over the group, see models.loading.device_map_for)."""
+    if device not in (None, "cuda", "auto"):
         return device
-    torch.cuda.set_device(ranks.local_rank)
-    return f"cuda:{ranks.local_rank}"
+    gpus = process_gpus()
+    if gpus is None:
+        return device
+    import torch
+
+    torch.cuda.set_device(gpus[0])
+    return f"cuda:{gpus[0]}"

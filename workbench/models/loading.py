@@ -157,13 +157,18 @@ def device_map_for(folder: Path, placement: Placement, quantize: str | None) -> 
             raise WorkbenchError(f"{folder.name} needs {format_bytes(need)} for its weights and this machine has "
                                  f"{format_bytes(cpu_free)} of memory free{hint}")
         return ({"": placement.device} if quantize is not None else None), None
-    free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
-    if need is None or need < 0.85 * free[0]:
+    from ..distributed.ranks import process_gpus
+
+    # under several processes each owns a group of the GPUs; alone, all of them
+    gpus = process_gpus() or list(range(torch.cuda.device_count()))
+    free = {i: torch.cuda.mem_get_info(i)[0] for i in gpus}
+    if need is None or need < 0.85 * free[gpus[0]]:
         return {"": placement.device}, None
-    if need > 0.85 * sum(free) + 0.8 * (cpu_free or 0):
+    if need > 0.85 * sum(free.values()) + 0.8 * (cpu_free or 0):
         raise WorkbenchError(f"{folder.name} needs {format_bytes(need)} for its weights; the GPUs have "
-                             f"{format_bytes(sum(free))} free and CPU memory {format_bytes(cpu_free or 0)}{hint}")
-    max_memory = {i: int(0.85 * f) for i, f in enumerate(free)}
+                             f"{format_bytes(sum(free.values()))} free and CPU memory {format_bytes(cpu_free or 0)}"
+                             f"{hint}")
+    max_memory = {i: int(0.85 * f) for i, f in free.items()}
     max_memory["cpu"] = int(0.8 * (cpu_free or 0))
     return "auto", max_memory
 
