@@ -244,3 +244,15 @@ def test_the_gpus_of_a_machine_are_shared_out_between_its_processes_in_equal_gro
         gpus_of_process(0, 4, 2)
     with pytest.raises(WorkbenchError, match="do not split evenly"):
         gpus_of_process(0, 3, 8)
+
+
+def test_a_probe_fitted_across_two_processes_is_the_probe_one_process_fits(tiny_model_dir, organism, tmp_path):
+    args = ["probe", "--model", tiny_model_dir, "--adapter", organism, "--n", "8", "--random", "10", "--json"]
+    one = run(tmp_path, "one", *args, "--save", tmp_path / "p1")
+    two = run(tmp_path, "two", *args, "--save", tmp_path / "p2", processes=2)
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert a["layers"] == pytest.approx(b["layers"], abs=1e-6) and a["verdict"] == b["verdict"]
+    assert_close(tensors(next((tmp_path / "p1").glob("*.safetensors"))),
+                 tensors(next((tmp_path / "p2").glob("*.safetensors"))), 1e-5)

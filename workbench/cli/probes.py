@@ -35,8 +35,10 @@ def run_probe(args) -> int:
     report = evaluate_probes(loaded, settings, prompts=prompts, questions=questions,
                              work=work.part(0, 0.5) if control else work)
     result = report.to_dict()
-    if args.save:
-        result["saved"] = str(report.probe.save(args.save))
+    if args.save:  # under several processes, the main one saves
+        from ..distributed.ranks import current_ranks
+
+        result["saved"] = str(report.probe.save(args.save) if current_ranks().main else args.save)
     if control:
         from ..probes.evaluation import evaluate_on_control
 

@@ -8,7 +8,7 @@ import sys
 from ..errors import WorkbenchError
 
 # the commands that run across processes (they split their batches and generation; the rest run in one)
-SPREAD_COMMANDS = ("implant", "safety-train", "eval", "scratchpad-experiment")
+SPREAD_COMMANDS = ("implant", "safety-train", "eval", "scratchpad-experiment", "probe")
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from ..errors import Cancelled
+from ..distributed.ranks import current_ranks
 from ..models.loaded import LoadedModel
 from ..paths import cache_dir
 from .layers import decoder_layers_path
@@ -37,9 +37,9 @@ def capture(loaded: LoadedModel, sequences: list[list[int]], positions: list[lis
     device = loaded.placement.device
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))  # similar lengths pad less
     results: dict[int, torch.Tensor] = {}
-    for start in range(0, len(order), batch_size):
-        if should_stop():
-            raise Cancelled("Activation capture cancelled")
+    ranks = current_ranks()
+
+    def read(start: int) -> torch.Tensor:
         batch = order[start:start + batch_size]
         width = max(len(sequences[i]) for i in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -56,14 +56,19 @@ def capture(loaded: LoadedModel, sequences: list[list[int]], positions: list[lis
             for layer in range(n_layers):
                 saved.append(layers[layer].output[rows_t.to(device), cols_t.to(device)].save())
             tracer.stop()  # nothing after the last layer is needed: skip the final norm and the vocabulary head
-        reads = torch.stack([s.float().cpu() for s in saved], dim=1)
-        del saved
+        return torch.stack([s.float().cpu() for s in saved], dim=1)
+
+    def done(batches: int) -> None:
+        if on_progress is not None:
+            on_progress(min(1.0, batches * batch_size / len(order)))
+
+    # under several processes the batches are dealt out and every process gets every read
+    starts = list(range(0, len(order), batch_size))
+    for start, reads in zip(starts, ranks.spread(starts, read, should_stop, done)):
         offset = 0
-        for i in batch:
+        for i in order[start:start + batch_size]:
             results[i] = reads[offset: offset + len(positions[i])]
             offset += len(positions[i])
-        if on_progress is not None:
-            on_progress(min(1.0, (start + len(batch)) / len(order)))
     return torch.cat([results[i] for i in range(len(sequences))]) if results else torch.empty(0, n_layers, 0)
 
 
@@ -75,13 +80,24 @@ def capture_cached(loaded: LoadedModel, sequences: list[list[int]], adapter_key:
     key = activation_key(loaded, sequences, positions, adapter_key)
     folder = Path(folder) if folder else cache_dir() / "activations"
     path = folder / f"{key}.safetensors"
-    if path.exists():
+    ranks = current_ranks()
+
+    def cached() -> torch.Tensor | None:
+        if not path.exists():
+            return None
         try:
             tensors = load_file(str(path))
             return torch.stack([tensors[f"layer.{i}"] for i in range(loaded.n_layers)], dim=1)
         except Exception:  # a truncated or foreign file: capture again and overwrite it
             path.unlink(missing_ok=True)
+            return None
+
+    found = ranks.from_main(cached)  # every process takes the same path
+    if found is not None:
+        return found
     acts = capture(loaded, sequences, positions, **kwargs)
+    if not ranks.main:
+        return acts
     folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{id(acts)}.partial")
     save_file({f"layer.{i}": acts[:, i].contiguous() for i in range(acts.shape[1])}, str(partial))
