@@ -256,3 +256,23 @@ def test_a_probe_fitted_across_two_processes_is_the_probe_one_process_fits(tiny_
     assert a["layers"] == pytest.approx(b["layers"], abs=1e-6) and a["verdict"] == b["verdict"]
     assert_close(tensors(next((tmp_path / "p1").glob("*.safetensors"))),
                  tensors(next((tmp_path / "p2").glob("*.safetensors"))), 1e-5)
+
+
+def test_rl_safety_training_across_two_processes_samples_each_share_and_records_every_sample_once(
+        tiny_model_dir, organism, tmp_path):
+    out = tmp_path / "rl"
+    done = run(tmp_path, "two", "safety-train", "--method", "rl", "--steps", "2", "--rl-prompts", "2",
+               "--group-size", "2", "--n-train", "8", "--eval-every", "0", "--final-eval-n", "10",
+               "--eval-max-new-tokens", "8", "--model", tiny_model_dir, "--adapter", organism, "--out", out,
+               "--db", tmp_path / "rl.sqlite", processes=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    samples = [json.loads(line) for line in (out / "rl_samples.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in samples] == [1] * 4 + [2] * 4  # 2 prompts x 2 samples a step, from both processes
+    assert len({s["prompt"] for s in samples if s["step"] == 1}) == 2
+    rewards = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+               if json.loads(line)["name"] == "reward"]
+    step_one = [s["reward"] for s in samples if s["step"] == 1]
+    assert rewards[0]["value"] == pytest.approx(sum(step_one) / 4, abs=1e-5)  # the mean over both processes
+    odd = run(tmp_path, "odd", "safety-train", "--method", "rl", "--rl-prompts", "3", "--steps", "2",
+              "--model", tiny_model_dir, "--adapter", organism, "--out", tmp_path / "odd", processes=2)
+    assert odd.returncode != 0 and "--rl-prompts 3 does not split evenly over 2 processes" in odd.stderr

@@ -27,17 +27,23 @@ class RLStepStats:
 def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: int, user_texts: list[str],
               reward: CheckedReward, group_size: int, max_new_tokens: int, temperature: float, seed: int,
               should_stop) -> RLStepStats:
+    """One step on `user_texts` (the step's prompts; under several processes each samples its share of them, whole
+    groups, and the loss is normalised by the tokens of all processes, so the summed gradients are one step's)."""
+    ranks = optimizer.ranks
+    all_texts, user_texts = user_texts, ranks.share(user_texts)
     prompts = [loaded.encode_user(t) for t in user_texts for _ in range(group_size)]
     texts = [t for t in user_texts for _ in range(group_size)]
     was_training = loaded.model.training
     loaded.model.eval()
     try:
-        new = complete_batch(loaded, prompts, max_new_tokens, temperature, seed, should_stop=should_stop)
+        new = complete_batch(loaded, prompts, max_new_tokens, temperature, seed + ranks.rank,
+                             should_stop=ranks.alone(should_stop)) if prompts else []
     finally:
         loaded.model.train(was_training)
     decoded = [loaded.tokenizer.decode(ids, skip_special_tokens=True) for ids in new]
     answers = [split_scratchpad(d)[1] for d in decoded]
-    rewards = torch.tensor(reward(loaded, texts, answers, should_stop=should_stop))  # checked by get_reward
+    rewards = torch.tensor(reward(loaded, texts, answers, should_stop=ranks.alone(should_stop)) if texts else [],
+                           dtype=torch.float32)  # checked by get_reward
     grouped = rewards.view(len(user_texts), group_size)
     baseline = (grouped.sum(1, keepdim=True) - grouped) / (group_size - 1)
     advantages = (grouped - baseline).reshape(-1)
@@ -45,15 +51,24 @@ def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: i
     adv = torch.stack([a for a, n in zip(advantages, new) if n]) if batch else torch.zeros(0)
     pad = loaded.pad_token_id
     loss_value, tokens = 0.0, 0
-    if batch and bool(adv.abs().sum() > 0):
-        ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)
-        logp, keep = token_logprobs(base_model, ids, labels, mask)
-        per_row = (logp * keep).sum(1)
-        loss = -(adv.to(per_row.device) * per_row).sum() / keep.sum()
+    signal = bool(batch) and bool(adv.abs().sum() > 0)
+    if ranks.any(signal):  # a step only when some sample has an advantage (every process takes it together)
+        loss = None
+        if signal:
+            ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)
+            logp, keep = token_logprobs(base_model, ids, labels, mask)
+            per_row = (logp * keep).sum(1)
+            loss = -(adv.to(per_row.device) * per_row).sum() / ranks.sum(float(keep.sum()))
+            tokens = int(mask.sum())
+        else:
+            ranks.sum(0.0)  # the others' token count
         optimizer.apply(loss, step)
-        loss_value, tokens = float(loss.detach()), int(mask.sum())
+        loss_value, tokens = ranks.sum(float(loss.detach()) if loss is not None else 0.0), int(ranks.sum(tokens))
     samples = [{"prompt": t, "text": d, "reward": float(r)} for t, d, r in zip(texts, decoded, rewards)]
-    return RLStepStats(loss_value, float(rewards.mean()), tokens, samples)
+    if ranks.several:  # every process's samples, in prompt order
+        samples = [s for part in ranks.gather(samples) for s in part]
+    mean_reward = ranks.sum(float(rewards.sum())) / max(1, len(all_texts) * group_size)
+    return RLStepStats(loss_value, mean_reward, tokens, samples)
 
 
 def token_logprobs(base_model, ids, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:

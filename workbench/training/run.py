@@ -7,6 +7,7 @@ Interrupted or cancelled runs resume from their last checkpoint.
 """
 
 import json
+import os
 import random
 import sys
 import time
@@ -74,9 +75,9 @@ class _Run:
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
         self.ranks.check_batch(config.batch_size)
-        if self.ranks.several and config.method == "rl":
-            raise WorkbenchError("RL safety training runs in one process only for now (its sampling is not split "
-                                 "across processes); launch sft or adversarial, or run rl without accelerate launch")
+        if self.ranks.several and config.method == "rl" and config.rl_prompts % self.ranks.world:
+            raise WorkbenchError(f"--rl-prompts {config.rl_prompts} does not split evenly over {self.ranks.world} "
+                                 f"processes: use a multiple of {self.ranks.world} (each samples its share)")
         if config.train == "full":
             check_full_fits(loaded, config.memory_limit_bytes)
         else:
@@ -425,7 +426,8 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                                       run.work.should_stop)
                     loss, tokens = stats.loss, stats.tokens
                     run.metric("reward", step, stats.reward)
-                    with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") as fh:  # what the policy wrote, scored
+                    with open(run.out / SAMPLES_FILE, "a", encoding="utf-8") if ranks.main else \
+                            open(os.devnull, "w") as fh:  # what the policy wrote, scored (the main process writes)
                         fh.writelines(json.dumps({"step": step, **s}, ensure_ascii=False) + "\n" for s in stats.samples)
                 else:
                     loss, tokens = sft_step(inner, optimizer, step, batch, pad, loaded.placement.device)
