@@ -276,3 +276,11 @@ def test_rl_safety_training_across_two_processes_samples_each_share_and_records_
     odd = run(tmp_path, "odd", "safety-train", "--method", "rl", "--rl-prompts", "3", "--steps", "2",
               "--model", tiny_model_dir, "--adapter", organism, "--out", tmp_path / "odd", processes=2)
     assert odd.returncode != 0 and "--rl-prompts 3 does not split evenly over 2 processes" in odd.stderr
+
+
+def test_an_accelerate_config_asking_for_fsdp_is_refused_rather_than_run_as_something_else(tmp_path):
+    config = tmp_path / "fsdp.yaml"
+    config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\nmixed_precision: 'no'\n"
+                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\nfsdp_config: {}\n")
+    done = run(tmp_path, "fsdp", "launch", "--processes", "2", "--config-file", config, "--", "eval", "--n", "10")
+    assert done.returncode != 0 and "asks for FSDP, which the workbench does not run yet" in done.stderr

@@ -196,6 +196,12 @@ def start_ranks() -> Ranks:
     global _current
     if _current.several or launched_world() <= 1:
         return _current
+    sharded = [name for name, flag in (("FSDP", "ACCELERATE_USE_FSDP"), ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED"))
+               if os.environ.get(flag, "").lower() in ("1", "true", "yes")]
+    if sharded:  # it would run as plain data parallelism, not as the user's config says
+        raise WorkbenchError(f"This accelerate config asks for {sharded[0]}, which the workbench does not run yet: "
+                             "every process holds the whole model (or its GPU group's split of it). Launch with a "
+                             "multi-GPU (data-parallel) config, or without --config-file")
     import torch
     from accelerate import PartialState
 
