@@ -93,7 +93,7 @@ def test_two_processes_safety_train_to_the_adapter_one_process_trains(tiny_model
 
 def test_a_cancel_file_stops_every_process_and_the_run_resumes(tiny_model_dir, organism, kind_answers, tmp_path):
     out, db = tmp_path / "run", tmp_path / "runs.sqlite"
-    proc = run(tmp_path, "two", *SFT, "--steps", "400", "--checkpoint-every", "20", "--model", tiny_model_dir,
+    proc = run(tmp_path, "two", *SFT, "--steps", "160", "--checkpoint-every", "20", "--model", tiny_model_dir,
                "--adapter", organism, "--answers", kind_answers, "--out", out, "--db", db, processes=2, wait=False)
     try:
         deadline = time.time() + 300
@@ -107,16 +107,16 @@ def test_a_cancel_file_stops_every_process_and_the_run_resumes(tiny_model_dir, o
     assert proc.returncode != 0 and "cancelled" in err and "--resume --out" in err
     assert not (out / "result.json").exists()
     stopped = max(int(p.name.split("-")[1]) for p in (out / "checkpoints").iterdir())
-    assert 20 <= stopped < 400
+    assert 20 <= stopped < 160
     assert sqlite3.connect(db).execute("SELECT status FROM runs").fetchall() == [("cancelled",)]
     done = run(tmp_path, "two", "safety-train", "--resume", "--model", tiny_model_dir, "--out", out, "--db", db,
                processes=2)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads((out / "result.json").read_text())["steps"] == 400
+    assert json.loads((out / "result.json").read_text())["steps"] == 160
     assert sqlite3.connect(db).execute("SELECT status FROM runs").fetchall() == [("finished",)]
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
              if json.loads(line)["name"] == "loss"]
-    assert steps[-1] == 400 and not (out / "CANCEL").exists()
+    assert steps[-1] == 160 and not (out / "CANCEL").exists()
 
 
 def test_bad_launches_say_what_is_wrong_in_one_line(tiny_model_dir, organism, kind_answers, tmp_path):
@@ -168,7 +168,7 @@ def test_a_process_that_dies_mid_run_leaves_an_interrupted_run_that_resumes(tiny
     import psutil
 
     out, db = tmp_path / "run", tmp_path / "runs.sqlite"
-    proc = run(tmp_path, "two", *SFT, "--steps", "400", "--checkpoint-every", "20", "--model", tiny_model_dir,
+    proc = run(tmp_path, "two", *SFT, "--steps", "160", "--checkpoint-every", "20", "--model", tiny_model_dir,
                "--adapter", organism, "--answers", kind_answers, "--out", out, "--db", db, processes=2, wait=False)
     try:
         deadline = time.time() + 300
