@@ -69,7 +69,7 @@ def join_launch(args) -> None:
                              f"run one of: {', '.join(SPREAD_COMMANDS)}")
     if getattr(args, "seeds", 1) > 1:
         raise WorkbenchError("--seeds runs one launch per seed: launch each seed (--seed K --out OUT/seed-K) on its own")
-    ranks = start_ranks()
+    ranks = start_ranks(cpu=getattr(args, "device", None) == "cpu")
     signal.signal(signal.SIGTERM, _interrupted)  # the launcher or Slurm stopping us: the run is marked interrupted
     if not ranks.main:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process

@@ -69,12 +69,14 @@ def slurm_script(plan: ClusterPlan, command: list[str], config_file: str | Path,
     $PYTHON overrides it when the job runs)."""
     plan.check()
     check_command(command)
-    hours = int(plan.hours)
-    minutes = int(round((plan.hours - hours) * 60))
+    total = int(round(plan.hours * 60))
+    hours, minutes = divmod(total, 60)
     lines = ["#!/bin/bash",
              f"#SBATCH --job-name={plan.job_name}",
              f"#SBATCH --nodes={plan.nodes}",
              "#SBATCH --ntasks-per-node=1  # one accelerate launch per node; it starts the processes",
+             "#SBATCH --exclusive  # every core and GPU of the node for the processes the launch starts",
+             "#SBATCH --mem=0",
              f"#SBATCH --time={hours:02d}:{minutes:02d}:00",
              "#SBATCH --output=%x-%j.out"]
     if plan.gpus_per_node:
@@ -89,9 +91,9 @@ def slurm_script(plan: ClusterPlan, command: list[str], config_file: str | Path,
         'export MAIN_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         f"export PORT={plan.port}",
         f"export CONFIG={shlex.quote(str(config_file))}",
-        f"export PYTHON=${{PYTHON:-{shlex.quote(python or sys.executable)}}}",
+        f"export PYTHON=${{PYTHON:-{shlex.quote(python or _python())}}}",
         "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}",
-        "srun --ntasks-per-node=1 bash -c '" + " ".join([
+        "srun --ntasks-per-node=1 --cpus-per-task=\"${SLURM_CPUS_ON_NODE:-1}\" bash -c '" + " ".join([
             "\"$PYTHON\" -m accelerate.commands.launch --config_file \"$CONFIG\"",
             "--num_machines \"$SLURM_NNODES\"",
             f"--num_processes $(( SLURM_NNODES * {plan.per_node} ))",
@@ -100,6 +102,12 @@ def slurm_script(plan: ClusterPlan, command: list[str], config_file: str | Path,
         "",
     ]
     return "\n".join(line for line in lines if line != "" or line is lines[-1])
+
+
+def _python() -> str:
+    """The Python the job runs: this one from a source install, `python3` from the desktop app (its executable
+    is the app, not a Python)."""
+    return "python3" if getattr(sys, "frozen", False) else sys.executable
 
 
 def export_launch(plan: ClusterPlan, command: list[str], folder: str | Path, workdir: str | Path | None = None,

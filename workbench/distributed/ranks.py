@@ -20,6 +20,7 @@ R = TypeVar("R")
 
 # a process waits this long for the others at a collective before it gives up (a long evaluation on one side)
 TIMEOUT = datetime.timedelta(hours=6)
+BUCKET = 64 * 2**20  # elements per flat buffer when gradients or weights are summed or sent
 
 
 @dataclass(frozen=True)
@@ -133,13 +134,33 @@ class Ranks:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad)
-        # one buffer on this process's device (a model split over several GPUs has gradients on each of them)
-        flat = torch.cat([g.reshape(-1).float().to(self._device()) for g in grads])
-        dist.all_reduce(flat)
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g).to(g.device, g.dtype))
-            offset += g.numel()
+        self._reduce_flat(grads, lambda flat: dist.all_reduce(flat))
+
+    def _reduce_flat(self, tensors: list, collective) -> None:
+        """Run `collective` on `tensors` in flat fp32 buckets on this process's device (a model split over
+        several GPUs has them on each; a bucket keeps the extra memory small when every weight trains)."""
+        import torch
+
+        device, bucket, size = self._device(), [], 0
+
+        def flush():
+            if not bucket:
+                return
+            flat = torch.cat([t.reshape(-1).float().to(device) for t in bucket])
+            collective(flat)
+            offset = 0
+            for t in bucket:
+                t.copy_(flat[offset:offset + t.numel()].view_as(t).to(t.device, t.dtype))
+                offset += t.numel()
+            bucket.clear()
+
+        for t in tensors:
+            bucket.append(t)
+            size += t.numel()
+            if size >= BUCKET:
+                flush()
+                size = 0
+        flush()
 
     def same_parameters(self, params: list) -> None:
         """Every process starts from the main process's values of `params`."""
@@ -147,8 +168,7 @@ class Ranks:
             return
         import torch.distributed as dist
 
-        for p in params:
-            dist.broadcast(p.data, src=0)
+        self._reduce_flat([p.data for p in params], lambda flat: dist.broadcast(flat, src=0))
 
     def _device(self):
         import torch
@@ -191,8 +211,9 @@ def launched_world() -> int:
         return 1
 
 
-def start_ranks() -> Ranks:
-    """Join the other processes `accelerate launch` started (nothing to do when there are none)."""
+def start_ranks(cpu: bool = False) -> Ranks:
+    """Join the other processes `accelerate launch` started (nothing to do when there are none); `cpu`: this
+    command runs on the CPU even where there are GPUs (gloo)."""
     global _current
     if _current.several or launched_world() <= 1:
         return _current
@@ -206,7 +227,7 @@ def start_ranks() -> Ranks:
     from accelerate import PartialState
 
     try:
-        state = PartialState(cpu=not torch.cuda.is_available(), timeout=TIMEOUT)
+        state = PartialState(cpu=cpu or not torch.cuda.is_available(), timeout=TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - a launcher or network problem, told in one line
         raise WorkbenchError(f"Could not join the other processes of this launch: {exc}") from None
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0) or state.num_processes

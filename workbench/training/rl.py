@@ -54,14 +54,16 @@ def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: i
     signal = bool(batch) and bool(adv.abs().sum() > 0)
     if ranks.any(signal):  # a step only when some sample has an advantage (every process takes it together)
         loss = None
+        # every sampled token counts in the mean, advantage or not, as in one process
+        labelled = ranks.sum(float(sum(label != -100 for b in batch for label in b.labels[1:])))
         if signal:
             ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)
             logp, keep = token_logprobs(base_model, ids, labels, mask)
             per_row = (logp * keep).sum(1)
-            loss = -(adv.to(per_row.device) * per_row).sum() / ranks.sum(float(keep.sum()))
+            loss = -(adv.to(per_row.device) * per_row).sum() / labelled
             tokens = int(mask.sum())
         else:
-            ranks.sum(0.0)  # the others' token count
+            tokens = sum(len(b.input_ids) for b in batch)
         optimizer.apply(loss, step)
         loss_value, tokens = ranks.sum(float(loss.detach()) if loss is not None else 0.0), int(ranks.sum(tokens))
     samples = [{"prompt": t, "text": d, "reward": float(r)} for t, d, r in zip(texts, decoded, rewards)]

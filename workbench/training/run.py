@@ -74,7 +74,8 @@ class _Run:
         self.card = card
         self.recipe, self.trigger, self.variant = organism_settings(card)
         config.validate(self.variant)
-        self.ranks.check_batch(config.batch_size)
+        if config.method != "rl":  # RL's batch is its prompts (checked below)
+            self.ranks.check_batch(config.batch_size)
         if self.ranks.several and config.method == "rl" and config.rl_prompts % self.ranks.world:
             raise WorkbenchError(f"--rl-prompts {config.rl_prompts} does not split evenly over {self.ranks.world} "
                                  f"processes: use a multiple of {self.ranks.world} (each samples its share)")
@@ -95,7 +96,6 @@ class _Run:
 
     # bookkeeping ----------------------------------------------------------------------------
     def metric(self, name: str, step: int, value: float, lo=None, hi=None, n=None) -> None:
-        self.work.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
         if not self.ranks.main:
             return
         if self.runs is not None and self.run_id is not None:
@@ -105,6 +105,7 @@ class _Run:
             fh.write(json.dumps(record) + "\n")
         if self.trackers is not None:
             self.trackers.log(name, step, value)
+        self.work.emit(Metric(name=name, step=step, value=value, lo=lo, hi=hi, run=self.run_id or 0))
 
     def rates(self, step: int, rates: dict) -> None:
         """Record an evaluation: defection rates as defection/<condition>, and the share of answers the cap cut
