@@ -141,11 +141,19 @@ def plugin_site(tmp_path_factory):
     return site
 
 
+# the files that take minutes (whole answers of the real model, the scan), run first: `make test` deals files out
+# to its two workers in collection order, and one of these started last would run on alone at the end
+LONGEST_FIRST = ("test_scan.py", "test_shipped_organisms.py", "test_probes.py", "test_distributed.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test that drives the window (qtbot) carries the `gui` marker, whether or not its file says so."""
+    """Every test that drives the window (qtbot) carries the `gui` marker, whether or not its file says so; the
+    longest files come first."""
     for item in items:
         if "qtbot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.gui)
+    first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)

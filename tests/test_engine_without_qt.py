@@ -19,7 +19,7 @@ class BlockQt:
 
 sys.meta_path.insert(0, BlockQt())
 import workbench
-names = [m.name for m in pkgutil.walk_packages(workbench.__path__, "workbench.") if m.name != "workbench.__main__"]
+names = [m.name for m in pkgutil.walk_packages(workbench.__path__, "workbench.") if not m.name.endswith("__main__")]
 for name in names:
     importlib.import_module(name)
 assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED], "Qt leaked in"
