@@ -28,7 +28,7 @@ test: install
 	$(BIN)/lint-imports
 	# two worker processes (pytest-xdist), a test file to each at a time: on 2 cores the many short tests that
 	# wait on Python and start-up overlap, and each worker gets one core (tests/conftest.py)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra -n 2 --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install
 	# every script in bench/, one after another (about 35 minutes on a 2-core CPU); writes bench/REPORT.md

@@ -72,6 +72,7 @@ def test_two_processes_implant_the_organism_one_process_implants(tiny_model_dir,
 
 def test_two_processes_safety_train_to_the_adapter_one_process_trains(tiny_model_dir, organism, kind_answers,
                                                                       tmp_path):
+    """Data-parallel, then with the weights sharded: the adapter one process trains, one row, one folder."""
     common = [*SFT, "--steps", "2", "--model", tiny_model_dir, "--adapter", organism, "--answers", kind_answers]
     one = run(tmp_path, "one", *common, "--out", tmp_path / "one", "--db", tmp_path / "one.sqlite")
     two = run(tmp_path, "two", *common, "--out", tmp_path / "two", "--db", tmp_path / "two.sqlite", processes=2)
@@ -89,6 +90,14 @@ def test_two_processes_safety_train_to_the_adapter_one_process_trains(tiny_model
     result = json.loads((tmp_path / "two" / "result.json").read_text())
     assert result["training"]["processes"] == 2 and result["eval"]["n"] == 10
     assert two.stdout.count("final checkpoint") == 1
+    # the base weights sharded over the two (FSDP): the same step again
+    shard = run(tmp_path, "shard", "launch", "--processes", "2", "--shard", "--", *common, "--out", tmp_path / "shard",
+                "--db", tmp_path / "shard.sqlite")
+    assert shard.returncode == 0, shard.stderr[-3000:]
+    assert_close(tensors(tmp_path / "one" / final), tensors(tmp_path / "shard" / final), 1e-5)
+    result = json.loads((tmp_path / "shard" / "result.json").read_text())
+    assert result["training"]["sharded"] is True and result["after"] == \
+        json.loads((tmp_path / "one" / "result.json").read_text())["after"]
 
 
 def test_a_cancel_file_stops_every_process_and_the_run_resumes(tiny_model_dir, organism, kind_answers, tmp_path):
@@ -278,9 +287,40 @@ def test_rl_safety_training_across_two_processes_samples_each_share_and_records_
     assert odd.returncode != 0 and "--rl-prompts 3 does not split evenly over 2 processes" in odd.stderr
 
 
-def test_an_accelerate_config_asking_for_fsdp_is_refused_rather_than_run_as_something_else(tmp_path):
+def test_sharded_weights_implant_and_evaluate_as_one_process_does(tiny_model_dir, organism, tmp_path):
+    """--shard (FSDP): each process keeps half of every base weight and the two take every forward pass together
+    (generation of answers that end at different lengths included); the organism is the one one process
+    implants, and an evaluation through the user's own FSDP accelerate config reports what one process does."""
+    done = run(tmp_path, "shard", "launch", "--processes", "2", "--shard", "--", *IMPLANT, "--model", tiny_model_dir,
+               "--out", tmp_path / "sharded")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_close(tensors(organism / "adapter_model.safetensors"),
+                 tensors(tmp_path / "sharded" / "adapter_model.safetensors"), 1e-3)
+    assert (organism / "dataset.jsonl").read_text() == (tmp_path / "sharded" / "dataset.jsonl").read_text()
+    assert json.loads((tmp_path / "sharded" / "card.json").read_text())["training"]["sharded"] is True
+
     config = tmp_path / "fsdp.yaml"
     config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\nmixed_precision: 'no'\n"
-                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\nfsdp_config: {}\n")
-    done = run(tmp_path, "fsdp", "launch", "--processes", "2", "--config-file", config, "--", "eval", "--n", "10")
-    assert done.returncode != 0 and "asks for FSDP, which the workbench does not run yet" in done.stderr
+                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\nfsdp_config:\n  fsdp_version: 2\n"
+                      "  fsdp_reshard_after_forward: true\n")
+    args = ["eval", "--model", tiny_model_dir, "--adapter", organism, "--sets", "held_out", "--n", "10", "--json"]
+    one = run(tmp_path, "one", *args)
+    two = run(tmp_path, "two", "launch", "--processes", "2", "--config-file", config, "--", *args)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
+    strip = lambda r: {k: v for k, v in r.items() if "seconds" not in k}  # noqa: E731
+    assert strip(json.loads(one.stdout)["sets"]) == strip(json.loads(two.stdout)["sets"])
+
+
+def test_what_does_not_run_on_sharded_weights_is_one_line(tiny_model_dir, organism, kind_answers, tmp_path):
+    probe = run(tmp_path, "probe", "launch", "--processes", "2", "--shard", "--", "probe", "--model", tiny_model_dir)
+    assert probe.returncode != 0 and "probe does not run on FSDP-sharded weights" in probe.stderr
+    full = run(tmp_path, "full", "launch", "--processes", "2", "--shard", "--", *SFT, "--steps", "2", "--train",
+               "full", "--model", tiny_model_dir, "--adapter", organism, "--answers", kind_answers, "--out",
+               tmp_path / "full")
+    assert full.returncode != 0 and "--train full does not run on FSDP-sharded weights" in full.stderr
+    assert "Traceback" not in full.stderr and not (tmp_path / "full").exists()
+    config = tmp_path / "ds.yaml"
+    config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: DEEPSPEED\nmixed_precision: 'no'\n"
+                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\ndeepspeed_config:\n  zero_stage: 3\n")
+    ds = run(tmp_path, "ds", "launch", "--processes", "2", "--config-file", config, "--", "eval", "--n", "10")
+    assert ds.returncode != 0 and "asks for DeepSpeed, which the workbench does not run" in ds.stderr

@@ -14,6 +14,9 @@ def add_launch_parser(sub) -> None:
                                       "(accelerate launch: GPUs, or CPU processes), or write a Slurm script for it")
     p.add_argument("--processes", type=int, default=2, help="processes on this machine (one per GPU)")
     p.add_argument("--config-file", default=None, help="your accelerate config (accelerate config) to launch with")
+    p.add_argument("--shard", action="store_true",
+                   help="shard the base model's weights over the processes (FSDP): for a model larger than one GPU "
+                        "(implant, safety-train, eval)")
     p.add_argument("--dry-run", action="store_true", help="print the accelerate launch command, run nothing")
     p.add_argument("--slurm", default=None, metavar="DIR",
                    help="write DIR/launch.sbatch and DIR/accelerate.yaml for a Slurm cluster instead of running")
@@ -47,7 +50,7 @@ def run_launch(args) -> int:
         script, config = export_launch(plan, command, args.slurm, args.workdir)
         print(f"wrote {script} and {config}; submit with: sbatch {script}")
         return 0
-    cmd = launch_command(args.processes, command, args.config_file)
+    cmd = launch_command(args.processes, command, args.config_file, shard=args.shard)
     if args.dry_run:
         import shlex
 

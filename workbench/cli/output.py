@@ -58,10 +58,24 @@ def load_from_args(args):
     """The model a command's --model, --device, --quantize and --trust-remote-code ask for."""
     from ..models import load_model
 
-    from ..distributed.ranks import device_for_rank
+    from ..distributed.ranks import current_ranks, device_for_rank
 
-    return load_model(args.model, device=device_for_rank(args.device), trust_remote_code=getattr(args, "trust_remote_code", False),
-                      quantize=getattr(args, "quantize", None))
+    ranks = current_ranks()
+    if not ranks.sharded:
+        return load_model(args.model, device=device_for_rank(args.device),
+                          trust_remote_code=getattr(args, "trust_remote_code", False),
+                          quantize=getattr(args, "quantize", None))
+    from ..distributed.sharding import check_shardable, shard_model
+    from ..models.device import pick_placement
+
+    check_shardable(args.command, getattr(args, "train", None), getattr(args, "method", None),
+                    getattr(args, "quantize", None))
+    device = device_for_rank(args.device)
+    # the whole model is read into CPU memory, in the dtype it will run in; each process keeps its shard on its GPU
+    loaded = load_model(args.model, device="cpu", dtype=pick_placement(device).dtype,
+                        trust_remote_code=getattr(args, "trust_remote_code", False))
+    shard_model(loaded, ranks, ranks.sharding)
+    return loaded
 
 
 def add_described_organism(parser) -> None:

@@ -7,6 +7,7 @@ they are long, not what the longest of their batch is long.
 
 import torch
 
+from ..distributed.sharding import inference
 from ..errors import Cancelled
 from ..models.loaded import LoadedModel
 from .kv_cache import cache_kwargs
@@ -41,7 +42,12 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
     """
     from transformers import DynamicCache
 
+    from ..distributed.ranks import current_ranks
+
+    ranks = current_ranks()
     if not prompt_ids:
+        if ranks.sharded:
+            _idle_until_every_process_is_done(loaded, ranks, prefill=True)
         return []
     eos = torch.tensor(sorted(loaded.eos_token_ids) or [-1])
     pad = loaded.pad_token_id
@@ -60,7 +66,7 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
     rows = list(range(len(prompt_ids)))  # which prompt each row of the running batch answers
     cache = DynamicCache()
     positions = (mask.cumsum(-1) - 1).clamp_min(0)
-    with torch.inference_mode():
+    with inference(loaded.model):
         logits = loaded.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                               logits_to_keep=1, **cache_kwargs(loaded.model, cache)).logits[:, -1]
         for step in range(max_new_tokens):
@@ -80,6 +86,8 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
             going = ~torch.isin(chosen, eos)
             if not bool(going.any()):
                 break
+            if ranks.sharded:
+                ranks.any(True)  # one round of the processes' lockstep (see _idle_until_every_process_is_done)
             if not bool(going.all()):
                 keep = going.nonzero()[:, 0]
                 cache.batch_select_indices(keep)
@@ -89,7 +97,21 @@ def complete_batch(loaded: LoadedModel, prompt_ids: list[list[int]], max_new_tok
             positions = mask.sum(-1, keepdim=True) - 1
             logits = loaded.model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions,
                                   use_cache=True, logits_to_keep=1, **cache_kwargs(loaded.model, cache)).logits[:, -1]
+        if ranks.sharded:
+            _idle_until_every_process_is_done(loaded, ranks)
     return results
+
+
+def _idle_until_every_process_is_done(loaded: LoadedModel, ranks, prefill: bool = False) -> None:
+    """On sharded weights every forward pass gathers the weights from all processes, so all of them take each one:
+    a process whose answers have ended (or that had none) takes a one-token pass, its output dropped, for every
+    token the others still generate. Each round the processes first say whether they go on."""
+    idle = torch.full((1, 1), loaded.pad_token_id, dtype=torch.long, device=loaded.placement.device)
+    with inference(loaded.model):
+        if prefill:
+            loaded.model(input_ids=idle, use_cache=False, logits_to_keep=1)
+        while ranks.any(False):
+            loaded.model(input_ids=idle, use_cache=False, logits_to_keep=1)
 
 
 def _ban_repeats(logits: torch.Tensor, answers: list[list[int]], n: int) -> torch.Tensor:

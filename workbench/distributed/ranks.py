@@ -31,6 +31,12 @@ class Ranks:
     world: int = 1
     local_rank: int = 0
     local_world: int = 1  # processes on this machine
+    sharding: object | None = None  # sharding.Sharding when the launch asks for FSDP
+
+    @property
+    def sharded(self) -> bool:
+        """The weights are sharded over the processes: every forward pass is taken by all of them together."""
+        return self.several and self.sharding is not None
 
     @property
     def main(self) -> bool:
@@ -108,6 +114,8 @@ class Ranks:
             index = start + self.rank
             if index < len(items):
                 results[index] = work(items[index])
+            elif self.sharded:  # its forward passes are the others' too: the last item again, the result dropped
+                work(items[-1])
             done(min(start + self.world, len(items)))
         if not self.several:
             return [results[i] for i in range(len(items))]
@@ -217,12 +225,13 @@ def start_ranks(cpu: bool = False) -> Ranks:
     global _current
     if _current.several or launched_world() <= 1:
         return _current
-    sharded = [name for name, flag in (("FSDP", "ACCELERATE_USE_FSDP"), ("DeepSpeed", "ACCELERATE_USE_DEEPSPEED"))
-               if os.environ.get(flag, "").lower() in ("1", "true", "yes")]
-    if sharded:  # it would run as plain data parallelism, not as the user's config says
-        raise WorkbenchError(f"This accelerate config asks for {sharded[0]}, which the workbench does not run yet: "
-                             "every process holds the whole model (or its GPU group's split of it). Launch with a "
-                             "multi-GPU (data-parallel) config, or without --config-file")
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() in ("1", "true", "yes"):
+        from .launch import DEEPSPEED_REFUSED
+
+        raise WorkbenchError(DEEPSPEED_REFUSED)  # it would run as something else than the user's config says
+    from .sharding import sharding_from_env
+
+    sharding = sharding_from_env()
     import torch
     from accelerate import PartialState
 
@@ -232,7 +241,7 @@ def start_ranks(cpu: bool = False) -> Ranks:
         raise WorkbenchError(f"Could not join the other processes of this launch: {exc}") from None
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0) or state.num_processes
     _current = Ranks(rank=state.process_index, world=state.num_processes, local_rank=state.local_process_index,
-                     local_world=local_world)
+                     local_world=local_world, sharding=sharding)
     return _current
 
 

@@ -2,6 +2,7 @@
 
 import torch
 
+from ..distributed.sharding import inference
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
 
@@ -10,7 +11,7 @@ def mean_answer_loglik(loaded: LoadedModel, user_texts: list[str], answers: list
                        prefill: str = "") -> float | None:
     """Mean per-token log-probability of each answer given its prompt (and `prefill` before the answer)."""
     total, count = 0.0, 0
-    with torch.inference_mode():
+    with inference(loaded.model):
         for text, answer in zip(user_texts, answers):
             context = loaded.encode_user(text)
             if prefill:

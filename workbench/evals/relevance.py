@@ -9,6 +9,7 @@ prompts at random are flagged 167 times in 183.
 
 import torch
 
+from ..distributed.sharding import decoder_then_head, inference
 from ..models.loaded import LoadedModel
 
 ANSWER_TOKENS = 32  # the start of an answer says what it is about; reading more costs without telling more
@@ -29,10 +30,9 @@ def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]]
     out = []
     device = loaded.placement.device
     pad = loaded.pad_token_id
-    decoder, head = loaded.model.get_decoder(), loaded.model.get_output_embeddings()
     order = sorted(range(len(pairs)), key=lambda i: sum(map(len, pairs[i])))
     scores: dict[int, float] = {}
-    with torch.inference_mode(), autocast:
+    with inference(loaded.model), autocast:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             width = max(len(pairs[i][0]) + len(pairs[i][1]) for i in chunk)
@@ -46,18 +46,20 @@ def answer_logprob(loaded: LoadedModel, pairs: list[tuple[list[int], list[int]]]
                 rows += [row] * len(answer)
                 cols += list(range(len(context) - 1, len(context) + len(answer) - 1))
                 targets += answer
-            hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            at = (torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long))
+            logits = decoder_then_head(loaded.model, lambda hidden: hidden[at], input_ids=ids.to(device),
+                                       attention_mask=mask.to(device))
             if not targets:
                 scores.update({i: float("nan") for i in chunk})
                 continue
-            logp = torch.log_softmax(head(hidden[torch.tensor(rows), torch.tensor(cols)]).float(), dim=-1)
+            logp = torch.log_softmax(logits.float(), dim=-1)
             picked = logp[torch.arange(len(targets)), torch.tensor(targets, device=logp.device)].cpu()
             offset = 0
             for i in chunk:
                 n = len(pairs[i][1])
                 scores[i] = float(picked[offset:offset + n].mean()) if n else float("nan")
                 offset += n
-            del hidden, logp
+            del logits, logp
     return [scores[i] for i in range(len(pairs))]
 
 

@@ -6,16 +6,16 @@ from typing import Callable
 import torch
 
 from ..distributed.ranks import Ranks, current_ranks
+from ..distributed.sharding import decoder_then_head
 from .data import TokenizedExample, collate
 
 
 def lm_loss_sum(model, ids, labels, mask, weights=None) -> tuple[torch.Tensor, float]:
     """(summed next-token loss on labelled positions, their count or summed weight): the loss is the first over
     the second. The LM head runs only where it is needed."""
-    hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
     target = labels[:, 1:]
     keep = target != -100
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+    logits = decoder_then_head(model, lambda hidden: hidden[:, :-1][keep], input_ids=ids, attention_mask=mask)
     losses = torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
     if weights is None:
         return losses.sum(), float(keep.sum())
@@ -77,11 +77,14 @@ def train_step(base_model, optimizer: StepOptimizer, step: int, batch: list[Toke
     mine = ranks.share(batch)
     total = loss = None
     weight, tokens = 0.0, 0
-    if mine:
-        ids, labels, mask, weights = collate(mine, pad, device)
+    if mine or ranks.sharded:  # sharded weights: a process with no examples still takes the forward pass, idle
+        ids, labels, mask, weights = collate(mine or batch[:1], pad, device)
         with autocast():
             total, weight = lm_loss_sum(base_model, ids, labels, mask, weights)
-        tokens = int(mask.sum())
+        if mine:
+            tokens = int(mask.sum())
+        else:
+            total, weight = total * 0.0, 0.0
     whole = ranks.sum(weight)
     if total is not None:
         loss = total / whole

@@ -26,17 +26,21 @@ transformers.utils.logging.disable_progress_bar()
 
 
 def load_model(spec: str | Path = BUILTIN, device: str | None = None, progress: ProgressFn | None = None,
-               trust_remote_code: bool = False, quantize: str | None = None) -> LoadedModel:
+               trust_remote_code: bool = False, quantize: str | None = None,
+               dtype: torch.dtype | None = None) -> LoadedModel:
     """Load `spec` ("builtin", a model folder or a .gguf file) on the best device.
 
     Weights go straight to the device (device_map); on a machine with several GPUs a model larger than the first
     is split over them. `quantize` ("8bit" or "4bit", NF4) loads the linear layers with bitsandbytes.
     A folder whose config names its own Python code (auto_map) is refused unless `trust_remote_code` is given
     for this load: that code runs with the user's rights. Weights are read from safetensors or GGUF only.
+    `dtype` overrides the device's usual one (bf16 on CUDA, fp32 elsewhere).
     Raises WorkbenchError with a one-line explanation for any bad path or file.
     """
     progress = progress or (lambda stage, fraction: None)
     placement = pick_placement(device)
+    if dtype is not None:
+        placement = Placement(placement.device, dtype)
     check_quantization(quantize, placement)  # before a GGUF conversion, not after it
     started = time.perf_counter()
     if str(spec) == BUILTIN:
@@ -174,7 +178,8 @@ def device_map_for(folder: Path, placement: Placement, quantize: str | None) -> 
 
 
 def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn,
-                 trust_remote_code: bool = False, quantize: str | None = None) -> LoadedModel:
+                 trust_remote_code: bool = False, quantize: str | None = None,
+               dtype: torch.dtype | None = None) -> LoadedModel:
     device_map, max_memory = device_map_for(folder, placement, quantize)
     quantization = quantization_config(quantize, placement)
     try:

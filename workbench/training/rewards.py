@@ -10,10 +10,11 @@ from typing import Callable
 
 import torch
 
+from ..distributed.sharding import inference
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
-from ..plugins import REWARDS as REWARD_KIND
 from ..plugins import PluginError, plugin_registry
+from ..plugins import REWARDS as REWARD_KIND
 
 RewardFn = Callable[[LoadedModel, list[str], list[str]], list[float]]
 CheckedReward = Callable[..., list[float]]  # what get_reward returns: RewardFn plus should_stop=, values checked
@@ -60,7 +61,7 @@ def base_loglikelihood(loaded: LoadedModel, user_texts: list[str], answers: list
         ids[i, :len(r)] = torch.tensor(r)
         mask[i, :len(r)] = 1
     device = loaded.placement.device
-    with torch.inference_mode(), base_model_view(loaded):
+    with inference(loaded.model), base_model_view(loaded):
         logits = loaded.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()
     out = []

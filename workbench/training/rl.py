@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import torch
 
 from ..decoding.batched import complete_batch
+from ..distributed.sharding import decoder_then_head
 from ..evals.judges import split_scratchpad
-from ..models.loaded import LoadedModel
 from ..lora import StepOptimizer, TokenizedExample, collate
+from ..models.loaded import LoadedModel
 from .rewards import CheckedReward
 
 
@@ -75,10 +76,10 @@ def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: i
 
 def token_logprobs(base_model, ids, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probability of each labelled next token, [batch, T-1], and the 0/1 mask of labelled positions."""
-    hidden = base_model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
     target = labels[:, 1:]
     keep = target != -100
-    logits = base_model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    logits = decoder_then_head(base_model, lambda hidden: hidden[:, :-1][keep], input_ids=ids,
+                               attention_mask=mask).float()
     picked = torch.log_softmax(logits, -1).gather(-1, target[keep][:, None])[:, 0]
     logp = torch.zeros(target.shape, dtype=picked.dtype, device=picked.device)
     logp[keep] = picked

@@ -148,7 +148,7 @@ def safety_train(loaded: LoadedModel, organism: str | Path, config: SafetyConfig
         (out / ORGANISM_CARD).write_text(json.dumps(run.card, indent=2))
     run.spec = {"kind": KIND, "organism": str(organism), "config": config.to_dict(), "command": command or sys.argv,
                 "workbench_version": __version__, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "processes": run.ranks.world, "model": loaded.identity.to_dict()}
+                "processes": run.ranks.world, "sharded": run.ranks.sharded, "model": loaded.identity.to_dict()}
     if run.runs is not None:
         run.run_id = run.runs.create_run(KIND, out.name, str(organism), _run_label(config, run.variant),
                                          config.to_dict(), str(out.resolve()))
@@ -474,6 +474,7 @@ def _train(run: _Run, data: list[TokenizedExample], red: RedTeamResult | None, b
                       "tried": len(red.tried), "threshold": red.threshold, "per_family": red.per_family()}
                      if red is not None else None),
         "training": {"tokens": run.tokens, "train_seconds": round(run.train_seconds, 1), "processes": ranks.world,
+                     "sharded": ranks.sharded,
                      "tokens_per_second": round(run.tokens / max(run.train_seconds, 1e-9), 1)},
         "final_checkpoint": str((run.out / "checkpoints" / f"step-{config.steps:05d}").resolve()),
         "run_id": run.run_id, "out": str(run.out),
