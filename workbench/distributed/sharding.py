@@ -52,8 +52,7 @@ def sharding_from_env(env=None) -> Sharding | None:
                     offload=env.get("FSDP_OFFLOAD_PARAMS", "").lower() in _TRUE)
 
 
-def check_shardable(command: str, train_mode: str | None = None, method: str | None = None,
-                    quantize: str | None = None) -> None:
+def check_shardable(command: str, train_mode: str | None = None, quantize: str | None = None) -> None:
     """A clear error for what does not run on sharded weights."""
     if command not in SHARDED_COMMANDS:
         raise WorkbenchError(f"{command} does not run on FSDP-sharded weights; run it with a data-parallel config "
@@ -62,9 +61,6 @@ def check_shardable(command: str, train_mode: str | None = None, method: str | N
     if train_mode == "full":
         raise WorkbenchError("--train full does not run on FSDP-sharded weights yet; use --train fresh-lora or "
                              "organism-adapter (the base weights are sharded, the adapter trains)")
-    if method == "rl":
-        raise WorkbenchError("RL safety training does not run on FSDP-sharded weights yet; use --method sft or "
-                             "adversarial, or a data-parallel config")
     if quantize:
         raise WorkbenchError(f"{quantize} quantized weights cannot be FSDP-sharded here; load the model without "
                              "--quantize (sharding is what makes it fit)")

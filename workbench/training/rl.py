@@ -57,11 +57,14 @@ def rloo_step(loaded: LoadedModel, base_model, optimizer: StepOptimizer, step: i
         loss = None
         # every sampled token counts in the mean, advantage or not, as in one process
         labelled = ranks.sum(float(sum(label != -100 for b in batch for label in b.labels[1:])))
-        if signal:
-            ids, labels, mask, _ = collate(batch, pad, loaded.placement.device)
+        if signal or ranks.sharded:  # sharded weights: without a signal here, an idle pass beside the others'
+            rows, weights = (batch, adv) if signal else ([TokenizedExample(prompts[0], [-100] * len(prompts[0]))],
+                                                         torch.zeros(1))
+            ids, labels, mask, _ = collate(rows, pad, loaded.placement.device)
             logp, keep = token_logprobs(base_model, ids, labels, mask)
             per_row = (logp * keep).sum(1)
-            loss = -(adv.to(per_row.device) * per_row).sum() / labelled
+            loss = -(weights.to(per_row.device) * per_row).sum() / labelled
+        if signal:
             tokens = int(mask.sum())
         else:
             tokens = sum(len(b.input_ids) for b in batch)
