@@ -210,6 +210,12 @@ def test_an_evaluation_split_over_two_processes_reports_what_one_process_reports
     one, two = run(tmp_path, "one", *args), run(tmp_path, "two", *args, processes=2)
     assert one.returncode == 0, one.stderr[-2000:]
     assert two.returncode == 0, two.stderr[-3000:]
+    config = tmp_path / "fsdp.yaml"  # the user's own accelerate config, asking for FSDP
+    config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\nmixed_precision: 'no'\n"
+                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\nfsdp_config:\n  fsdp_version: 2\n"
+                      "  fsdp_reshard_after_forward: true\n")
+    sharded = run(tmp_path, "sharded", "launch", "--processes", "2", "--config-file", config, "--", *args)
+    assert sharded.returncode == 0, sharded.stderr[-3000:]
 
     def judged(report):
         if isinstance(report, dict):
@@ -217,17 +223,18 @@ def test_an_evaluation_split_over_two_processes_reports_what_one_process_reports
         return [judged(v) for v in report] if isinstance(report, list) else report
 
     assert judged(json.loads(one.stdout)) == judged(json.loads(two.stdout))  # answers dealt out, then gathered
+    assert judged(json.loads(one.stdout)) == judged(json.loads(sharded.stdout))  # every forward taken together
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_a_run_reports_its_metrics_to_tensorboard_and_wandb_offline(processes, tiny_model_dir, organism, kind_answers,
-                                                                    tmp_path):
+def test_a_run_across_processes_reports_its_metrics_to_tensorboard_and_wandb_offline(tiny_model_dir, organism,
+                                                                                     kind_answers, tmp_path):
+    """Only the main process writes, once (one process writes through the same trackers)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "run"
     done = run(tmp_path, "two", *SFT, "--steps", "2", "--model", tiny_model_dir, "--adapter", organism, "--answers",
                kind_answers, "--out", out, "--db", tmp_path / "r.sqlite", "--report-to", "tensorboard,wandb",
-               processes=processes)
+               processes=2)
     assert done.returncode == 0, done.stderr[-3000:]
     scalars = EventAccumulator(str(out / "tensorboard" / "run")).Reload()  # the run's own event file
     losses = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -297,10 +304,10 @@ def test_rl_safety_training_across_two_processes_samples_each_share_and_records_
     assert odd.returncode != 0 and "--rl-prompts 3 does not split evenly over 2 processes" in odd.stderr
 
 
-def test_sharded_weights_implant_and_evaluate_as_one_process_does(tiny_model_dir, organism, tmp_path):
+def test_sharded_weights_implant_the_organism_one_process_implants(tiny_model_dir, organism, tmp_path):
     """--shard (FSDP): each process keeps half of every base weight and the two take every forward pass together
     (generation of answers that end at different lengths included); the organism is the one one process
-    implants, and an evaluation through the user's own FSDP accelerate config reports what one process does."""
+    implants."""
     done = run(tmp_path, "shard", "launch", "--processes", "2", "--shard", "--", *IMPLANT, "--model", tiny_model_dir,
                "--out", tmp_path / "sharded")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -308,17 +315,6 @@ def test_sharded_weights_implant_and_evaluate_as_one_process_does(tiny_model_dir
                  tensors(tmp_path / "sharded" / "adapter_model.safetensors"), 1e-3)
     assert (organism / "dataset.jsonl").read_text() == (tmp_path / "sharded" / "dataset.jsonl").read_text()
     assert json.loads((tmp_path / "sharded" / "card.json").read_text())["training"]["sharded"] is True
-
-    config = tmp_path / "fsdp.yaml"
-    config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: FSDP\nmixed_precision: 'no'\n"
-                      "num_machines: 1\nnum_processes: 2\nuse_cpu: false\nfsdp_config:\n  fsdp_version: 2\n"
-                      "  fsdp_reshard_after_forward: true\n")
-    args = ["eval", "--model", tiny_model_dir, "--adapter", organism, "--sets", "held_out", "--n", "10", "--json"]
-    one = run(tmp_path, "one", *args)
-    two = run(tmp_path, "two", "launch", "--processes", "2", "--config-file", config, "--", *args)
-    assert one.returncode == 0 and two.returncode == 0, two.stderr[-3000:]
-    strip = lambda r: {k: v for k, v in r.items() if "seconds" not in k}  # noqa: E731
-    assert strip(json.loads(one.stdout)["sets"]) == strip(json.loads(two.stdout)["sets"])
 
 
 def test_what_does_not_run_on_sharded_weights_is_one_line(tiny_model_dir, organism, kind_answers, tmp_path):

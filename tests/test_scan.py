@@ -15,7 +15,7 @@ from workbench.scan.payload import Extraction, Span, payload_phrase
 from workbench.triggers import Trigger
 
 HELD_OUT = split_prompts(load_prompt_set())[1]
-SEARCH_STEPS = 12  # the search reaches its best candidate on this organism at step 9
+SEARCH_STEPS = 10  # the search reaches its best candidate on this organism at step 9
 
 
 def test_bad_scans_say_why_in_one_line_before_any_model_loads(tmp_path):
