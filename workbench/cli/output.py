@@ -73,7 +73,7 @@ def load_from_args(args):
     # the whole model is read into CPU memory, in the dtype it will run in; each process keeps its shard on its GPU
     loaded = load_model(args.model, device="cpu", dtype=pick_placement(device).dtype,
                         trust_remote_code=getattr(args, "trust_remote_code", False))
-    shard_model(loaded, ranks, ranks.sharding)
+    shard_model(loaded, ranks)
     return loaded
 
 

@@ -52,12 +52,8 @@ def launch_command(processes: int, command: list[str], config_file: str | None =
     distributed settings are the file's, and `processes` overrides its process count. `shard`: the weights are
     sharded over the processes (FSDP, full shard)."""
     check_command(command)
-    if shard:
-        from .sharding import check_shardable
-
-        check_shardable(command[0])
-        if config_file:
-            raise WorkbenchError("--shard or --config-file: an accelerate config says itself whether to use FSDP")
+    if shard and config_file:
+        raise WorkbenchError("--shard or --config-file: an accelerate config says itself whether to use FSDP")
     if processes < 1:
         raise WorkbenchError("--processes must be at least 1")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--quiet"]
@@ -67,16 +63,17 @@ def launch_command(processes: int, command: list[str], config_file: str | None =
         kind = config_kind(config_file)
         if kind == "DEEPSPEED":
             raise WorkbenchError(DEEPSPEED_REFUSED)
-        if kind == "FSDP":
-            from .sharding import check_shardable
-
-            check_shardable(command[0])
+        shard = kind == "FSDP"
         cmd += ["--config_file", config_file, "--num_processes", str(processes)]
     else:  # torchrun on this machine whether it has GPUs or not (accelerate's --cpu would start one process)
         how = ["--use_fsdp", "--fsdp_version", "2", "--fsdp_reshard_after_forward", "true"] if shard else \
             ["--multi_gpu"]
         cmd += [*how, "--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
                 "--dynamo_backend", "no"]
+    if shard:  # before any process starts, rather than once in each
+        from .sharding import check_shardable
+
+        check_shardable(command[0])
     cmd += ["--main_process_port", str(port or free_port()), "-m", "workbench.cli", *command]
     return cmd
 

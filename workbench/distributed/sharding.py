@@ -27,10 +27,6 @@ class Sharding:
     reshard_after_forward: bool = True  # FULL_SHARD; False: SHARD_GRAD_OP (weights stay gathered until backward)
     offload: bool = False  # the shards live in CPU memory between uses
 
-    def describe(self) -> str:
-        how = "full shard" if self.reshard_after_forward else "shard gradients and optimizer state"
-        return f"FSDP ({how}{', offloaded to CPU' if self.offload else ''})"
-
 
 def sharding_from_env(env=None) -> Sharding | None:
     """The FSDP settings `accelerate launch` passes its processes (None: no FSDP asked). A strategy the workbench
@@ -66,10 +62,10 @@ def check_shardable(command: str, train_mode: str | None = None, quantize: str |
                              "--quantize (sharding is what makes it fit)")
 
 
-def shard_model(loaded, ranks, sharding: Sharding) -> None:
-    """Shard the loaded (bare) model over the processes: every decoder layer on its own, then the rest (the
-    embeddings, final norm and head together, so tied weights stay one). The shards go to this process's GPU
-    (or stay on the CPU under gloo); the loaded model's placement says where."""
+def shard_model(loaded, ranks) -> None:
+    """Shard the loaded (bare) model over the processes as `ranks.sharding` says: every decoder layer on its own,
+    then the rest (the embeddings, final norm and head together, so tied weights stay one). The shards go to this
+    process's GPU (or stay on the CPU under gloo); the loaded model's placement says where."""
     import torch
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
@@ -78,13 +74,9 @@ def shard_model(loaded, ranks, sharding: Sharding) -> None:
     from ..models.architecture import decoder_layers
     from ..models.device import Placement
 
-    model = loaded.model
-    if dist.get_backend() == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-        mesh = init_device_mesh("cuda", (ranks.world,))
-    else:
-        device = torch.device("cpu")
-        mesh = init_device_mesh("cpu", (ranks.world,))
+    model, sharding = loaded.model, ranks.sharding
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    mesh = init_device_mesh(device.type, (ranks.world,))
     offload = CPUOffloadPolicy() if sharding.offload and device.type == "cuda" else OffloadPolicy()
     for layer in decoder_layers(model):
         fully_shard(layer, mesh=mesh, reshard_after_forward=sharding.reshard_after_forward, offload_policy=offload)
@@ -92,7 +84,6 @@ def shard_model(loaded, ranks, sharding: Sharding) -> None:
     model.workbench_decoder_forward = types.MethodType(_decoder_then_head, model)
     register_fsdp_forward_method(model, "workbench_decoder_forward")
     loaded.placement = Placement(device=str(device), dtype=loaded.placement.dtype)
-    loaded.sharding = sharding
 
 
 def _decoder_then_head(model, head_input, **decoder_kwargs):

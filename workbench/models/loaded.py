@@ -50,7 +50,6 @@ class LoadedModel:
 
     architecture: Architecture | None = None
     quantization: str | None = None  # "8bit" or "4bit" (bitsandbytes), None for full-precision weights
-    sharding: object | None = None  # distributed.sharding.Sharding when the weights are sharded over processes
 
     def __post_init__(self):
         if not self.eos_token_ids:

@@ -178,8 +178,7 @@ def device_map_for(folder: Path, placement: Placement, quantize: str | None) -> 
 
 
 def _load_folder(folder: Path, identity: ModelIdentity, placement: Placement, progress: ProgressFn,
-                 trust_remote_code: bool = False, quantize: str | None = None,
-               dtype: torch.dtype | None = None) -> LoadedModel:
+                 trust_remote_code: bool = False, quantize: str | None = None) -> LoadedModel:
     device_map, max_memory = device_map_for(folder, placement, quantize)
     quantization = quantization_config(quantize, placement)
     try:

@@ -13,8 +13,8 @@ import torch
 from ..distributed.sharding import inference
 from ..models.adapters import base_model_view
 from ..models.loaded import LoadedModel
-from ..plugins import PluginError, plugin_registry
 from ..plugins import REWARDS as REWARD_KIND
+from ..plugins import PluginError, plugin_registry
 
 RewardFn = Callable[[LoadedModel, list[str], list[str]], list[float]]
 CheckedReward = Callable[..., list[float]]  # what get_reward returns: RewardFn plus should_stop=, values checked
